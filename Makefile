@@ -1,0 +1,81 @@
+# tenantguard: build, run, test, bench.  See README.md.
+CC       ?= gcc
+BUILD    ?= build
+PKGS     := libmicrohttpd gnutls jansson yaml-0.1 openssl libcurl
+# Debian packages the build and the tests need; installed on demand (as root).
+DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libssl-dev libyaml-dev \
+            libcurl4-openssl-dev libgnutls28-dev curl openssl python3 python3-jsonpatch
+
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+BASEFLAGS:= -D_GNU_SOURCE -O2 -g -Iwebhook -Ipolicies -Icerts
+ifeq ($(SAN),1)
+BASEFLAGS:= -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=undefined -Iwebhook -Ipolicies -Icerts
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(WARN) $(BASEFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS     = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC  := $(wildcard policies/*.c) $(filter-out webhook/main.c,$(wildcard webhook/*.c)) $(wildcard certs/*.c)
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
+BENCH_BIN:= $(BUILD)/bench/bench_review
+
+.PHONY: all deps run test test-run bench clean check-deps
+all: deps $(BUILD)/tenantguard
+
+# Installs whatever Debian package is missing; a no-op on a prepared machine.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "not root: install$$missing by hand" >&2; exit 1; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BUILD)/obj/%.o: %.c $(wildcard */*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libtenantguard.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/tenantguard: $(BUILD)/obj/webhook/main.o $(BUILD)/libtenantguard.a
+	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testhelp.h $(BUILD)/libtenantguard.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/tools/%.c $(BUILD)/libtenantguard.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
+
+$(BENCH_BIN): bench/bench_review.c $(BUILD)/libtenantguard.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
+
+# Dev certificates (CA + serving cert for localhost) are created on first use.
+CERT_DIR ?= $(BUILD)/dev-certs
+run: all
+	$(BUILD)/tenantguard certs --out $(CERT_DIR) --service tenantguard --namespace tenantguard-system >/dev/null
+	$(BUILD)/tenantguard serve --listen 127.0.0.1:8443 --tls-cert $(CERT_DIR)/tls.crt --tls-key $(CERT_DIR)/tls.key
+
+# Everything runs under ASan + UBSan in build/asan; the last line is "N passed, N failed".
+test: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test-run
+
+test-run: $(BUILD)/tenantguard $(UNIT_BIN) $(TOOL_BIN)
+	@BUILD=$(BUILD) tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_BIN)
+	@$(BENCH_BIN)
+
+clean:
+	rm -rf build

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bench_review: in-process cost of one typical tenant Ingress review against N existing claims. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "config_load.h"
+#include "review.h"
+#include "state.h"
+
+#define HOSTS_PER_INGRESS 10
+
+/* A typical tenant Ingress: a system host, a reserved custom host, a first-come host, TLS. */
+static const char review_body[] =
+    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+    "\"uid\":\"bench\",\"kind\":{\"group\":\"networking.k8s.io\",\"version\":\"v1\","
+    "\"kind\":\"Ingress\"},\"resource\":{\"group\":\"networking.k8s.io\",\"version\":\"v1\","
+    "\"resource\":\"ingresses\"},\"name\":\"shop\",\"namespace\":\"tenant1-gateway\","
+    "\"operation\":\"CREATE\",\"userInfo\":{\"username\":\"alice\",\"groups\":"
+    "[\"system:authenticated\"]},\"object\":{\"apiVersion\":\"networking.k8s.io/v1\","
+    "\"kind\":\"Ingress\",\"metadata\":{\"name\":\"shop\",\"namespace\":\"tenant1-gateway\","
+    "\"annotations\":{\"higress.io/destination\":\"shop.tenant1-gateway.svc.cluster.local:80\"}},"
+    "\"spec\":{\"ingressClassName\":\"higress\",\"tls\":[{\"hosts\":[\"shop.customer.com\"],"
+    "\"secretName\":\"shop-cert\"}],\"rules\":["
+    "{\"host\":\"api.tenant1.aigw.example.com\",\"http\":{\"paths\":[{\"path\":\"/\","
+    "\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"tenant1-gateway\","
+    "\"port\":{\"number\":80}}}}]}},"
+    "{\"host\":\"shop.customer.com\",\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\","
+    "\"backend\":{\"service\":{\"name\":\"tenant1-gateway\",\"port\":{\"number\":80}}}}]}},"
+    "{\"host\":\"www.shop-newco.io\",\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\","
+    "\"backend\":{\"service\":{\"name\":\"tenant1-gateway\",\"port\":{\"number\":80}}}}]}}]}},"
+    "\"oldObject\":null,\"dryRun\":false}}";
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static long
+rss_mb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	if (f != NULL)
+		fclose(f);
+	return kb / 1024;
+}
+
+/* Adds Ingresses until the state holds `target` claims, spread over 1000 outside namespaces. */
+static int
+fill(struct state *st, const struct config *cfg, size_t target)
+{
+	static size_t next;   /* Ingresses added so far: sizes grow, the state is kept */
+	char err[256], host[128];
+	for (size_t i = next; i * HOSTS_PER_INGRESS < target; i = ++next) {
+		json_t *rules = json_array();
+		for (size_t h = 0; h < HOSTS_PER_INGRESS; h++) {
+			size_t n = i * HOSTS_PER_INGRESS + h;
+			snprintf(host, sizeof(host), "%s%zu.app%zu.domain%zu.com", n % 7 ? "svc" : "*.x",
+			    n, n / 50, n / 1000);
+			json_array_append_new(rules, json_pack("{s:s}", "host", host));
+		}
+		char ns[32], name[32];
+		snprintf(ns, sizeof(ns), "team-%zu", i % 1000);
+		snprintf(name, sizeof(name), "ing-%zu", i);
+		json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:o}}", "apiVersion",
+		    "networking.k8s.io/v1", "kind", "Ingress", "metadata", "name", name, "namespace", ns,
+		    "spec", "rules", rules);
+		int rc = state_add_object(st, cfg, obj, err, sizeof(err));
+		json_decref(obj);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static double
+measure(const struct config *cfg, const struct state *st, int iters)
+{
+	char err[256];
+	struct review_summary sum;
+	double best = 1e18;
+	/* Best of 5 rounds: the cost of the code, not of whatever else the machine did. */
+	for (int round = 0; round < 5; round++) {
+		double t0 = now_us();
+		for (int i = 0; i < iters; i++) {
+			char *out;
+			size_t len;
+			if (review_handle(cfg, st, false, review_body, sizeof(review_body) - 1, 1767225600,
+			    &out, &len, &sum, err, sizeof(err)) != REVIEW_OK || !sum.allowed) {
+				fprintf(stderr, "bench: review failed: %s %s\n", err, out ? out : "");
+				exit(1);
+			}
+			free(out);
+		}
+		double us = (now_us() - t0) / iters;
+		if (us < best)
+			best = us;
+	}
+	return best;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const size_t sizes[] = { 0, 10000, 100000, 1000000 };
+	char err[512];
+	int iters = argc > 1 ? atoi(argv[1]) : 20000;
+	struct config *cfg = config_load_default(err, sizeof(err));
+	struct state *st = state_new();
+	double base = 0;
+
+	if (cfg == NULL || st == NULL) {
+		fprintf(stderr, "bench: %s\n", err);
+		return 1;
+	}
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		if (fill(st, cfg, sizes[s]) != 0) {
+			fprintf(stderr, "bench: out of memory at %zu claims\n", sizes[s]);
+			return 1;
+		}
+		double us = measure(cfg, st, iters);
+		if (s == 0)
+			base = us;
+		printf("bench: claims=%zu us_per_review=%.2f rss_mb=%ld ratio_vs_0=%.2f\n",
+		    sizes[s], us, rss_mb(), us / base);
+		fflush(stdout);
+	}
+	state_free(st);
+	config_free(cfg);
+	return 0;
+}

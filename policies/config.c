@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* config: lookups on the immutable configuration and the cross-field checks that finish it. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claims.h"
+#include "host.h"
+#include "strmap.h"
+
+static void
+free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+free_quota(struct quota_item *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(q[i].resource);
+		free(q[i].quantity);
+	}
+	free(q);
+}
+
+static void
+free_template(struct name_template *t)
+{
+	free(t->prefix);
+	free(t->suffix);
+	t->prefix = t->suffix = NULL;
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->system_domain);
+	free(cfg->entry_namespace);
+	free_template(&cfg->tenant_namespace);
+	free(cfg->system_cert_secret);
+	free_template(&cfg->tenant_cert_secret);
+	free(cfg->cluster_domain);
+	free_strv(cfg->admin_groups, cfg->n_admin_groups);
+	free_strv(cfg->admin_users, cfg->n_admin_users);
+	free_template(&cfg->tenant_ingress_class);
+	free_strv(cfg->service_types, cfg->n_service_types);
+	free(cfg->external_ip_cidrs);
+	free_quota(cfg->quota, cfg->n_quota);
+	for (size_t i = 0; i < cfg->n_tenants; i++) {
+		struct tenant *t = &cfg->tenants[i];
+		free(t->name);
+		free_strv(t->custom_domains, t->n_custom_domains);
+		free(t->ingress_class);
+		free_strv(t->backend_namespaces, t->n_backend_namespaces);
+		free_quota(t->quota, t->n_quota);
+	}
+	free(cfg->tenants);
+	strmap_free(cfg->tenant_by_name);
+	claims_free(cfg->reservations);
+	free(cfg);
+}
+
+const struct tenant *
+config_tenant(const struct config *cfg, const char *name)
+{
+	if (cfg->tenant_by_name == NULL || name == NULL)
+		return NULL;
+	return strmap_get(cfg->tenant_by_name, name);
+}
+
+uint32_t
+config_tenant_index(const struct config *cfg, const struct tenant *t)
+{
+	return (uint32_t)(t - cfg->tenants);
+}
+
+bool
+template_match(const struct name_template *t, const char *value, char *out, size_t outsz)
+{
+	/* A plain template (no {tenant}) names no tenant, so there is nothing to extract. */
+	if (t->prefix == NULL || t->suffix == NULL || value == NULL)
+		return false;
+	size_t pl = strlen(t->prefix), sl = strlen(t->suffix), vl = strlen(value);
+	if (vl <= pl + sl || strncmp(value, t->prefix, pl) != 0 ||
+	    memcmp(value + vl - sl, t->suffix, sl) != 0)
+		return false;
+	size_t n = vl - pl - sl;
+	if (n >= outsz)
+		return false;
+	memcpy(out, value + pl, n);
+	out[n] = '\0';
+	return true;
+}
+
+bool
+template_expand(const struct name_template *t, const char *tenant, char *out, size_t outsz)
+{
+	if (t->prefix == NULL)
+		return false;
+	int n = t->suffix == NULL ? snprintf(out, outsz, "%s", t->prefix) :
+	    snprintf(out, outsz, "%s%s%s", t->prefix, tenant, t->suffix);
+	return n >= 0 && (size_t)n < outsz;
+}
+
+const struct tenant *
+config_namespace_tenant(const struct config *cfg, const char *ns)
+{
+	char name[HOST_MAX];
+
+	if (!template_match(&cfg->tenant_namespace, ns, name, sizeof(name)))
+		return NULL;
+	return config_tenant(cfg, name);
+}
+
+static bool
+in_list(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+bool
+config_is_admin(const struct config *cfg, const char *user, const char *const *groups,
+    size_t n_groups)
+{
+	/* Admin lists are a handful of names; a scan is cheaper than a map here. */
+	if (user != NULL && in_list(cfg->admin_users, cfg->n_admin_users, user))
+		return true;
+	for (size_t i = 0; i < n_groups; i++)
+		if (groups[i] != NULL && in_list(cfg->admin_groups, cfg->n_admin_groups, groups[i]))
+			return true;
+	return false;
+}
+
+bool
+config_is_dns_label(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && !(c == '-' && i > 0 && i < n - 1))
+			return false;
+	}
+	return true;
+}
+
+bool
+config_is_dns_subdomain(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 253)
+		return false;
+	char label[64];
+	size_t start = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.')
+			continue;
+		size_t len = i - start;
+		if (len == 0 || len > 63)
+			return false;
+		memcpy(label, s + start, len);
+		label[len] = '\0';
+		if (!config_is_dns_label(label))
+			return false;
+		start = i + 1;
+	}
+	return true;
+}
+
+/* Services must carry DNS-1035 names: a DNS-1123 label that starts with a letter. */
+static bool
+is_dns1035_label(const char *s)
+{
+	return config_is_dns_label(s) && s[0] >= 'a' && s[0] <= 'z';
+}
+
+static void
+set_where(struct config_where *w, size_t tenant, const char *key, size_t item)
+{
+	if (w != NULL) {
+		w->tenant = tenant;
+		w->key = key;
+		w->item = item;
+	}
+}
+
+/* The first of t's reservations that overlaps `pattern`; only ever called after a hit. */
+static const char *
+overlapping_domain(const struct tenant *t, const char *pattern)
+{
+	for (size_t i = 0; i < t->n_custom_domains; i++)
+		if (host_overlap(t->custom_domains[i], pattern))
+			return t->custom_domains[i];
+	return "?";
+}
+
+/*
+ * Checks that every name a tenant implies is one Kubernetes accepts, and that its backend
+ * namespaces stay its own; a bad backend namespace is reported through *bad.
+ */
+static int
+check_tenant_names(const struct config *cfg, const struct tenant *t, size_t *bad, char *err,
+    size_t errsz)
+{
+	char buf[512];
+
+	if (!config_is_dns_label(t->name)) {
+		snprintf(err, errsz, "tenant name \"%s\" is not a DNS-1123 label "
+		    "(lower-case a-z, 0-9 and '-', at most 63 characters)", t->name);
+		return -1;
+	}
+	/* The gateway Service and the entry bridge are both named "{tenant}-gateway". */
+	int n = snprintf(buf, sizeof(buf), "%s-gateway", t->name);
+	if (n < 0 || (size_t)n >= sizeof(buf) || !is_dns1035_label(buf)) {
+		snprintf(err, errsz, "tenant name \"%s\" does not make a valid Service name "
+		    "\"%s-gateway\" (must start with a letter, at most 63 characters)", t->name,
+		    t->name);
+		return -1;
+	}
+	char ns[256];
+	if (!template_expand(&cfg->tenant_namespace, t->name, ns, sizeof(ns)) ||
+	    !config_is_dns_label(ns)) {
+		snprintf(err, errsz, "tenant \"%s\": tenantNamespace gives \"%s\", which is not a "
+		    "DNS-1123 label", t->name, ns);
+		return -1;
+	}
+	if (cfg->entry_namespace != NULL && strcmp(ns, cfg->entry_namespace) == 0) {
+		snprintf(err, errsz, "tenant \"%s\": its namespace \"%s\" is the entry namespace",
+		    t->name, ns);
+		return -1;
+	}
+	if (cfg->cluster_domain != NULL) {
+		n = snprintf(buf, sizeof(buf), "%s-gateway.%s.svc.%s", t->name, ns,
+		    cfg->cluster_domain);
+		if (n < 0 || (size_t)n > 253) {
+			snprintf(err, errsz, "tenant \"%s\": bridge target \"%s-gateway.%s.svc.%s\" "
+			    "is longer than 253 characters", t->name, t->name, ns, cfg->cluster_domain);
+			return -1;
+		}
+	}
+	if (cfg->tenant_cert_secret.prefix != NULL &&
+	    (!template_expand(&cfg->tenant_cert_secret, t->name, buf, sizeof(buf)) ||
+	    !config_is_dns_subdomain(buf))) {
+		snprintf(err, errsz, "tenant \"%s\": tenantCertSecret gives an invalid Secret "
+		    "name", t->name);
+		return -1;
+	}
+	const char *cls = t->ingress_class;
+	if (cls == NULL && cfg->tenant_ingress_class.prefix != NULL) {
+		if (!template_expand(&cfg->tenant_ingress_class, t->name, buf, sizeof(buf)))
+			buf[0] = '\0';
+		cls = buf;
+	}
+	if (cls != NULL && !config_is_dns_subdomain(cls)) {
+		snprintf(err, errsz, "tenant \"%s\": ingress class \"%s\" is not a valid "
+		    "IngressClass name", t->name, cls);
+		return -1;
+	}
+	for (size_t i = 0; i < t->n_backend_namespaces; i++) {
+		const char *b = t->backend_namespaces[i];
+		char other[256];
+
+		*bad = i;
+		if (!config_is_dns_label(b)) {
+			snprintf(err, errsz, "tenant \"%s\": backend namespace \"%s\" is not a "
+			    "DNS-1123 label", t->name, b);
+			return -1;
+		}
+		/*
+		 * Routing into the entry namespace or another tenant's namespace would cross the
+		 * isolation the webhook exists for; a tenant added later must not inherit it.
+		 */
+		if (cfg->entry_namespace != NULL && strcmp(b, cfg->entry_namespace) == 0) {
+			snprintf(err, errsz, "tenant \"%s\": backend namespace \"%s\" is the entry "
+			    "namespace", t->name, b);
+			return -1;
+		}
+		if (template_match(&cfg->tenant_namespace, b, other, sizeof(other)) &&
+		    strcmp(other, t->name) != 0) {
+			snprintf(err, errsz, "tenant \"%s\": backend namespace \"%s\" is the "
+			    "namespace of tenant \"%s\"", t->name, b, other);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* True when pattern p shares a host with the system domain or anything below it. */
+static bool
+touches_system(const char *p, const char *sd, const char *wild_sd)
+{
+	return host_overlap(p, sd) || host_overlap(p, wild_sd);
+}
+
+int
+config_finish_where(struct config *cfg, struct config_where *where, char *err, size_t errsz)
+{
+	char norm[HOST_MAX], wild_sd[HOST_MAX + 2];
+	const char *why = NULL;
+
+	set_where(where, SIZE_MAX, NULL, 0);
+	strmap_free(cfg->tenant_by_name);
+	claims_free(cfg->reservations);
+	cfg->tenant_by_name = NULL;
+	cfg->reservations = NULL;
+
+	if (cfg->system_domain == NULL ||
+	    host_normalize(cfg->system_domain, norm, sizeof(norm), &why) != 0 ||
+	    host_is_wildcard(norm)) {
+		snprintf(err, errsz, "systemDomain \"%s\" %s", cfg->system_domain ?
+		    cfg->system_domain : "", why ? why : "must be a host name, not a pattern");
+		return -1;
+	}
+	if (strcmp(norm, cfg->system_domain) != 0) {
+		char *s = strdup(norm);
+		if (s == NULL)
+			goto nomem;
+		free(cfg->system_domain);
+		cfg->system_domain = s;
+	}
+	snprintf(wild_sd, sizeof(wild_sd), "*.%s", cfg->system_domain);
+	if (cfg->tenant_namespace.prefix == NULL || cfg->tenant_namespace.suffix == NULL) {
+		snprintf(err, errsz, "tenantNamespace must contain {tenant}");
+		return -1;
+	}
+	if (cfg->n_tenants > CLAIMS_NO_OWNER - 1) {
+		snprintf(err, errsz, "too many tenants");
+		return -1;
+	}
+	cfg->tenant_by_name = strmap_new();
+	cfg->reservations = claims_new();
+	if (cfg->tenant_by_name == NULL || cfg->reservations == NULL)
+		goto nomem;
+
+	for (size_t i = 0; i < cfg->n_tenants; i++) {
+		struct tenant *t = &cfg->tenants[i];
+		uint32_t idx = (uint32_t)i, other;
+
+		size_t bad = SIZE_MAX;
+		if (t->name == NULL) {
+			snprintf(err, errsz, "tenant %zu has no name", i + 1);
+			set_where(where, i, NULL, 0);
+			return -1;
+		}
+		if (check_tenant_names(cfg, t, &bad, err, errsz) != 0) {
+			set_where(where, i, bad == SIZE_MAX ? NULL : "backendNamespaces", bad);
+			return -1;
+		}
+		if (strmap_get(cfg->tenant_by_name, t->name) != NULL) {
+			snprintf(err, errsz, "tenant \"%s\" is listed twice", t->name);
+			set_where(where, i, NULL, 0);
+			return -1;
+		}
+		if (strmap_set(cfg->tenant_by_name, t->name, t) != 0)
+			goto nomem;
+		for (size_t j = 0; j < t->n_custom_domains; j++) {
+			const char *d = t->custom_domains[j];
+			if (host_normalize(d, norm, sizeof(norm), &why) != 0) {
+				snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" %s", t->name, d,
+				    why);
+				set_where(where, i, "customDomains", j);
+				return -1;
+			}
+			if (strcmp(norm, d) != 0) {
+				char *s = strdup(norm);
+				if (s == NULL)
+					goto nomem;
+				free(t->custom_domains[j]);
+				t->custom_domains[j] = s;
+			}
+			d = t->custom_domains[j];
+			if (touches_system(d, cfg->system_domain, wild_sd)) {
+				snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" %s the system "
+				    "domain \"%s\", which belongs to the platform", t->name, d,
+				    host_covers(d, cfg->system_domain) ? "covers" :
+				    strcmp(d, cfg->system_domain) == 0 ? "is" : "falls under",
+				    cfg->system_domain);
+				set_where(where, i, "customDomains", j);
+				return -1;
+			}
+			if (claims_find(cfg->reservations, d, CLAIMS_OVERLAP, idx, &other, 1) > 0) {
+				const struct tenant *o = &cfg->tenants[other];
+				snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" overlaps "
+				    "\"%s\" reserved by tenant \"%s\"", t->name, d,
+				    overlapping_domain(o, d), o->name);
+				set_where(where, i, "customDomains", j);
+				return -1;
+			}
+			if (claims_add(cfg->reservations, d, idx) != 0)
+				goto nomem;
+		}
+	}
+	return 0;
+nomem:
+	snprintf(err, errsz, "out of memory");
+	return -1;
+}
+
+int
+config_finish(struct config *cfg, char *err, size_t errsz)
+{
+	return config_finish_where(cfg, NULL, err, errsz);
+}

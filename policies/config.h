@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* config: the validated, immutable policy configuration (DESIGN §6) and pure lookups on it. */
+#ifndef TG_CONFIG_H
+#define TG_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct claims;
+struct strmap;
+
+enum unregistered_mode { UNREGISTERED_FIRST_COME, UNREGISTERED_DENY };
+enum external_name_public { EXTNAME_PUBLIC_ALLOW, EXTNAME_PUBLIC_DENY };
+
+/* An IPv4 or IPv6 prefix from services.externalIPCIDRs. */
+struct cidr {
+	int           family;   /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned      prefix;
+};
+
+/*
+ * A "{tenant}" template split once at load: prefix + tenant + suffix (both owned, either may
+ * be ""). A plain name without "{tenant}" (only tenantIngressClass allows one) has
+ * suffix == NULL and expands to prefix for every tenant. prefix == NULL: no template at all
+ * (tenantIngressClass absent: not enforced).
+ */
+struct name_template {
+	char *prefix;
+	char *suffix;
+};
+
+struct quota_item {
+	char *resource;   /* e.g. "requests.cpu" */
+	char *quantity;   /* e.g. "5", "4Gi" */
+};
+
+struct tenant {
+	char              *name;
+	char             **custom_domains;     /* normalised patterns */
+	size_t             n_custom_domains;
+	char              *ingress_class;      /* NULL: tenantIngressClass, if any */
+	char             **backend_namespaces; /* extra namespaces it may route to */
+	size_t             n_backend_namespaces;
+	/* NULL: baseline.resourceQuota. Else complete: the baseline with the tenant's own
+	 * resourceQuota entries replacing or adding resources (merged at load). */
+	struct quota_item *quota;
+	size_t             n_quota;
+};
+
+struct config {
+	char                  *system_domain;      /* normalised */
+	char                  *entry_namespace;
+	struct name_template   tenant_namespace;   /* "{tenant}-gateway" */
+	enum unregistered_mode unregistered;
+	char                  *system_cert_secret;
+	struct name_template   tenant_cert_secret; /* "{tenant}-custom-cert" */
+	int                    gateway_port;
+	char                  *cluster_domain;
+	char                 **admin_groups;
+	size_t                 n_admin_groups;
+	char                 **admin_users;
+	size_t                 n_admin_users;
+	struct name_template   tenant_ingress_class; /* prefix NULL: not enforced */
+	char                 **service_types;        /* allowed in tenant namespaces */
+	size_t                 n_service_types;
+	struct cidr           *external_ip_cidrs;    /* host bits are zero */
+	size_t                 n_external_ip_cidrs;
+	enum external_name_public external_name_public;
+	struct quota_item     *quota;                /* baseline.resourceQuota */
+	size_t                 n_quota;
+	struct tenant         *tenants;
+	size_t                 n_tenants;
+
+	/* Derived at load, owned here. */
+	struct strmap         *tenant_by_name;  /* name -> struct tenant* */
+	struct claims         *reservations;    /* customDomains, owner = tenant index */
+	uint64_t               generation;      /* set by whoever installs the config */
+};
+
+/* Frees everything the config owns; NULL is fine. */
+void config_free(struct config *cfg);
+
+/* The tenant called `name`, or NULL (borrowed). */
+const struct tenant *config_tenant(const struct config *cfg, const char *name);
+/* Index of t in cfg->tenants. */
+uint32_t config_tenant_index(const struct config *cfg, const struct tenant *t);
+
+/*
+ * If `value` fits template t with a non-empty {tenant} part, copies that part into out and
+ * returns true. Always false for a plain or absent template: it names no tenant.
+ */
+bool template_match(const struct name_template *t, const char *value, char *out, size_t outsz);
+/*
+ * Expands template t for `tenant` into out (a plain template gives its name); returns false
+ * if it does not fit or t is absent.
+ */
+bool template_expand(const struct name_template *t, const char *tenant, char *out, size_t outsz);
+
+/* The tenant whose namespace is `ns` (by name, never by label), or NULL. */
+const struct tenant *config_namespace_tenant(const struct config *cfg, const char *ns);
+/* True when `user`, or one of the `n_groups` groups, is configured as an admin. */
+bool config_is_admin(const struct config *cfg, const char *user, const char *const *groups,
+    size_t n_groups);
+
+/*
+ * Finishes a config whose plain fields are filled: builds the lookup tables and checks the
+ * cross-field rules (tenant names, overlapping reservations, reservations under the system
+ * domain). 0, or -1 with a sentence in err.
+ */
+int config_finish(struct config *cfg, char *err, size_t errsz);
+
+/* Where config_finish_where found its fault, in config-file terms. */
+struct config_where {
+	size_t      tenant;  /* index into cfg->tenants; SIZE_MAX: not one tenant's */
+	const char *key;     /* its list at fault: "customDomains", "backendNamespaces" or NULL */
+	size_t      item;    /* index into that list */
+};
+
+/*
+ * config_finish, also reporting which tenant entry (and list item) is at fault so a loader
+ * can point at its source line. `where` may be NULL. Also normalises system_domain and
+ * every custom domain in place (the strings may be replaced).
+ */
+int config_finish_where(struct config *cfg, struct config_where *where, char *err,
+    size_t errsz);
+
+/* True for a DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
+bool config_is_dns_label(const char *s);
+/* True for a DNS-1123 subdomain: dot-separated labels, at most 253 characters. */
+bool config_is_dns_subdomain(const char *s);
+
+#endif

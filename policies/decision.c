@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* decision: the verdict a policy returns, with its message and warnings. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policy.h"
+
+void
+decision_init(struct decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->allowed = true;
+	d->code = 200;
+}
+
+void
+decision_clear(struct decision *d)
+{
+	json_decref(d->patch);
+	d->patch = NULL;
+}
+
+void
+decision_deny(struct decision *d, int code, const char *rule, const char *fmt, ...)
+{
+	va_list ap;
+	if (!d->allowed)
+		return;
+	d->allowed = false;
+	d->code = code;
+	snprintf(d->rule, sizeof(d->rule), "%s", rule);
+	int n = snprintf(d->message, sizeof(d->message), "[%s] ", rule);
+	va_start(ap, fmt);
+	vsnprintf(d->message + n, sizeof(d->message) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+void
+decision_warn(struct decision *d, const char *fmt, ...)
+{
+	va_list ap;
+	if (d->n_warnings >= DECISION_MAX_WARNINGS)
+		return;
+	char *w = d->warnings[d->n_warnings];
+	va_start(ap, fmt);
+	int n = vsnprintf(w, DECISION_WARNING_MAX + 1, fmt, ap);
+	va_end(ap);
+	/* Cut on a UTF-8 boundary and mark the cut, so the apiserver never sees a broken rune. */
+	if (n > DECISION_WARNING_MAX) {
+		size_t end = DECISION_WARNING_MAX - 3;
+		while (end > 0 && ((unsigned char)w[end] & 0xC0) == 0x80)
+			end--;
+		memcpy(w + end, "...", 4);
+	}
+	for (size_t i = 0; i < d->n_warnings; i++)
+		if (strcmp(d->warnings[i], w) == 0)
+			return;   /* the same warning twice says nothing new */
+	d->n_warnings++;
+}

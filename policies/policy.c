@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* policy: builds the request context, applies the who-may-write rules, then the per-kind rules. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "claims.h"
+#include "config.h"
+#include "policy.h"
+#include "rules.h"
+#include "state.h"
+
+#define MANAGED_BY_KEY "app.kubernetes.io/managed-by"
+#define MANAGED_BY     "tenantguard"
+#define TENANT_PREFIX  "tenantguard.io/"
+
+typedef void (*kind_rules)(struct rule_ctx *, const json_t *);
+
+/* The kinds tenantguard decides on; everything else is allowed untouched. */
+static const struct {
+	const char *group;
+	const char *kind;
+	kind_rules  rules;   /* NULL: only the who-may-write rules apply */
+} kinds[] = {
+	{ "networking.k8s.io",         "Ingress",       rules_ingress },
+	{ "gateway.networking.k8s.io", "HTTPRoute",     rules_httproute },
+	{ "",                          "Service",       rules_service },
+	{ "",                          "Secret",        rules_secret },
+	{ "",                          "Namespace",     rules_namespace },
+	{ "networking.k8s.io",         "NetworkPolicy", NULL },
+	{ "",                          "ResourceQuota", NULL },
+};
+
+static void
+vadd(struct rule_ctx *ctx, const char *rule, int code, const char *subject, const char *fmt,
+    va_list ap)
+{
+	struct violations *o = ctx->out;
+	if (o->n >= RULES_MAX_VIOLATIONS)
+		return;
+	struct violation *v = &o->v[o->n++];
+	v->rule = rule;
+	v->code = code;
+	snprintf(v->subject, sizeof(v->subject), "%s", subject ? subject : "");
+	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+}
+
+void
+rules_violation(struct rule_ctx *ctx, const char *rule, const char *subject, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vadd(ctx, rule, 403, subject, fmt, ap);
+	va_end(ap);
+}
+
+void
+rules_invalid(struct rule_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vadd(ctx, "request-invalid", 400, "", fmt, ap);
+	va_end(ap);
+}
+
+void
+rules_warn(struct rule_ctx *ctx, const char *fmt, ...)
+{
+	struct violations *o = ctx->out;
+	va_list ap;
+	if (o->n_warnings >= RULES_MAX_WARNINGS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(o->warnings[o->n_warnings++], sizeof(o->warnings[0]), fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+meta_str(const json_t *obj, const char *path)
+{
+	return json_string_value(json_path(json_object_get(obj, "metadata"), path));
+}
+
+static const char *
+label(const json_t *obj, const char *key)
+{
+	return json_str(json_path(obj, "metadata.labels"), key);
+}
+
+/* Objects the webhook owns: the baseline in tenant namespaces, anything labelled as ours. */
+static bool
+is_managed(const struct rule_ctx *ctx, const char *kind, const json_t *obj)
+{
+	const char *v = label(obj, MANAGED_BY_KEY);
+	const char *name = ctx->req->name;
+	if (obj == NULL)
+		return false;
+	if (v != NULL && strcmp(v, MANAGED_BY) == 0)
+		return true;
+	if (ctx->ns_class != NS_TENANT || name == NULL)
+		return false;
+	return (strcmp(kind, "NetworkPolicy") == 0 && strcmp(name, "tenantguard-isolation") == 0) ||
+	    (strcmp(kind, "ResourceQuota") == 0 && strcmp(name, "tenantguard-quota") == 0);
+}
+
+/* True when the tenantguard.io/ keys of a metadata map differ between old and new. */
+static bool
+prefixed_keys_differ(const json_t *old_map, const json_t *new_map)
+{
+	const char *k;
+	const json_t *v;
+	json_object_foreach((json_t *)new_map, k, v)
+		if (strncmp(k, TENANT_PREFIX, sizeof(TENANT_PREFIX) - 1) == 0 &&
+		    !json_equal(v, json_object_get(old_map, k)))
+			return true;
+	json_object_foreach((json_t *)old_map, k, v)
+		if (strncmp(k, TENANT_PREFIX, sizeof(TENANT_PREFIX) - 1) == 0 &&
+		    json_object_get(new_map, k) == NULL)
+			return true;
+	return false;
+}
+
+/* The rules admins bypass: who may write where (DESIGN §2). First match denies. */
+static void
+who_may_write(struct rule_ctx *ctx, const char *kind, struct decision *out)
+{
+	const struct request *req = ctx->req;
+	if (ctx->admin)
+		return;
+	if (ctx->ns_class == NS_ENTRY) {
+		decision_deny(out, 403, "entry-admin", "%s: only platform admins may change objects in "
+		    "the entry namespace %s; tenants configure routes in their own namespace",
+		    ctx->object_desc, ctx->cfg->entry_namespace);
+		return;
+	}
+	if ((req->op == OP_UPDATE || req->op == OP_DELETE || req->op == OP_CREATE) &&
+	    (is_managed(ctx, kind, req->object) || is_managed(ctx, kind, req->old_object))) {
+		decision_deny(out, 403, "managed-object", "%s is managed by tenantguard; only platform "
+		    "admins may %s it", ctx->object_desc,
+		    req->op == OP_DELETE ? "delete" : req->op == OP_CREATE ? "create" : "change");
+		return;
+	}
+	if (strcmp(kind, "Namespace") == 0 && req->op != OP_DELETE) {
+		const json_t *o = req->old_object, *n = req->object;
+		if (prefixed_keys_differ(json_path(o, "metadata.labels"), json_path(n, "metadata.labels")) ||
+		    prefixed_keys_differ(json_path(o, "metadata.annotations"),
+		    json_path(n, "metadata.annotations")))
+			decision_deny(out, 403, "tenant-label", "%s: only platform admins may set, change or "
+			    "remove " TENANT_PREFIX "* labels and annotations", ctx->object_desc);
+	}
+}
+
+static bool
+violation_in(const struct violations *old, const struct violation *v)
+{
+	for (size_t i = 0; i < old->n; i++)
+		if (strcmp(old->v[i].rule, v->rule) == 0 && strcmp(old->v[i].subject, v->subject) == 0)
+			return true;
+	return false;
+}
+
+static const char *
+op_name(enum operation op)
+{
+	static const char *const names[] = { "CREATE", "UPDATE", "DELETE", "CONNECT" };
+	return names[op];
+}
+
+void
+policy_validate(const struct config *cfg, const struct state *st, const struct request *req,
+    time_t now, struct decision *out)
+{
+	struct violations now_v, old_v;
+	struct rule_ctx ctx;
+	char desc[600];
+	const char *kind = req->kind;
+	size_t k;
+
+	decision_init(out);
+	if (req->subresource[0] != '\0' || req->op == OP_CONNECT)
+		return;   /* status and other subresources carry no policy */
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (strcmp(kinds[k].kind, kind) == 0 && strcmp(kinds[k].group, req->group) == 0)
+			break;
+	if (k == sizeof(kinds) / sizeof(kinds[0]))
+		return;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = cfg;
+	ctx.st = st;
+	ctx.req = req;
+	ctx.now = now;
+	ctx.admin = config_is_admin(cfg, req->username, req->groups, req->n_groups);
+	/* A Namespace is judged as the namespace it is. */
+	const char *ns = strcmp(kind, "Namespace") == 0 ? req->name : req->namespace;
+	ctx.tenant = config_namespace_tenant(cfg, ns);
+	ctx.ns_class = ctx.tenant ? NS_TENANT :
+	    strcmp(ns, cfg->entry_namespace) == 0 ? NS_ENTRY : NS_OUTSIDE;
+	ctx.tenant_idx = ctx.tenant ? config_tenant_index(cfg, ctx.tenant) : CLAIMS_NO_OWNER;
+	char key[300];
+	state_owner_key(cfg, ns, key, sizeof(key));
+	ctx.owner_id = state_owner_lookup(st, key);
+	if (req->namespace[0] != '\0')
+		snprintf(desc, sizeof(desc), "%s %s/%s", kind, req->namespace, req->name);
+	else
+		snprintf(desc, sizeof(desc), "%s %s", kind, req->name);
+	ctx.object_desc = desc;
+
+	/* Shape first: a decision about an object we cannot read would be a guess. */
+	const json_t *obj = req->object, *old = req->old_object;
+	if (req->op != OP_DELETE && !json_is_object(obj)) {
+		decision_deny(out, 400, "request-invalid", "%s: request.object is missing or not an "
+		    "object on %s", desc, op_name(req->op));
+		return;
+	}
+	if ((req->op == OP_UPDATE || req->op == OP_DELETE) && old != NULL && !json_is_object(old)) {
+		decision_deny(out, 400, "request-invalid", "%s: request.oldObject is not an object", desc);
+		return;
+	}
+	if (obj != NULL && json_str(obj, "kind") != NULL && strcmp(json_str(obj, "kind"), kind) != 0) {
+		decision_deny(out, 400, "request-invalid", "%s: object kind %s does not match the "
+		    "request kind", desc, json_str(obj, "kind"));
+		return;
+	}
+	if (obj != NULL && meta_str(obj, "namespace") != NULL && req->namespace[0] != '\0' &&
+	    strcmp(meta_str(obj, "namespace"), req->namespace) != 0) {
+		decision_deny(out, 400, "request-invalid", "%s: object namespace %s does not match the "
+		    "request namespace", desc, meta_str(obj, "namespace"));
+		return;
+	}
+
+	who_may_write(&ctx, kind, out);
+	if (!out->allowed || req->op == OP_DELETE || kinds[k].rules == NULL)
+		return;
+
+	/* UPDATE: what the old object already violated is reported, not enforced (DESIGN §1). */
+	memset(&old_v, 0, sizeof(old_v));
+	if (req->op == OP_UPDATE && json_is_object(old)) {
+		ctx.out = &old_v;
+		kinds[k].rules(&ctx, old);
+	}
+	memset(&now_v, 0, sizeof(now_v));
+	ctx.out = &now_v;
+	kinds[k].rules(&ctx, obj);
+
+	size_t denied = 0;
+	for (size_t i = 0; i < now_v.n; i++) {
+		const struct violation *v = &now_v.v[i];
+		if (strcmp(v->rule, "request-invalid") != 0 && violation_in(&old_v, v)) {
+			decision_warn(out, "pre-existing [%s] %s: %s", v->rule, v->subject, v->message);
+			continue;
+		}
+		if (denied++ == 0) {
+			decision_deny(out, v->code, v->rule, "%s: %s", desc, v->message);
+			continue;
+		}
+		/* The first violation is explained; the others are named so one fix is not a surprise. */
+		size_t len = strlen(out->message);
+		if (len < sizeof(out->message))
+			snprintf(out->message + len, sizeof(out->message) - len, "%s[%s] %s",
+			    denied == 2 ? " (also: " : "; ", v->rule, v->subject);
+	}
+	if (denied > 1) {
+		size_t len = strlen(out->message);
+		if (len < sizeof(out->message))
+			snprintf(out->message + len, sizeof(out->message) - len, ")");
+	}
+	for (size_t i = 0; i < now_v.n_warnings; i++)
+		decision_warn(out, "%s", now_v.warnings[i]);
+}

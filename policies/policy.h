@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* policy: the admission decision, a pure function of (config, state, request, now). */
+#ifndef TG_POLICY_H
+#define TG_POLICY_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct config;
+struct state;
+
+enum operation { OP_CREATE, OP_UPDATE, OP_DELETE, OP_CONNECT };
+
+/* One AdmissionReview request, decoded; every pointer is borrowed from the review JSON. */
+struct request {
+	const char    *uid;
+	const char    *group;        /* request.kind.group ("" for core) */
+	const char    *version;
+	const char    *kind;         /* request.kind.kind */
+	const char    *subresource;  /* "" when none */
+	const char    *namespace;    /* "" for cluster-scoped objects */
+	const char    *name;
+	enum operation op;
+	const char    *username;
+	const char   **groups;       /* owned by the decoder */
+	size_t         n_groups;
+	bool           dry_run;
+	const json_t  *object;       /* NULL on DELETE */
+	const json_t  *old_object;   /* NULL on CREATE */
+};
+
+#define DECISION_MAX_WARNINGS 16
+#define DECISION_WARNING_MAX  120   /* the apiserver truncates longer warnings */
+
+struct decision {
+	bool   allowed;
+	int    code;            /* 200; 403 denied; 400 request-invalid; 500 internal error */
+	char   rule[32];        /* rule id of a denial, "" when allowed */
+	char   message[1024];   /* "[rule] sentence" on denial */
+	char   warnings[DECISION_MAX_WARNINGS][DECISION_WARNING_MAX + 1];
+	size_t n_warnings;
+	json_t *patch;          /* JSON Patch array from the mutating path (new reference), or NULL */
+};
+
+/* Sets *d to "allowed, nothing to say". */
+void decision_init(struct decision *d);
+/* Releases what a decision owns (the patch). */
+void decision_clear(struct decision *d);
+/* Records a denial unless one is recorded already (the first reason wins). */
+void decision_deny(struct decision *d, int code, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Adds a warning, cut to DECISION_WARNING_MAX characters; extra warnings are dropped. */
+void decision_warn(struct decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The validating decision for `req` against `cfg` and `st` at time `now`. Never fails open:
+ * anything it cannot evaluate is a denial (request-invalid, or code 500 for internal errors).
+ */
+void policy_validate(const struct config *cfg, const struct state *st, const struct request *req,
+    time_t now, struct decision *out);
+
+#endif

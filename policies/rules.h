@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* rules: what the per-kind rule modules share — the request context and the violation list. */
+#ifndef TG_RULES_H
+#define TG_RULES_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "host.h"
+
+struct config;
+struct state;
+struct request;
+struct tenant;
+
+enum ns_class { NS_TENANT, NS_ENTRY, NS_OUTSIDE };
+
+/* One broken rule, keyed by (rule, subject) so UPDATE can tell old violations from new. */
+struct violation {
+	const char *rule;
+	int         code;
+	char        subject[HOST_MAX + 64];
+	char        message[700];
+};
+
+#define RULES_MAX_VIOLATIONS 32
+#define RULES_MAX_WARNINGS   16
+
+struct violations {
+	struct violation v[RULES_MAX_VIOLATIONS];
+	size_t           n;
+	char             warnings[RULES_MAX_WARNINGS][128];
+	size_t           n_warnings;
+};
+
+/* Everything a rule module may look at; built once per request by policy.c. */
+struct rule_ctx {
+	const struct config  *cfg;
+	const struct state   *st;
+	const struct request *req;
+	time_t                now;
+	bool                  admin;
+	enum ns_class         ns_class;
+	const struct tenant  *tenant;      /* NS_TENANT: the namespace's tenant */
+	uint32_t              tenant_idx;
+	uint32_t              owner_id;    /* the namespace's owner in st, or CLAIMS_NO_OWNER */
+	const char           *object_desc; /* "Ingress tenant1-gateway/name" */
+	struct violations    *out;         /* where the module reports; swapped for oldObject */
+};
+
+/* Reports a violation; `subject` identifies the offending value for grandfathering. */
+void rules_violation(struct rule_ctx *ctx, const char *rule, const char *subject, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+/* Reports a shape error (request-invalid, code 400). */
+void rules_invalid(struct rule_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rules_warn(struct rule_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Verdict of host ownership for one normalised pattern (see owner.c). */
+enum host_verdict {
+	HOST_OK,
+	HOST_FOREIGN,      /* belongs to another tenant, the platform, or overlaps a reservation */
+	HOST_UNREGISTERED, /* nobody reserved it and unregisteredDomains is deny */
+	HOST_COLLISION,    /* first-come: another owner holds an overlapping live claim */
+};
+
+/*
+ * Decides whether the owner described by ctx (its tenant, or the outside namespace) may claim
+ * `pattern`; `as_tenant` overrides ctx->tenant when non-NULL (entry-namespace certificates).
+ * On refusal writes a sentence (without the host) into why; it never names another tenant.
+ */
+enum host_verdict owner_check(const struct rule_ctx *ctx, const struct tenant *as_tenant,
+    const char *pattern, char *why, size_t whysz);
+
+/* The tenant that owns `pattern` by the registry or a live first-come claim, or NULL. */
+const struct tenant *owner_of_route(const struct config *cfg, const struct state *st,
+    const char *pattern, char *why, size_t whysz);
+
+/* True when `pattern` is the system domain, below it, or covers part of it. */
+bool owner_touches_system(const struct config *cfg, const char *pattern);
+
+/* Tenant named by a bridge Service name "<tenant>-gateway", or NULL. */
+const struct tenant *owner_bridge_tenant(const struct config *cfg, const char *service);
+
+/*
+ * The namespace a cluster Service address "svc.ns.svc[.clusterDomain]" points into, copied
+ * to ns; false for names outside the cluster.
+ */
+bool owner_service_namespace(const struct config *cfg, const char *host, char *ns, size_t nssz);
+
+/* Small JSON accessors that tolerate missing members (borrowed results). */
+const char *json_str(const json_t *obj, const char *key);
+const json_t *json_path(const json_t *obj, const char *dotted);
+
+/* Per-kind checks of one object (the new one, or the old one for grandfathering). */
+void rules_ingress(struct rule_ctx *ctx, const json_t *obj);
+void rules_httproute(struct rule_ctx *ctx, const json_t *obj);
+void rules_service(struct rule_ctx *ctx, const json_t *obj);
+void rules_secret(struct rule_ctx *ctx, const json_t *obj);
+void rules_namespace(struct rule_ctx *ctx, const json_t *obj);
+
+#endif

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* strmap: open-addressing hash map from strings to pointers (keys copied, values borrowed). */
+#ifndef TG_STRMAP_H
+#define TG_STRMAP_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct strmap;
+
+/* New empty map; NULL on allocation failure. */
+struct strmap *strmap_new(void);
+/* Frees the map and its key copies; values are the caller's. */
+void strmap_free(struct strmap *m);
+/* Value stored under key[0..len), or NULL. */
+void *strmap_getn(const struct strmap *m, const char *key, size_t len);
+void *strmap_get(const struct strmap *m, const char *key);
+/* Sets key (copied) to value; replaces an existing value. May reallocate. 0 or -1 (ENOMEM). */
+int strmap_setn(struct strmap *m, const char *key, size_t len, void *value);
+int strmap_set(struct strmap *m, const char *key, void *value);
+/* Removes key; returns its value or NULL. */
+void *strmap_del(struct strmap *m, const char *key);
+size_t strmap_count(const struct strmap *m);
+/* Calls fn for every entry, in no particular order. */
+void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *arg), void *arg);
+/* FNV-1a, exposed for the few callers that hash their own keys. */
+uint64_t strmap_hash(const char *key, size_t len);
+
+#endif

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test program and adds up their "N passed, N failed" lines into one.
+set -u
+BUILD=${BUILD:-build/asan}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+total_pass=0 total_fail=0 broken=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+
+run() {   # name, command...
+	local name=$1; shift
+	echo "== $name"
+	"$@" >"$log" 2>&1
+	local rc=$?
+	grep -v '^ok ' "$log"
+	local summary
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$summary" ]; then
+		echo "FAIL $name: exited $rc without a summary line"; broken=$((broken + 1)); return
+	fi
+	local p f
+	p=${summary%% passed*}; f=${summary#*, }; f=${f%% failed*}
+	total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL $name: exited $rc"; broken=$((broken + 1))
+	fi
+}
+
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] && run "$(basename "$t")" "$t"
+done
+run cases "$BUILD"/tests/run_cases tests/cases tests/configs
+run cli bash tests/cli/test_cli.sh "$BUILD"
+run https python3 tests/https/test_https.py "$BUILD"
+
+total_fail=$((total_fail + broken))
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_state_load: the --state file shapes (List, array, YAML stream) and their refusals. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "claims.h"
+#include "config.h"
+#include "config_load.h"
+#include "state.h"
+#include "state_load.h"
+#include "testhelp.h"
+
+static char err[1024];
+static char path[64];
+
+/* Writes text to a fresh temporary file whose name is left in `path`. */
+static void
+write_tmp(const char *text)
+{
+	snprintf(path, sizeof(path), "/tmp/tg-state-XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return;
+	size_t n = strlen(text);
+	if (write(fd, text, n) != (ssize_t)n)
+		path[0] = '\0';
+	close(fd);
+}
+
+static json_t *
+read_text(const char *text)
+{
+	write_tmp(text);
+	json_t *objs = state_read_objects(path, err, sizeof(err));
+	unlink(path);
+	return objs;
+}
+
+static const char *
+name_of(const json_t *objs, size_t i)
+{
+	const char *s = json_string_value(json_object_get(json_object_get(
+	    json_array_get(objs, i), "metadata"), "name"));
+	return s ? s : "";
+}
+
+static void
+expect_fail(const char *descr, const char *text, const char *word)
+{
+	char d[2048];
+	json_t *objs = read_text(text);
+
+	snprintf(d, sizeof(d), "%s: refused", descr);
+	test_cond(d, objs == NULL);
+	snprintf(d, sizeof(d), "%s: message names the file and has \"%s\" (got: %s)", descr,
+	    word, err);
+	test_cond(d, strncmp(err, "/tmp/tg-state-", 14) == 0 && strstr(err, word) != NULL);
+	json_decref(objs);
+}
+
+static void
+test_shapes(void)
+{
+	json_t *objs = read_text("{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": ["
+	    "{\"kind\": \"Namespace\", \"metadata\": {\"name\": \"a\"}},"
+	    "{\"kind\": \"Service\", \"metadata\": {\"name\": \"b\", \"namespace\": \"a\"}}]}");
+	test_cond("JSON List", json_array_size(objs) == 2 && strcmp(name_of(objs, 1), "b") == 0);
+	json_decref(objs);
+
+	objs = read_text("apiVersion: networking.k8s.io/v1\nkind: IngressList\nitems:\n"
+	    "- kind: Ingress\n  metadata: {name: x, namespace: default}\n");
+	test_cond("YAML *List", json_array_size(objs) == 1 && strcmp(name_of(objs, 0), "x") == 0);
+	json_decref(objs);
+
+	objs = read_text("kind: List\nitems:\n");
+	test_cond("List with no items", json_is_array(objs) && json_array_size(objs) == 0);
+	json_decref(objs);
+
+	objs = read_text("[{\"kind\": \"Namespace\", \"metadata\": {\"name\": \"n1\"}},"
+	    " {\"kind\": \"Namespace\", \"metadata\": {\"name\": \"n2\"}}]");
+	test_cond("JSON array", json_array_size(objs) == 2 && strcmp(name_of(objs, 0), "n1") == 0);
+	json_decref(objs);
+
+	objs = read_text("---\nkind: Namespace\nmetadata: {name: a}\n---\n---\n"
+	    "kind: Namespace\nmetadata:\n  name: b\n...\n");
+	test_cond("YAML stream, empty documents skipped", json_array_size(objs) == 2 &&
+	    strcmp(name_of(objs, 1), "b") == 0);
+	json_decref(objs);
+
+	objs = read_text("kind: Namespace\nmetadata: {name: only}\n");
+	test_cond("one object", json_array_size(objs) == 1);
+	json_decref(objs);
+
+	objs = read_text("");
+	test_cond("empty file: no objects", json_is_array(objs) && json_array_size(objs) == 0);
+	json_decref(objs);
+
+	objs = read_text("kind: Namespace\nmetadata: {name: a}\n---\nkind: List\nitems:\n"
+	    "- kind: Namespace\n  metadata: {name: b}\n");
+	test_cond("a List inside a stream is flattened", json_array_size(objs) == 2);
+	json_decref(objs);
+}
+
+static void
+test_refusals(void)
+{
+	expect_fail("item without kind", "[{\"kind\": \"A\", \"metadata\": {\"name\": \"a\"}},"
+	    " {\"metadata\": {\"name\": \"b\"}}]", "object [1] has no kind");
+	expect_fail("item without name", "kind: List\nitems:\n- kind: A\n  metadata: {}\n",
+	    "object [0] (A) has no metadata.name");
+	expect_fail("item not a mapping", "- kind: A\n  metadata: {name: a}\n- 5\n",
+	    "object [1] is not a mapping");
+	expect_fail("items not a list", "kind: List\nitems: {a: 1}\n", "must be a list");
+	expect_fail("YAML error has a line", "kind: A\nmetadata: {name: [\n", ":3:");
+	expect_fail("duplicate key", "kind: A\nkind: B\nmetadata: {name: a}\n", "duplicate");
+
+	json_t *objs = state_read_objects("/nonexistent/state.yaml", err, sizeof(err));
+	test_cond("missing file", objs == NULL && strstr(err, "/nonexistent/state.yaml: ") != NULL);
+	json_decref(objs);
+}
+
+static void
+test_build(void)
+{
+	struct config *cfg = config_load_default(err, sizeof(err));
+	struct state *st;
+
+	if (cfg == NULL)
+		return;
+	write_tmp("kind: List\nitems:\n"
+	    "- apiVersion: networking.k8s.io/v1\n  kind: Ingress\n"
+	    "  metadata: {name: web, namespace: tenant1-gateway}\n"
+	    "  spec:\n    rules:\n    - host: shop.customer.com\n"
+	    "- kind: Namespace\n  metadata: {name: tenant1-gateway}\n");
+	st = state_load_file(cfg, path, err, sizeof(err));
+	unlink(path);
+	test_cond("state loads", st != NULL);
+	if (st != NULL) {
+		test_cond("objects counted", st->n_objects == 2);
+		uint32_t id = state_owner_lookup(st, "tenant/tenant1"), owner = CLAIMS_NO_OWNER;
+		test_cond("tenant1 owns the host", id != CLAIMS_NO_OWNER &&
+		    claims_find(st->claims, "shop.customer.com", CLAIMS_OVERLAP, CLAIMS_NO_OWNER,
+		    &owner, 1) == 1 && owner == id);
+	}
+	state_free(st);
+
+	json_t *bad = json_pack("[{s:s}]", "kind", "Ingress");
+	st = state_from_objects(cfg, bad, err, sizeof(err));
+	test_cond("state_from_objects checks shape", st == NULL && strstr(err, "object [0]"));
+	state_free(st);
+	json_decref(bad);
+
+	bad = json_pack("{s:s}", "kind", "List");
+	st = state_from_objects(cfg, bad, err, sizeof(err));
+	test_cond("state_from_objects wants an array", st == NULL);
+	state_free(st);
+	json_decref(bad);
+	config_free(cfg);
+}
+
+int
+main(void)
+{
+	test_shapes();
+	test_refusals();
+	test_build();
+	return test_report();
+}

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* main: the tenantguard command line (DESIGN §5). Only here is the decision to exit made. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "certs_cmd.h"
+#include "config.h"
+#include "config_load.h"
+#include "review.h"
+#include "server.h"
+#include "state.h"
+#include "state_load.h"
+
+#define TENANTGUARD_VERSION "0.1.0"
+#define REVIEW_MAX_INPUT    (7u << 20)   /* the same 7 MiB the server accepts */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: tenantguard serve [--config F] [--listen HOST:PORT] [--tls-cert F --tls-key F]\n"
+	    "                         [--client-ca F] [--state F] [--threads N]\n"
+	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
+	    "       tenantguard check-config F\n"
+	    "       tenantguard certs --out DIR [--service S] [--namespace NS] [--cluster-domain D]\n"
+	    "                         [--days N] [--renew-before DURATION]\n"
+	    "       tenantguard version\n");
+}
+
+static struct config *
+load_config(const char *path, char *err, size_t errsz)
+{
+	return path ? config_load_file(path, err, errsz) : config_load_default(err, errsz);
+}
+
+/* Reads all of f, refusing more than `cap` bytes. New buffer or NULL with err. */
+static char *
+read_all(FILE *f, size_t cap, size_t *len, char *err, size_t errsz)
+{
+	size_t size = 0, alloc = 65536;
+	char *buf = malloc(alloc);
+	if (buf == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	for (;;) {
+		if (size == alloc) {
+			if (alloc > cap) {
+				snprintf(err, errsz, "input is larger than %zu bytes", (size_t)cap);
+				free(buf);
+				return NULL;
+			}
+			char *grown = realloc(buf, alloc * 2);
+			if (grown == NULL) {
+				snprintf(err, errsz, "out of memory");
+				free(buf);
+				return NULL;
+			}
+			buf = grown;
+			alloc *= 2;
+		}
+		size_t n = fread(buf + size, 1, alloc - size, f);
+		size += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errsz, "read error: %s", strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	if (size > cap) {
+		snprintf(err, errsz, "input is larger than %zu bytes", (size_t)cap);
+		free(buf);
+		return NULL;
+	}
+	*len = size;
+	return buf;
+}
+
+static int
+cmd_review(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state", required_argument, NULL, 's' },
+		{ "mutate", no_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *state_path = NULL, *input = "-";
+	bool mutate = false;
+	char err[1024];
+	int c, rc = 2;
+	struct config *cfg = NULL;
+	struct state *st = NULL;
+	char *body = NULL, *out = NULL;
+	size_t len, outlen;
+	FILE *f = NULL;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 's': state_path = optarg; break;
+		case 'm': mutate = true; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind > 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (optind < argc)
+		input = argv[optind];
+	if ((cfg = load_config(config_path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "tenantguard: config: %s\n", err);
+		goto out;
+	}
+	st = state_path ? state_load_file(cfg, state_path, err, sizeof(err)) : state_new();
+	if (st == NULL) {
+		fprintf(stderr, "tenantguard: state: %s\n", state_path ? err : "out of memory");
+		goto out;
+	}
+	f = strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "tenantguard: %s: %s\n", input, strerror(errno));
+		goto out;
+	}
+	if ((body = read_all(f, REVIEW_MAX_INPUT, &len, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "tenantguard: %s: %s\n", input, err);
+		goto out;
+	}
+	struct review_summary sum;
+	switch (review_handle(cfg, st, mutate, body, len, time(NULL), &out, &outlen, &sum, err,
+	    sizeof(err))) {
+	case REVIEW_OK:
+		fwrite(out, 1, outlen, stdout);
+		fputc('\n', stdout);
+		rc = sum.allowed ? 0 : 1;
+		break;
+	case REVIEW_BAD_INPUT:
+		fprintf(stderr, "tenantguard: %s: %s\n", input, err);
+		break;
+	case REVIEW_NO_MEMORY:
+		fprintf(stderr, "tenantguard: %s\n", err);
+		break;
+	}
+out:
+	if (f != NULL && f != stdin)
+		fclose(f);
+	free(body);
+	free(out);
+	state_free(st);
+	config_free(cfg);
+	return rc;
+}
+
+static int
+cmd_check_config(int argc, char **argv)
+{
+	char err[1024];
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	struct config *cfg = config_load_file(argv[1], err, sizeof(err));
+	if (cfg == NULL) {
+		fprintf(stderr, "tenantguard: %s\n", err);
+		return 1;
+	}
+	printf("%s: configuration OK (%zu tenants)\n", argv[1], cfg->n_tenants);
+	config_free(cfg);
+	return 0;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "client-ca", required_argument, NULL, 'A' },
+		{ "state", required_argument, NULL, 's' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct server_opts o;
+	int c;
+
+	memset(&o, 0, sizeof(o));
+	o.listen = "0.0.0.0:8443";
+	o.tls_cert = "/etc/tenantguard/tls/tls.crt";
+	o.tls_key = "/etc/tenantguard/tls/tls.key";
+	o.threads = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.config_path = optarg; break;
+		case 'l': o.listen = optarg; break;
+		case 'C': o.tls_cert = optarg; break;
+		case 'K': o.tls_key = optarg; break;
+		case 'A': o.client_ca = optarg; break;
+		case 's': o.state_path = optarg; break;
+		case 't': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end != '\0' || n < 1 || n > 64) {
+				fprintf(stderr, "tenantguard: --threads must be 1..64\n");
+				return 2;
+			}
+			o.threads = (unsigned)n;
+			break;
+		}
+		case 'k':
+			fprintf(stderr, "tenantguard: --kubeconfig: live cluster state is not "
+			    "implemented yet; use --state F\n");
+			return 2;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	return server_run(&o);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	argc--;
+	argv++;
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc, argv);
+	if (strcmp(cmd, "review") == 0)
+		return cmd_review(argc, argv);
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(argc, argv);
+	if (strcmp(cmd, "certs") == 0)
+		return certs_main(argc, argv);
+	if (strcmp(cmd, "version") == 0) {
+		printf("tenantguard %s\n", TENANTGUARD_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "tenantguard: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* metrics: the process's counters and gauges, rendered in the Prometheus text format. */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "review.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The label vocabularies; the last entry of each is where unknown values go. */
+static const char *const webhook_names[] = { "validate", "mutate" };
+static const char *const kind_names[] = {
+	"Ingress", "HTTPRoute", "Service", "Secret", "Namespace", "NetworkPolicy", "ResourceQuota",
+	"other",
+};
+static const char *const op_names[] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other" };
+static const char *const decision_names[] = { "allowed", "denied", "error" };
+static const char *const rule_names[] = {
+	"none", "host-ownership", "host-collision", "host-invalid", "ingress-class",
+	"backend-namespace", "entry-route", "entry-admin", "service-external-ips", "service-type",
+	"service-external-name", "tls-secret", "tls-secret-hosts", "managed-object", "tenant-label",
+	"namespace-tenant", "request-invalid", "other",
+};
+static const int http_codes[] = { 200, 400, 403, 404, 405, 413, 415, 500, 503 };
+
+enum { DEC_ALLOWED, DEC_DENIED, DEC_ERROR };
+
+#define N_WEBHOOK NELEM(webhook_names)
+#define N_KIND    NELEM(kind_names)
+#define N_OP      NELEM(op_names)
+#define N_DEC     NELEM(decision_names)
+#define N_RULE    NELEM(rule_names)
+#define N_CODE    (NELEM(http_codes) + 1)   /* + "other" */
+
+/* Upper bounds of the duration buckets in microseconds (0.0001 s .. 1 s), +Inf after them. */
+static const long bucket_us[] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+};
+#define N_BUCKET (NELEM(bucket_us) + 1)
+
+static _Atomic uint64_t reviews[N_WEBHOOK][N_KIND][N_OP][N_DEC][N_RULE];
+static _Atomic uint64_t duration_bucket[N_WEBHOOK][N_BUCKET];   /* not cumulative */
+static _Atomic uint64_t duration_sum_us[N_WEBHOOK];
+static _Atomic uint64_t http_requests[N_CODE];
+static _Atomic uint64_t http_connections;
+static _Atomic uint64_t config_generation;
+static _Atomic uint64_t config_failures;
+static atomic_int       config_last_success;
+static _Atomic uint64_t state_objects;
+static _Atomic uint64_t state_claims;
+
+static void
+bump(_Atomic uint64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static uint64_t
+get(_Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* Index of `v` in names[0..n-1), or n-1 ("other"/the catch-all) when it is not there. */
+static size_t
+vocab_index(const char *const *names, size_t n, const char *v)
+{
+	for (size_t i = 0; i + 1 < n; i++)
+		if (strcmp(names[i], v) == 0)
+			return i;
+	return n - 1;
+}
+
+void
+metrics_review(enum metrics_webhook w, const struct review_summary *s, bool failed, long micros)
+{
+	size_t k = vocab_index(kind_names, N_KIND, s->kind);
+	size_t o = vocab_index(op_names, N_OP, s->operation);
+	size_t d, r, b;
+
+	if ((unsigned)w >= N_WEBHOOK)
+		return;
+	if (failed || (!s->allowed && s->code >= 500))
+		d = DEC_ERROR;
+	else if (s->allowed)
+		d = DEC_ALLOWED;
+	else
+		d = DEC_DENIED;
+	/* rule_names[0] ("none") is for reviews without a rule id, never matched by name. */
+	if (d == DEC_ALLOWED || s->rule[0] == '\0')
+		r = 0;
+	else
+		r = 1 + vocab_index(rule_names + 1, N_RULE - 1, s->rule);
+	bump(&reviews[w][k][o][d][r]);
+
+	if (micros < 0)
+		micros = 0;
+	for (b = 0; b < NELEM(bucket_us) && micros > bucket_us[b]; b++)
+		;
+	bump(&duration_bucket[w][b]);
+	atomic_fetch_add_explicit(&duration_sum_us[w], (uint64_t)micros, memory_order_relaxed);
+}
+
+void
+metrics_http(int code)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(http_codes) && http_codes[i] != code; i++)
+		;
+	bump(&http_requests[i]);
+}
+
+void
+metrics_connection(void)
+{
+	bump(&http_connections);
+}
+
+void
+metrics_config_loaded(uint64_t generation)
+{
+	atomic_store(&config_generation, generation);
+	atomic_store(&config_last_success, 1);
+}
+
+void
+metrics_config_failed(void)
+{
+	bump(&config_failures);
+	atomic_store(&config_last_success, 0);
+}
+
+void
+metrics_state(size_t objects, size_t claims)
+{
+	atomic_store(&state_objects, (uint64_t)objects);
+	atomic_store(&state_claims, (uint64_t)claims);
+}
+
+/* The text being rendered; `failed` sticks once an allocation fails. */
+struct text {
+	char  *buf;
+	size_t len, cap;
+	bool   failed;
+};
+
+static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+text_printf(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (t->failed)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = true;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t ncap = t->cap * 2 + (size_t)n;
+		char *nbuf = realloc(t->buf, ncap);
+
+		if (nbuf == NULL) {
+			t->failed = true;
+			return;
+		}
+		t->buf = nbuf;
+		t->cap = ncap;
+	}
+}
+
+/* A label value as the exposition format wants it: \\, \" and \n escaped. */
+static void
+text_label(struct text *t, const char *name, const char *value, bool first)
+{
+	text_printf(t, "%s%s=\"", first ? "" : ",", name);
+	for (const char *p = value; *p != '\0'; p++) {
+		if (*p == '\\')
+			text_printf(t, "\\\\");
+		else if (*p == '"')
+			text_printf(t, "\\\"");
+		else if (*p == '\n')
+			text_printf(t, "\\n");
+		else
+			text_printf(t, "%c", *p);
+	}
+	text_printf(t, "\"");
+}
+
+static void
+text_help(struct text *t, const char *name, const char *type, const char *help)
+{
+	text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+render_reviews(struct text *t)
+{
+	text_help(t, "tenantguard_reviews_total", "counter",
+	    "Admission reviews answered, by webhook, kind, operation, decision and rule.");
+	for (size_t w = 0; w < N_WEBHOOK; w++)
+	for (size_t k = 0; k < N_KIND; k++)
+	for (size_t o = 0; o < N_OP; o++)
+	for (size_t d = 0; d < N_DEC; d++)
+	for (size_t r = 0; r < N_RULE; r++) {
+		uint64_t v = get(&reviews[w][k][o][d][r]);
+
+		/* Only series that happened: the full product is thousands of zeros. */
+		if (v == 0)
+			continue;
+		text_printf(t, "tenantguard_reviews_total{");
+		text_label(t, "webhook", webhook_names[w], true);
+		text_label(t, "kind", kind_names[k], false);
+		text_label(t, "operation", op_names[o], false);
+		text_label(t, "decision", decision_names[d], false);
+		text_label(t, "rule", rule_names[r], false);
+		text_printf(t, "} %llu\n", (unsigned long long)v);
+	}
+}
+
+static void
+render_durations(struct text *t)
+{
+	const char *name = "tenantguard_review_duration_seconds";
+
+	text_help(t, name, "histogram", "Time spent deciding one review (decode, decide, encode).");
+	for (size_t w = 0; w < N_WEBHOOK; w++) {
+		uint64_t cum = 0;
+
+		for (size_t b = 0; b < N_BUCKET; b++) {
+			cum += get(&duration_bucket[w][b]);
+			text_printf(t, "%s_bucket{", name);
+			text_label(t, "webhook", webhook_names[w], true);
+			if (b < NELEM(bucket_us))
+				text_printf(t, ",le=\"%g\"} %llu\n", (double)bucket_us[b] / 1e6,
+				    (unsigned long long)cum);
+			else
+				text_printf(t, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+		}
+		text_printf(t, "%s_sum{webhook=\"%s\"} %.6f\n", name, webhook_names[w],
+		    (double)get(&duration_sum_us[w]) / 1e6);
+		text_printf(t, "%s_count{webhook=\"%s\"} %llu\n", name, webhook_names[w],
+		    (unsigned long long)cum);
+	}
+}
+
+char *
+metrics_render(size_t *len)
+{
+	struct text t = { .buf = malloc(8192), .cap = 8192 };
+
+	if (t.buf == NULL)
+		return NULL;
+	t.buf[0] = '\0';
+	render_reviews(&t);
+	render_durations(&t);
+
+	text_help(&t, "tenantguard_http_requests_total", "counter", "HTTP responses, by status code.");
+	for (size_t i = 0; i < N_CODE; i++) {
+		if (i < NELEM(http_codes))
+			text_printf(&t, "tenantguard_http_requests_total{code=\"%d\"} %llu\n",
+			    http_codes[i], (unsigned long long)get(&http_requests[i]));
+		else
+			text_printf(&t, "tenantguard_http_requests_total{code=\"other\"} %llu\n",
+			    (unsigned long long)get(&http_requests[i]));
+	}
+
+	text_help(&t, "tenantguard_http_connections_total", "counter",
+	    "TCP connections accepted (keep-alive connections carry many requests).");
+	text_printf(&t, "tenantguard_http_connections_total %llu\n",
+	    (unsigned long long)get(&http_connections));
+
+	text_help(&t, "tenantguard_config_generation", "gauge",
+	    "Generation of the installed config (1 for the first load).");
+	text_printf(&t, "tenantguard_config_generation %llu\n",
+	    (unsigned long long)get(&config_generation));
+	text_help(&t, "tenantguard_config_reload_failures_total", "counter",
+	    "Config or state loads that failed; the last good snapshot stayed in use.");
+	text_printf(&t, "tenantguard_config_reload_failures_total %llu\n",
+	    (unsigned long long)get(&config_failures));
+	text_help(&t, "tenantguard_config_last_reload_success", "gauge",
+	    "1 when the last load attempt succeeded, 0 when it failed.");
+	text_printf(&t, "tenantguard_config_last_reload_success %d\n",
+	    atomic_load(&config_last_success));
+	text_help(&t, "tenantguard_state_objects", "gauge", "Cluster objects in the installed state.");
+	text_printf(&t, "tenantguard_state_objects %llu\n", (unsigned long long)get(&state_objects));
+	text_help(&t, "tenantguard_state_claims", "gauge", "Host claims in the installed state.");
+	text_printf(&t, "tenantguard_state_claims %llu\n", (unsigned long long)get(&state_claims));
+
+	if (t.failed) {
+		free(t.buf);
+		return NULL;
+	}
+	*len = t.len;
+	return t.buf;
+}

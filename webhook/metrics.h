@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* metrics: the process's counters and gauges, rendered in the Prometheus text format. */
+#ifndef TG_METRICS_H
+#define TG_METRICS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct review_summary;
+
+/*
+ * One registry per process, updated with relaxed atomics: every function is thread-safe and
+ * never blocks. Label values come from a fixed vocabulary (kinds, operations and rule ids
+ * outside it are counted as "other"), so the number of series is bounded by construction.
+ */
+
+enum metrics_webhook { METRICS_VALIDATE, METRICS_MUTATE };
+
+/*
+ * Counts one review in tenantguard_reviews_total and observes `micros` in
+ * tenantguard_review_duration_seconds. `s` (borrowed) describes the decision; with `failed`
+ * no decision was reached (bad input, internal error) and s may be zeroed. A denial with code
+ * 500 counts as decision="error", an allowed review as rule="none".
+ */
+void metrics_review(enum metrics_webhook w, const struct review_summary *s, bool failed,
+    long micros);
+
+/* Counts one HTTP response in tenantguard_http_requests_total{code}. */
+void metrics_http(int code);
+/* Counts one accepted connection in tenantguard_http_connections_total. */
+void metrics_connection(void);
+
+/* A config was installed: sets the generation gauge and last_reload_success to 1. */
+void metrics_config_loaded(uint64_t generation);
+/* A (re)load failed: counts it and sets last_reload_success to 0. */
+void metrics_config_failed(void);
+/* Size of the installed state snapshot. */
+void metrics_state(size_t objects, size_t claims);
+
+/* The exposition text: malloc'd, NUL-terminated, length in *len; NULL when out of memory. */
+char *metrics_render(size_t *len);
+
+#endif

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* review: AdmissionReview in, decision, AdmissionReview out — the path every caller shares. */
+#include "review.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "policy.h"
+
+#define ADMISSION_API "admission.k8s.io/v1"
+
+/* Refuses nesting deeper than REVIEW_MAX_DEPTH before jansson recurses into it. */
+static bool
+depth_ok(const char *body, size_t len)
+{
+	int depth = 0;
+	bool in_str = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = body[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			if (++depth > REVIEW_MAX_DEPTH)
+				return false;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		}
+	}
+	return true;
+}
+
+static const char *
+opt_str(const json_t *obj, const char *key, const char *def)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : def;
+}
+
+void
+review_request_clear(struct request *req)
+{
+	free(req->groups);
+	req->groups = NULL;
+	req->n_groups = 0;
+}
+
+json_t *
+review_decode(const char *body, size_t len, struct request *req, char *err, size_t errsz)
+{
+	json_error_t jerr;
+	json_t *root = NULL;
+	const json_t *r, *kind, *user, *groups, *v;
+
+	memset(req, 0, sizeof(*req));
+	if (!depth_ok(body, len)) {
+		snprintf(err, errsz, "JSON nested deeper than %d levels", REVIEW_MAX_DEPTH);
+		return NULL;
+	}
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(err, errsz, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+		    jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(root) || json_string_value(json_object_get(root, "kind")) == NULL ||
+	    strcmp(opt_str(root, "kind", ""), "AdmissionReview") != 0) {
+		snprintf(err, errsz, "not an AdmissionReview (kind must be AdmissionReview)");
+		goto bad;
+	}
+	if (strcmp(opt_str(root, "apiVersion", ""), ADMISSION_API) != 0) {
+		snprintf(err, errsz, "unsupported apiVersion '%s'; only " ADMISSION_API " is served",
+		    opt_str(root, "apiVersion", ""));
+		goto bad;
+	}
+	r = json_object_get(root, "request");
+	if (!json_is_object(r)) {
+		snprintf(err, errsz, "AdmissionReview has no request object");
+		goto bad;
+	}
+	req->uid = opt_str(r, "uid", NULL);
+	if (req->uid == NULL || req->uid[0] == '\0') {
+		snprintf(err, errsz, "request.uid is missing");
+		goto bad;
+	}
+	kind = json_object_get(r, "kind");
+	req->kind = opt_str(kind, "kind", NULL);
+	req->group = opt_str(kind, "group", "");
+	req->version = opt_str(kind, "version", "");
+	if (!json_is_object(kind) || req->kind == NULL) {
+		snprintf(err, errsz, "request.kind must be an object with group, version and kind");
+		goto bad;
+	}
+	const char *op = opt_str(r, "operation", "");
+	static const char *const ops[] = { "CREATE", "UPDATE", "DELETE", "CONNECT" };
+	size_t i;
+	for (i = 0; i < 4 && strcmp(op, ops[i]) != 0; i++)
+		;
+	if (i == 4) {
+		snprintf(err, errsz, "request.operation '%s' is not CREATE, UPDATE, DELETE or CONNECT",
+		    op);
+		goto bad;
+	}
+	req->op = (enum operation)i;
+	req->subresource = opt_str(r, "subResource", "");
+	req->namespace = opt_str(r, "namespace", "");
+	req->name = opt_str(r, "name", "");
+	v = json_object_get(r, "dryRun");
+	if (v != NULL && !json_is_boolean(v) && !json_is_null(v)) {
+		snprintf(err, errsz, "request.dryRun must be a boolean");
+		goto bad;
+	}
+	req->dry_run = json_is_true(v);
+	user = json_object_get(r, "userInfo");
+	if (user != NULL && !json_is_object(user)) {
+		snprintf(err, errsz, "request.userInfo must be an object");
+		goto bad;
+	}
+	req->username = opt_str(user, "username", "");
+	groups = json_object_get(user, "groups");
+	if (groups != NULL && !json_is_array(groups) && !json_is_null(groups)) {
+		snprintf(err, errsz, "request.userInfo.groups must be an array of strings");
+		goto bad;
+	}
+	if (json_array_size(groups) > 0) {
+		req->groups = calloc(json_array_size(groups), sizeof(*req->groups));
+		if (req->groups == NULL) {
+			snprintf(err, errsz, "out of memory");
+			goto bad;
+		}
+		json_array_foreach(groups, i, v) {
+			if (!json_is_string(v)) {
+				snprintf(err, errsz, "request.userInfo.groups must be an array of strings");
+				goto bad;
+			}
+			req->groups[req->n_groups++] = json_string_value(v);
+		}
+	}
+	v = json_object_get(r, "object");
+	req->object = json_is_null(v) ? NULL : v;
+	v = json_object_get(r, "oldObject");
+	req->old_object = json_is_null(v) ? NULL : v;
+	return root;
+bad:
+	review_request_clear(req);
+	json_decref(root);
+	return NULL;
+}
+
+static const char *
+reason_for(int code)
+{
+	switch (code) {
+	case 400: return "BadRequest";
+	case 403: return "Forbidden";
+	case 500: return "InternalError";
+	default:  return "Forbidden";
+	}
+}
+
+char *
+review_encode(const char *uid, const struct decision *d, size_t *len)
+{
+	json_t *resp = json_object(), *root = NULL;
+	char *out = NULL, *patch = NULL, *dump = NULL;
+
+	if (resp == NULL)
+		goto out;
+	if (json_object_set_new(resp, "uid", json_string(uid)) != 0 ||
+	    json_object_set_new(resp, "allowed", json_boolean(d->allowed)) != 0)
+		goto out;
+	if (!d->allowed) {
+		json_t *status = json_pack("{s:i, s:s, s:s}", "code", d->code, "message", d->message,
+		    "reason", reason_for(d->code));
+		if (status == NULL || json_object_set_new(resp, "status", status) != 0)
+			goto out;
+	}
+	if (d->n_warnings > 0) {
+		json_t *w = json_array();
+		if (w == NULL || json_object_set_new(resp, "warnings", w) != 0)
+			goto out;
+		for (size_t i = 0; i < d->n_warnings; i++)
+			if (json_array_append_new(w, json_string(d->warnings[i])) != 0)
+				goto out;
+	}
+	if (d->allowed && d->patch != NULL && json_array_size(d->patch) > 0) {
+		dump = json_dumps(d->patch, JSON_COMPACT);
+		if (dump == NULL || (patch = base64_encode((unsigned char *)dump, strlen(dump))) == NULL)
+			goto out;
+		if (json_object_set_new(resp, "patchType", json_string("JSONPatch")) != 0 ||
+		    json_object_set_new(resp, "patch", json_string(patch)) != 0)
+			goto out;
+	}
+	root = json_pack("{s:s, s:s, s:O}", "apiVersion", ADMISSION_API, "kind", "AdmissionReview",
+	    "response", resp);
+	if (root == NULL)
+		goto out;
+	out = json_dumps(root, JSON_COMPACT);
+	if (out != NULL && len != NULL)
+		*len = strlen(out);
+out:
+	free(dump);
+	free(patch);
+	json_decref(resp);
+	json_decref(root);
+	return out;
+}
+
+static void
+summarize(const struct request *req, const struct decision *d, struct review_summary *s)
+{
+	static const char *const ops[] = { "CREATE", "UPDATE", "DELETE", "CONNECT" };
+	snprintf(s->uid, sizeof(s->uid), "%s", req->uid);
+	snprintf(s->kind, sizeof(s->kind), "%s", req->kind);
+	snprintf(s->operation, sizeof(s->operation), "%s", ops[req->op]);
+	snprintf(s->namespace, sizeof(s->namespace), "%s", req->namespace);
+	snprintf(s->name, sizeof(s->name), "%s", req->name);
+	snprintf(s->user, sizeof(s->user), "%s", req->username);
+	s->allowed = d->allowed;
+	s->code = d->code;
+	snprintf(s->rule, sizeof(s->rule), "%s", d->rule);
+}
+
+enum review_status
+review_handle(const struct config *cfg, const struct state *st, bool mutate, const char *body,
+    size_t len, time_t now, char **out, size_t *outlen, struct review_summary *sum, char *err,
+    size_t errsz)
+{
+	struct request req;
+	struct decision d;
+	json_t *root;
+
+	*out = NULL;
+	memset(sum, 0, sizeof(*sum));
+	root = review_decode(body, len, &req, err, errsz);
+	if (root == NULL)
+		return REVIEW_BAD_INPUT;
+	if (mutate)
+		decision_init(&d);   /* mutations arrive with the mutation issue; validation decides */
+	else
+		policy_validate(cfg, st, &req, now, &d);
+	*out = review_encode(req.uid, &d, outlen);
+	summarize(&req, &d, sum);
+	decision_clear(&d);
+	review_request_clear(&req);
+	json_decref(root);
+	if (*out == NULL) {
+		snprintf(err, errsz, "out of memory while encoding the response");
+		return REVIEW_NO_MEMORY;
+	}
+	return REVIEW_OK;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* review: the AdmissionReview (admission.k8s.io/v1) codec and the one request pipeline. */
+#ifndef TG_REVIEW_H
+#define TG_REVIEW_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "policy.h"
+
+struct config;
+struct state;
+
+#define REVIEW_MAX_DEPTH 64      /* deeper JSON is refused before it is decoded */
+
+/*
+ * Decodes an AdmissionReview body. Returns the parsed document (new reference) and fills
+ * *req with pointers borrowed from it; on malformed input returns NULL with a one-line reason
+ * in err. Free with review_request_clear() and json_decref().
+ */
+json_t *review_decode(const char *body, size_t len, struct request *req, char *err, size_t errsz);
+void review_request_clear(struct request *req);
+
+/*
+ * Encodes the AdmissionReview response for `req` (uid) and `d`: apiVersion/kind exactly,
+ * allowed, status{code,message,reason} on denial, warnings, and patch/patchType when d has a
+ * patch. Returns a malloc'd string (caller frees) or NULL on allocation failure.
+ */
+char *review_encode(const char *uid, const struct decision *d, size_t *len);
+
+/* What the server logs and counts about one review; fixed buffers, no ownership. */
+struct review_summary {
+	char uid[64];
+	char kind[64];
+	char operation[16];
+	char namespace[64];
+	char name[254];
+	char user[254];
+	bool allowed;
+	int  code;
+	char rule[32];
+};
+
+enum review_status {
+	REVIEW_OK,          /* *out holds a response (allowed or denied) */
+	REVIEW_BAD_INPUT,   /* not an AdmissionReview: HTTP 400 / exit 2, reason in err */
+	REVIEW_NO_MEMORY,   /* nothing could be encoded: HTTP 500 */
+};
+
+/*
+ * The whole pipeline shared by the server, `tenantguard review`, the tests and the bench:
+ * decode, decide (validate, or mutate when `mutate`), encode. On REVIEW_OK, *out (malloc'd)
+ * is the response and *sum describes it.
+ */
+enum review_status review_handle(const struct config *cfg, const struct state *st, bool mutate,
+    const char *body, size_t len, time_t now, char **out, size_t *outlen,
+    struct review_summary *sum, char *err, size_t errsz);
+
+#endif

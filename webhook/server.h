@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* server: the HTTPS admission endpoint (libmicrohttpd + GnuTLS) around review_handle. */
+#ifndef TG_SERVER_H
+#define TG_SERVER_H
+
+/* Every string is borrowed for the duration of server_run. */
+struct server_opts {
+	const char *listen;       /* "HOST:PORT" or "[V6ADDR]:PORT"; NULL: "0.0.0.0:8443" */
+	const char *tls_cert;     /* PEM serving certificate (chain); required */
+	const char *tls_key;      /* PEM private key; required */
+	const char *client_ca;    /* PEM CA bundle: review and /metrics requests must present a
+	                             client certificate it verifies (403 otherwise); NULL: none */
+	const char *config_path;  /* NULL: the built-in default config */
+	const char *state_path;   /* NULL: an empty state */
+	unsigned    threads;      /* worker threads; 0: 2 */
+};
+
+/*
+ * Serves /validate, /mutate (POST application/json, at most 7 MiB), /healthz, /readyz and
+ * /metrics until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish
+ * (up to 25 s) and returns 0. Every second it reloads the config and state files when they
+ * changed (SIGHUP forces it); a bad new file keeps the last good snapshot. Returns 1 when it
+ * cannot start: a bad config, unreadable certificates, a bad listen address, a busy port; the
+ * reason is logged. A state file that fails at start-up is not fatal: /readyz answers 503 and
+ * reviews 500 until a good one appears.
+ *
+ * Blocks SIGTERM, SIGINT and SIGHUP in the calling thread before any worker thread exists
+ * (workers inherit the mask, so the signals reach only this thread) and leaves them blocked
+ * on return, so a second signal during shutdown cannot kill the process. Ignores SIGPIPE.
+ */
+int server_run(const struct server_opts *o);
+
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* state_load: builds a struct state from a file of cluster objects (the --state seam). */
+#ifndef TG_STATE_LOAD_H
+#define TG_STATE_LOAD_H
+#include <jansson.h>
+#include <stddef.h>
+
+struct config;
+struct state;
+
+/*
+ * Reads objects from a Kubernetes List (JSON or YAML; kind "List" or any "*List" with
+ * items), a JSON array, or multi-document YAML (empty documents skipped; a List document
+ * inside a stream is flattened), at most 64 MiB, and returns them as one JSON array (new
+ * reference), or NULL with "path: reason" in err. Every object must be a mapping with a
+ * kind and metadata.name; a message names the first bad one as "object [i]" (from 0).
+ */
+json_t *state_read_objects(const char *path, char *err, size_t errsz);
+
+/*
+ * Builds a new state (state_free) from a JSON array of objects (borrowed), checking each as
+ * state_read_objects does; NULL with the reason ("object [i] ...") in err.
+ */
+struct state *state_from_objects(const struct config *cfg, const json_t *objects, char *err,
+    size_t errsz);
+
+/* state_read_objects + state_from_objects. */
+struct state *state_load_file(const struct config *cfg, const char *path, char *err,
+    size_t errsz);
+
+#endif
