@@ -40,10 +40,11 @@ deps:
 
 $(BUILD)/obj/%.o: %.c $(wildcard */*.h) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libtenantguard.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/tenantguard: $(BUILD)/obj/webhook/main.o $(BUILD)/libtenantguard.a
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS)

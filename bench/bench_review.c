@@ -5,7 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "arena.h"
 #include "config.h"
+#include "policy.h"
 #include "config_load.h"
 #include "review.h"
 #include "state.h"
@@ -83,6 +85,64 @@ fill(struct state *st, const struct config *cfg, size_t target)
 	return 0;
 }
 
+/*
+ * The floor any JSON webhook pays for this body: jansson's parse and serialise of it, with
+ * the same allocator the review uses. Reviews are reported as a ratio to it.
+ */
+static double
+measure_json_floor(int iters)
+{
+	double best = 1e18;
+	for (int round = 0; round < 5; round++) {
+		double t0 = now_us();
+		for (int i = 0; i < iters; i++) {
+			arena_begin();
+			json_t *root = json_loadb(review_body, sizeof(review_body) - 1, 0, NULL);
+			char *text = json_dumps(root, JSON_COMPACT);
+			if (root == NULL || text == NULL) {
+				fprintf(stderr, "bench: jansson failed\n");
+				exit(1);
+			}
+			arena_end();
+		}
+		double us = (now_us() - t0) / iters;
+		if (us < best)
+			best = us;
+	}
+	return best;
+}
+
+/* The decision alone (policy_validate on a decoded request), as the server's core cost. */
+static double
+measure_decision(const struct config *cfg, const struct state *st, int iters)
+{
+	char err[256];
+	struct request req;
+	struct decision d;
+	double best = 1e18;
+	json_t *root = review_decode(review_body, sizeof(review_body) - 1, &req, err, sizeof(err));
+	if (root == NULL) {
+		fprintf(stderr, "bench: %s\n", err);
+		exit(1);
+	}
+	for (int round = 0; round < 5; round++) {
+		double t0 = now_us();
+		for (int i = 0; i < iters; i++) {
+			policy_validate(cfg, st, &req, 1767225600, &d);
+			if (!d.allowed) {
+				fprintf(stderr, "bench: denied: %s\n", d.message);
+				exit(1);
+			}
+		}
+		double us = (now_us() - t0) / iters;
+		if (us < best)
+			best = us;
+	}
+	review_request_clear(&req);
+	json_decref(root);
+	return best;
+}
+
 static double
 measure(const struct config *cfg, const struct state *st, int iters)
 {
@@ -117,22 +177,27 @@ main(int argc, char **argv)
 	int iters = argc > 1 ? atoi(argv[1]) : 20000;
 	struct config *cfg = config_load_default(err, sizeof(err));
 	struct state *st = state_new();
-	double base = 0;
+	double base = 0, floor_us;
 
 	if (cfg == NULL || st == NULL) {
 		fprintf(stderr, "bench: %s\n", err);
 		return 1;
 	}
+	floor_us = measure_json_floor(iters);
+	printf("bench: baseline=jansson_parse_and_dump body_bytes=%zu us=%.2f\n",
+	    sizeof(review_body) - 1, floor_us);
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		if (fill(st, cfg, sizes[s]) != 0) {
 			fprintf(stderr, "bench: out of memory at %zu claims\n", sizes[s]);
 			return 1;
 		}
 		double us = measure(cfg, st, iters);
+		double dec = measure_decision(cfg, st, iters);
 		if (s == 0)
 			base = us;
-		printf("bench: claims=%zu us_per_review=%.2f rss_mb=%ld ratio_vs_0=%.2f\n",
-		    sizes[s], us, rss_mb(), us / base);
+		printf("bench: claims=%zu us_per_review=%.2f rss_mb=%ld ratio_vs_0=%.2f "
+		    "ratio_vs_json_baseline=%.2f us_per_decision=%.2f\n",
+		    sizes[s], us, rss_mb(), us / base, us / floor_us, dec);
 		fflush(stdout);
 	}
 	state_free(st);

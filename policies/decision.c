@@ -9,9 +9,13 @@
 void
 decision_init(struct decision *d)
 {
-	memset(d, 0, sizeof(*d));
+	/* Field by field: the buffers are kilobytes and every review starts here. */
 	d->allowed = true;
 	d->code = 200;
+	d->rule[0] = '\0';
+	d->message[0] = '\0';
+	d->n_warnings = 0;
+	d->patch = NULL;
 }
 
 void

@@ -13,6 +13,7 @@
 #define MANAGED_BY_KEY "app.kubernetes.io/managed-by"
 #define MANAGED_BY     "tenantguard"
 #define TENANT_PREFIX  "tenantguard.io/"
+#define TENANT_LABEL   "tenantguard.io/tenant"
 
 typedef void (*kind_rules)(struct rule_ctx *, const json_t *);
 
@@ -93,8 +94,6 @@ is_managed(const struct rule_ctx *ctx, const char *kind, const json_t *obj)
 {
 	const char *v = label(obj, MANAGED_BY_KEY);
 	const char *name = ctx->req->name;
-	if (obj == NULL)
-		return false;
 	if (v != NULL && strcmp(v, MANAGED_BY) == 0)
 		return true;
 	if (ctx->ns_class != NS_TENANT || name == NULL)
@@ -103,21 +102,30 @@ is_managed(const struct rule_ctx *ctx, const char *kind, const json_t *obj)
 	    (strcmp(kind, "ResourceQuota") == 0 && strcmp(name, "tenantguard-quota") == 0);
 }
 
-/* True when the tenantguard.io/ keys of a metadata map differ between old and new. */
-static bool
-prefixed_keys_differ(const json_t *old_map, const json_t *new_map)
+/*
+ * The first tenantguard.io/ key whose value differs between the old and new metadata map, or
+ * NULL. `truthful` is the one value of tenantguard.io/tenant that is no change at all: the
+ * tenant the namespace name already designates (what the mutating webhook sets).
+ */
+static const char *
+prefixed_key_changed(const json_t *old_map, const json_t *new_map, const char *truthful)
 {
 	const char *k;
 	const json_t *v;
-	json_object_foreach((json_t *)new_map, k, v)
-		if (strncmp(k, TENANT_PREFIX, sizeof(TENANT_PREFIX) - 1) == 0 &&
-		    !json_equal(v, json_object_get(old_map, k)))
-			return true;
+	json_object_foreach((json_t *)new_map, k, v) {
+		if (strncmp(k, TENANT_PREFIX, sizeof(TENANT_PREFIX) - 1) != 0 ||
+		    json_equal(v, json_object_get(old_map, k)))
+			continue;
+		if (truthful != NULL && strcmp(k, TENANT_LABEL) == 0 && json_is_string(v) &&
+		    strcmp(json_string_value(v), truthful) == 0)
+			continue;
+		return k;
+	}
 	json_object_foreach((json_t *)old_map, k, v)
 		if (strncmp(k, TENANT_PREFIX, sizeof(TENANT_PREFIX) - 1) == 0 &&
 		    json_object_get(new_map, k) == NULL)
-			return true;
-	return false;
+			return k;
+	return NULL;
 }
 
 /* The rules admins bypass: who may write where (DESIGN §2). First match denies. */
@@ -142,12 +150,52 @@ who_may_write(struct rule_ctx *ctx, const char *kind, struct decision *out)
 	}
 	if (strcmp(kind, "Namespace") == 0 && req->op != OP_DELETE) {
 		const json_t *o = req->old_object, *n = req->object;
-		if (prefixed_keys_differ(json_path(o, "metadata.labels"), json_path(n, "metadata.labels")) ||
-		    prefixed_keys_differ(json_path(o, "metadata.annotations"),
-		    json_path(n, "metadata.annotations")))
-			decision_deny(out, 403, "tenant-label", "%s: only platform admins may set, change or "
-			    "remove " TENANT_PREFIX "* labels and annotations", ctx->object_desc);
+		const char *truthful = ctx->tenant ? ctx->tenant->name : NULL;
+		const char *key = prefixed_key_changed(json_path(o, "metadata.labels"),
+		    json_path(n, "metadata.labels"), truthful);
+		const char *what = "label";
+		if (key == NULL) {
+			key = prefixed_key_changed(json_path(o, "metadata.annotations"),
+			    json_path(n, "metadata.annotations"), NULL);
+			what = "annotation";
+		}
+		if (key != NULL)
+			decision_deny(out, 403, "tenant-label", "%s: %s %s may be set, changed or removed "
+			    "only by platform admins; tenant identity comes from the namespace name",
+			    ctx->object_desc, what, key);
 	}
+}
+
+/* metadata, its labels and its annotations must be what the API defines: maps of strings. */
+static bool
+metadata_invalid(const json_t *obj, const char *desc, struct decision *out)
+{
+	static const char *const maps[] = { "labels", "annotations" };
+	const json_t *meta = json_object_get(obj, "metadata");
+	if (obj == NULL)
+		return false;
+	if (!json_is_object(meta)) {
+		decision_deny(out, 400, "request-invalid", "%s: metadata must be an object", desc);
+		return true;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		const json_t *m = json_object_get(meta, maps[i]), *v;
+		const char *k;
+		if (m == NULL || json_is_null(m))
+			continue;
+		if (!json_is_object(m)) {
+			decision_deny(out, 400, "request-invalid", "%s: metadata.%s must be a map of "
+			    "strings", desc, maps[i]);
+			return true;
+		}
+		json_object_foreach((json_t *)m, k, v)
+			if (!json_is_string(v)) {
+				decision_deny(out, 400, "request-invalid", "%s: metadata.%s[%s] must be a "
+				    "string", desc, maps[i], k);
+				return true;
+			}
+	}
+	return false;
 }
 
 static bool
@@ -200,7 +248,7 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 	char key[300];
 	state_owner_key(cfg, ns, key, sizeof(key));
 	ctx.owner_id = state_owner_lookup(st, key);
-	if (req->namespace[0] != '\0')
+	if (req->namespace[0] != '\0' && strcmp(kind, "Namespace") != 0)
 		snprintf(desc, sizeof(desc), "%s %s/%s", kind, req->namespace, req->name);
 	else
 		snprintf(desc, sizeof(desc), "%s %s", kind, req->name);
@@ -229,17 +277,20 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 		return;
 	}
 
+	if (metadata_invalid(obj, desc, out) || metadata_invalid(old, desc, out))
+		return;
+
 	who_may_write(&ctx, kind, out);
 	if (!out->allowed || req->op == OP_DELETE || kinds[k].rules == NULL)
 		return;
 
 	/* UPDATE: what the old object already violated is reported, not enforced (DESIGN §1). */
-	memset(&old_v, 0, sizeof(old_v));
+	old_v.n = old_v.n_warnings = 0;   /* tens of kilobytes: reset the counts, not the buffers */
 	if (req->op == OP_UPDATE && json_is_object(old)) {
 		ctx.out = &old_v;
 		kinds[k].rules(&ctx, old);
 	}
-	memset(&now_v, 0, sizeof(now_v));
+	now_v.n = now_v.n_warnings = 0;
 	ctx.out = &now_v;
 	kinds[k].rules(&ctx, obj);
 

@@ -139,12 +139,15 @@ check_class(struct rule_ctx *ctx, const json_t *obj)
 	else if (cfg->tenant_ingress_class.prefix == NULL ||
 	    !template_expand(&cfg->tenant_ingress_class, t->name, want, sizeof(want)))
 		return;   /* not configured */
-	const char *cls = json_str(json_object_get(obj, "spec"), "ingressClassName");
-	if (cls == NULL)
-		cls = json_str(json_path(obj, "metadata.annotations"), "kubernetes.io/ingress.class");
-	if (cls == NULL || strcmp(cls, want) != 0)
-		rules_violation(ctx, "ingress-class", cls ? cls : "", "ingress class '%s' is not "
-		    "tenant %s's class; set spec.ingressClassName: %s", cls ? cls : "(none)",
+	/* Controllers differ in which marker wins, so every marker present must name the class. */
+	const char *spec_cls = json_str(json_object_get(obj, "spec"), "ingressClassName");
+	const char *anno_cls = json_str(json_path(obj, "metadata.annotations"),
+	    "kubernetes.io/ingress.class");
+	const char *bad = spec_cls != NULL && strcmp(spec_cls, want) != 0 ? spec_cls :
+	    anno_cls != NULL && strcmp(anno_cls, want) != 0 ? anno_cls : NULL;
+	if (bad != NULL || (spec_cls == NULL && anno_cls == NULL))
+		rules_violation(ctx, "ingress-class", bad ? bad : "", "ingress class '%s' is not "
+		    "tenant %s's class; set spec.ingressClassName: %s", bad ? bad : "(none)",
 		    t->name, want);
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "base64.h"
 #include "policy.h"
 
@@ -153,6 +154,16 @@ bad:
 	return NULL;
 }
 
+/* Frees what json_dumps returned, with the allocator jansson used for it. */
+static void
+dump_free(char *p)
+{
+	json_malloc_t m;
+	json_free_t f;
+	json_get_alloc_funcs(&m, &f);
+	f(p);
+}
+
 static const char *
 reason_for(int code)
 {
@@ -201,11 +212,20 @@ review_encode(const char *uid, const struct decision *d, size_t *len)
 	    "response", resp);
 	if (root == NULL)
 		goto out;
-	out = json_dumps(root, JSON_COMPACT);
-	if (out != NULL && len != NULL)
-		*len = strlen(out);
+	/* The caller gets plain malloc'd memory, whatever allocator jansson uses now. */
+	char *text = json_dumps(root, JSON_COMPACT);
+	if (text != NULL) {
+		size_t n = strlen(text);
+		if ((out = malloc(n + 1)) != NULL) {
+			memcpy(out, text, n + 1);
+			if (len != NULL)
+				*len = n;
+		}
+		dump_free(text);
+	}
 out:
-	free(dump);
+	if (dump != NULL)
+		dump_free(dump);
 	free(patch);
 	json_decref(resp);
 	json_decref(root);
@@ -238,9 +258,13 @@ review_handle(const struct config *cfg, const struct state *st, bool mutate, con
 
 	*out = NULL;
 	memset(sum, 0, sizeof(*sum));
+	/* Every JSON value of this review lives in the arena; only the response leaves it. */
+	arena_begin();
 	root = review_decode(body, len, &req, err, errsz);
-	if (root == NULL)
+	if (root == NULL) {
+		arena_end();
 		return REVIEW_BAD_INPUT;
+	}
 	if (mutate)
 		decision_init(&d);   /* mutations arrive with the mutation issue; validation decides */
 	else
@@ -249,7 +273,8 @@ review_handle(const struct config *cfg, const struct state *st, bool mutate, con
 	summarize(&req, &d, sum);
 	decision_clear(&d);
 	review_request_clear(&req);
-	json_decref(root);
+	json_decref(root);   /* frees nothing in the arena, everything when it is off */
+	arena_end();
 	if (*out == NULL) {
 		snprintf(err, errsz, "out of memory while encoding the response");
 		return REVIEW_NO_MEMORY;
