@@ -99,6 +99,29 @@ out:
 }
 
 /*
+ * Appends one name of `type` (GEN_DNS, GEN_IPADD) to names, taking ownership of value: it is
+ * freed when it cannot be added. 0, or -1 with a reason in err.
+ */
+static int
+push_name(GENERAL_NAMES *names, int type, ASN1_STRING *value, char *err, size_t errsz)
+{
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+
+	if (gn == NULL) {
+		ASN1_STRING_free(value);
+		ossl_fail(err, errsz, "out of memory");
+		return -1;
+	}
+	GENERAL_NAME_set0_value(gn, type, value);
+	if (!sk_GENERAL_NAME_push(names, gn)) {
+		GENERAL_NAME_free(gn);
+		ossl_fail(err, errsz, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Builds subjectAltName from the spec's names, element by element, so that a name holding a
  * comma or a colon cannot turn into another entry the way a configuration string would.
  */
@@ -106,7 +129,6 @@ static int
 add_san(X509 *x, const struct certgen_spec *spec, char *err, size_t errsz)
 {
 	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
-	GENERAL_NAME *gn = NULL;
 	int rc = -1;
 
 	if (names == NULL) {
@@ -120,18 +142,8 @@ add_san(X509 *x, const struct certgen_spec *spec, char *err, size_t errsz)
 			ossl_fail(err, errsz, "out of memory");
 			goto out;
 		}
-		gn = GENERAL_NAME_new();
-		if (gn == NULL) {
-			ASN1_IA5STRING_free(s);
-			ossl_fail(err, errsz, "out of memory");
+		if (push_name(names, GEN_DNS, s, err, errsz) != 0)
 			goto out;
-		}
-		GENERAL_NAME_set0_value(gn, GEN_DNS, s);
-		if (!sk_GENERAL_NAME_push(names, gn)) {
-			ossl_fail(err, errsz, "out of memory");
-			goto out;
-		}
-		gn = NULL;
 	}
 	for (size_t i = 0; i < spec->n_ips; i++) {
 		ASN1_OCTET_STRING *ip = a2i_IPADDRESS(spec->ips[i]);
@@ -140,18 +152,8 @@ add_san(X509 *x, const struct certgen_spec *spec, char *err, size_t errsz)
 			fail(err, errsz, "\"%s\" is not an IP address", spec->ips[i]);
 			goto out;
 		}
-		gn = GENERAL_NAME_new();
-		if (gn == NULL) {
-			ASN1_OCTET_STRING_free(ip);
-			ossl_fail(err, errsz, "out of memory");
+		if (push_name(names, GEN_IPADD, ip, err, errsz) != 0)
 			goto out;
-		}
-		GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
-		if (!sk_GENERAL_NAME_push(names, gn)) {
-			ossl_fail(err, errsz, "out of memory");
-			goto out;
-		}
-		gn = NULL;
 	}
 	/* RFC 5280 4.2.1.6: with an empty subject the names live here only, marked critical. */
 	if (X509_add1_ext_i2d(x, NID_subject_alt_name, names, spec->cn == NULL,
@@ -161,7 +163,6 @@ add_san(X509 *x, const struct certgen_spec *spec, char *err, size_t errsz)
 	}
 	rc = 0;
 out:
-	GENERAL_NAME_free(gn);
 	GENERAL_NAMES_free(names);
 	return rc;
 }
@@ -279,21 +280,29 @@ out:
 	return rc;
 }
 
-/* Copies what a memory BIO holds into a malloc'd NUL-terminated string. */
+/*
+ * What a memory BIO holds as a malloc'd NUL-terminated string, or NULL when `written` is
+ * false or memory runs out. Takes the BIO (may be NULL) and frees it; clears OpenSSL's errors.
+ */
 static char *
-bio_to_string(BIO *bio)
+bio_take_string(BIO *bio, bool written)
 {
-	char *data = NULL;
-	long n = BIO_get_mem_data(bio, &data);
-	char *s;
+	char *data = NULL, *s = NULL;
+	long n;
 
+	if (bio == NULL || !written)
+		goto out;
+	n = BIO_get_mem_data(bio, &data);
 	if (n < 0 || data == NULL)
-		return NULL;
+		goto out;
 	s = malloc((size_t)n + 1);
 	if (s == NULL)
-		return NULL;
+		goto out;
 	memcpy(s, data, (size_t)n);
 	s[n] = '\0';
+out:
+	BIO_free(bio);
+	ERR_clear_error();
 	return s;
 }
 
@@ -301,30 +310,17 @@ char *
 certgen_cert_pem(X509 *cert)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
-	char *s = NULL;
 
-	if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1)
-		goto out;
-	s = bio_to_string(bio);
-out:
-	BIO_free(bio);
-	ERR_clear_error();
-	return s;
+	return bio_take_string(bio, bio != NULL && PEM_write_bio_X509(bio, cert) == 1);
 }
 
 char *
 certgen_key_pem(EVP_PKEY *key)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
-	char *s = NULL;
 
-	if (bio == NULL || PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1)
-		goto out;
-	s = bio_to_string(bio);
-out:
-	BIO_free(bio);
-	ERR_clear_error();
-	return s;
+	return bio_take_string(bio, bio != NULL &&
+	    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1);
 }
 
 int
@@ -453,58 +449,52 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-int
-certgen_read_cert(const char *path, X509 **out, char *err, size_t errsz)
+/* What read_pem_file parses out of a PEM file. */
+enum certgen_pem { CERTGEN_PEM_CERT, CERTGEN_PEM_KEY };
+
+/*
+ * The first certificate or the (unencrypted) private key of a PEM file: a new X509 or
+ * EVP_PKEY, or NULL with a reason in err and errno set as certgen_read_cert promises.
+ */
+static void *
+read_pem_file(const char *path, enum certgen_pem kind, char *err, size_t errsz)
 {
 	FILE *f = fopen(path, "r");
-	int rc = -1, saved;
+	void *obj;
+	int saved;
 
-	*out = NULL;
 	if (f == NULL) {
 		saved = errno;
 		fail(err, errsz, "cannot open %s: %s", path, strerror(saved));
 		errno = saved;
-		return -1;
+		return NULL;
 	}
-	*out = PEM_read_X509(f, NULL, no_passphrase, NULL);
-	if (*out == NULL) {
+	if (kind == CERTGEN_PEM_CERT)
+		obj = PEM_read_X509(f, NULL, no_passphrase, NULL);
+	else
+		obj = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+	if (obj == NULL) {
 		char what[PATH_MAX + 64];
-		snprintf(what, sizeof what, "%s does not hold a PEM certificate", path);
+		snprintf(what, sizeof what, "%s does not hold %s", path, kind == CERTGEN_PEM_CERT ?
+		    "a PEM certificate" : "an unencrypted PEM private key");
 		ossl_fail(err, errsz, what);
-		goto out;
 	}
-	rc = 0;
-out:
 	fclose(f);
-	if (rc != 0)
+	if (obj == NULL)
 		errno = EINVAL;
-	return rc;
+	return obj;
+}
+
+int
+certgen_read_cert(const char *path, X509 **out, char *err, size_t errsz)
+{
+	*out = read_pem_file(path, CERTGEN_PEM_CERT, err, errsz);
+	return *out != NULL ? 0 : -1;
 }
 
 int
 certgen_read_key(const char *path, EVP_PKEY **out, char *err, size_t errsz)
 {
-	FILE *f = fopen(path, "r");
-	int rc = -1, saved;
-
-	*out = NULL;
-	if (f == NULL) {
-		saved = errno;
-		fail(err, errsz, "cannot open %s: %s", path, strerror(saved));
-		errno = saved;
-		return -1;
-	}
-	*out = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-	if (*out == NULL) {
-		char what[PATH_MAX + 64];
-		snprintf(what, sizeof what, "%s does not hold an unencrypted PEM private key", path);
-		ossl_fail(err, errsz, what);
-		goto out;
-	}
-	rc = 0;
-out:
-	fclose(f);
-	if (rc != 0)
-		errno = EINVAL;
-	return rc;
+	*out = read_pem_file(path, CERTGEN_PEM_KEY, err, errsz);
+	return *out != NULL ? 0 : -1;
 }

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "certgen.h"
+#include "fileio.h"
 
 #define CERTS_DAY          86400LL
 #define CERTS_CA_DAYS      3650          /* ten years */
@@ -254,24 +255,36 @@ exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-static time_t
-cert_not_after(X509 *x)
+/*
+ * Writes a private key and its certificate, both PEM (borrowed), the key first (0600) so
+ * that a certificate on disk always has its key next to it. 0, or -1 with a reason in err.
+ */
+static int
+write_pem_pair(const char *key_path, const char *key_pem, const char *crt_path,
+    const char *crt_pem, char *err, size_t errsz)
 {
-	struct tm tm = { 0 };
-
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1) {
-		ERR_clear_error();
-		return 0;
-	}
-	return timegm(&tm);
+	if (certgen_write_file(key_path, key_pem, strlen(key_pem), 0600, err, errsz) != 0)
+		return -1;
+	return certgen_write_file(crt_path, crt_pem, strlen(crt_pem), 0644, err, errsz);
 }
 
+/* Frees a certificate PEM and a private key PEM (either may be NULL), the key wiped first. */
+static void
+free_pem_pair(char *crt_pem, char *key_pem)
+{
+	free(crt_pem);
+	if (key_pem != NULL)
+		OPENSSL_cleanse(key_pem, strlen(key_pem));
+	free(key_pem);
+}
+
+/* One validity bound of a certificate as a time_t; 0 when OpenSSL cannot read it. */
 static time_t
-cert_not_before(X509 *x)
+cert_time(const ASN1_TIME *t)
 {
 	struct tm tm = { 0 };
 
-	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1) {
+	if (ASN1_TIME_to_tm(t, &tm) != 1) {
 		ERR_clear_error();
 		return 0;
 	}
@@ -321,7 +334,7 @@ load_or_create_ca(const struct certs_paths *p, const struct certs_opts *o, time_
 			snprintf(err, errsz, "%s is not a CA certificate", p->ca_crt);
 			goto out;
 		}
-		time_t na = cert_not_after(*ca);
+		time_t na = cert_time(X509_get0_notAfter(*ca));
 		if ((long long)na - (long long)now < o->renew_before) {
 			format_date(na, date, sizeof date);
 			snprintf(err, errsz, "%s expires at %s, within --renew-before %s; remove ca.crt "
@@ -347,17 +360,12 @@ load_or_create_ca(const struct certs_paths *p, const struct certs_opts *o, time_
 		snprintf(err, errsz, "cannot encode the CA as PEM");
 		goto out;
 	}
-	/* The key first: a ca.crt on disk always has its key next to it. */
-	if (certgen_write_file(p->ca_key, key_pem, strlen(key_pem), 0600, err, errsz) != 0 ||
-	    certgen_write_file(p->ca_crt, crt_pem, strlen(crt_pem), 0644, err, errsz) != 0)
+	if (write_pem_pair(p->ca_key, key_pem, p->ca_crt, crt_pem, err, errsz) != 0)
 		goto out;
 	*created = true;
 	rc = 0;
 out:
-	free(crt_pem);
-	if (key_pem != NULL)
-		OPENSSL_cleanse(key_pem, strlen(key_pem));
-	free(key_pem);
+	free_pem_pair(crt_pem, key_pem);
 	if (rc != 0) {
 		X509_free(*ca);
 		EVP_PKEY_free(*ca_key);
@@ -436,11 +444,11 @@ serving_verdict(const struct certs_paths *p, const struct certs_opts *o, X509 *c
 		snprintf(why, whysz, "tls.crt is not signed by ca.crt");
 		goto out;
 	}
-	if ((long long)cert_not_after(leaf) - (long long)now < o->renew_before) {
+	if ((long long)cert_time(X509_get0_notAfter(leaf)) - (long long)now < o->renew_before) {
 		snprintf(why, whysz, "tls.crt expires within %s", o->renew_text);
 		goto out;
 	}
-	if (cert_not_before(leaf) > now) {
+	if (cert_time(X509_get0_notBefore(leaf)) > now) {
 		snprintf(why, whysz, "tls.crt is not valid yet");
 		goto out;
 	}
@@ -463,7 +471,7 @@ issue_serving(const struct certs_paths *p, const struct certs_opts *o, X509 *ca,
 {
 	const char *dns[CERTS_N_DNS], *ips[] = { "127.0.0.1" };
 	char *crt_pem = NULL, *key_pem = NULL;
-	time_t ca_end = cert_not_after(ca), end = now + o->days * CERTS_DAY;
+	time_t ca_end = cert_time(X509_get0_notAfter(ca)), end = now + o->days * CERTS_DAY;
 	int rc = -1;
 
 	for (size_t i = 0; i < CERTS_N_DNS; i++)
@@ -477,47 +485,13 @@ issue_serving(const struct certs_paths *p, const struct certs_opts *o, X509 *ca,
 	};
 	if (certgen_issue(&spec, &crt_pem, &key_pem, err, errsz) != 0)
 		goto out;
-	if (certgen_write_file(p->tls_key, key_pem, strlen(key_pem), 0600, err, errsz) != 0 ||
-	    certgen_write_file(p->tls_crt, crt_pem, strlen(crt_pem), 0644, err, errsz) != 0)
+	if (write_pem_pair(p->tls_key, key_pem, p->tls_crt, crt_pem, err, errsz) != 0)
 		goto out;
 	*not_after = spec.not_after;
 	rc = 0;
 out:
-	free(crt_pem);
-	if (key_pem != NULL)
-		OPENSSL_cleanse(key_pem, strlen(key_pem));
-	free(key_pem);
+	free_pem_pair(crt_pem, key_pem);
 	return rc;
-}
-
-/* Reads a small file whole into a malloc'd buffer. */
-static unsigned char *
-slurp(const char *path, size_t *len, char *err, size_t errsz)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	size_t n = 0;
-
-	if (f == NULL) {
-		snprintf(err, errsz, "cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = malloc(CERTS_MAX_FILE);
-	if (buf == NULL) {
-		snprintf(err, errsz, "out of memory");
-		goto out;
-	}
-	n = fread(buf, 1, CERTS_MAX_FILE, f);
-	if (ferror(f) || !feof(f)) {
-		snprintf(err, errsz, "cannot read %s (or it is over 1 MiB)", path);
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	*len = n;
-out:
-	fclose(f);
-	return buf;
 }
 
 /* Prints the base64 of ca.crt, the caBundle of the webhook configuration, on one line. */
@@ -525,7 +499,8 @@ static int
 print_ca_bundle(const char *ca_crt, char *err, size_t errsz)
 {
 	size_t len = 0;
-	unsigned char *pem = slurp(ca_crt, &len, err, errsz), *b64 = NULL;
+	char *pem = fileio_read(ca_crt, CERTS_MAX_FILE, &len, err, errsz);
+	unsigned char *b64 = NULL;
 	int rc = -1;
 
 	if (pem == NULL)
@@ -535,7 +510,7 @@ print_ca_bundle(const char *ca_crt, char *err, size_t errsz)
 		snprintf(err, errsz, "out of memory");
 		goto out;
 	}
-	EVP_EncodeBlock(b64, pem, (int)len);
+	EVP_EncodeBlock(b64, (const unsigned char *)pem, (int)len);
 	if (printf("%s\n", (const char *)b64) < 0 || fflush(stdout) != 0) {
 		snprintf(err, errsz, "cannot write to stdout: %s", strerror(errno));
 		goto out;
@@ -589,7 +564,7 @@ certs_main(int argc, char **argv)
 	} else {
 		X509 *leaf = NULL;
 		if (certgen_read_cert(p->tls_crt, &leaf, err, sizeof err) == 0)
-			expiry = cert_not_after(leaf);
+			expiry = cert_time(X509_get0_notAfter(leaf));
 		X509_free(leaf);
 	}
 	if (print_ca_bundle(p->ca_crt, err, sizeof err) != 0)

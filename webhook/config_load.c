@@ -3,7 +3,6 @@
 #include "config_load.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "host.h"
 #include "yamljson.h"
 
@@ -865,33 +865,14 @@ out:
 struct config *
 config_load_file(const char *path, char *err, size_t errsz)
 {
-	struct config *cfg = NULL;
-	char *buf = NULL;
+	struct config *cfg;
 	size_t len = 0;
-	FILE *f = fopen(path, "rb");
+	char *buf = fileio_read(path, CONFIG_MAX_BYTES, &len, err, errsz);
 
-	if (f == NULL) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+	if (buf == NULL)
 		return NULL;
-	}
-	/* One byte more than the cap tells "too big" from "exactly at the cap". */
-	if ((buf = malloc(CONFIG_MAX_BYTES + 1)) == NULL) {
-		snprintf(err, errsz, "%s: out of memory", path);
-		goto out;
-	}
-	len = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
-	if (ferror(f)) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (len > CONFIG_MAX_BYTES) {
-		snprintf(err, errsz, "%s: larger than %d bytes", path, CONFIG_MAX_BYTES);
-		goto out;
-	}
 	cfg = config_load_buffer(path, buf, len, err, errsz);
-out:
 	free(buf);
-	fclose(f);
 	return cfg;
 }
 

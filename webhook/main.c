@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* main: the tenantguard command line (DESIGN §5). Only here is the decision to exit made. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include "certs_cmd.h"
 #include "config.h"
 #include "config_load.h"
+#include "fileio.h"
 #include "review.h"
 #include "server.h"
 #include "state.h"
@@ -38,51 +38,6 @@ load_config(const char *path, char *err, size_t errsz)
 	return path ? config_load_file(path, err, errsz) : config_load_default(err, errsz);
 }
 
-/* Reads all of f, refusing more than `cap` bytes. New buffer or NULL with err. */
-static char *
-read_all(FILE *f, size_t cap, size_t *len, char *err, size_t errsz)
-{
-	size_t size = 0, alloc = 65536;
-	char *buf = malloc(alloc);
-	if (buf == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return NULL;
-	}
-	for (;;) {
-		if (size == alloc) {
-			if (alloc > cap) {
-				snprintf(err, errsz, "input is larger than %zu bytes", (size_t)cap);
-				free(buf);
-				return NULL;
-			}
-			char *grown = realloc(buf, alloc * 2);
-			if (grown == NULL) {
-				snprintf(err, errsz, "out of memory");
-				free(buf);
-				return NULL;
-			}
-			buf = grown;
-			alloc *= 2;
-		}
-		size_t n = fread(buf + size, 1, alloc - size, f);
-		size += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		snprintf(err, errsz, "read error: %s", strerror(errno));
-		free(buf);
-		return NULL;
-	}
-	if (size > cap) {
-		snprintf(err, errsz, "input is larger than %zu bytes", (size_t)cap);
-		free(buf);
-		return NULL;
-	}
-	*len = size;
-	return buf;
-}
-
 static int
 cmd_review(int argc, char **argv)
 {
@@ -100,7 +55,6 @@ cmd_review(int argc, char **argv)
 	struct state *st = NULL;
 	char *body = NULL, *out = NULL;
 	size_t len, outlen;
-	FILE *f = NULL;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -125,13 +79,11 @@ cmd_review(int argc, char **argv)
 		fprintf(stderr, "tenantguard: state: %s\n", state_path ? err : "out of memory");
 		goto out;
 	}
-	f = strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
-	if (f == NULL) {
-		fprintf(stderr, "tenantguard: %s: %s\n", input, strerror(errno));
-		goto out;
-	}
-	if ((body = read_all(f, REVIEW_MAX_INPUT, &len, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "tenantguard: %s: %s\n", input, err);
+	body = strcmp(input, "-") == 0 ?
+	    fileio_read_stream(stdin, input, REVIEW_MAX_INPUT, &len, err, sizeof(err)) :
+	    fileio_read(input, REVIEW_MAX_INPUT, &len, err, sizeof(err));
+	if (body == NULL) {
+		fprintf(stderr, "tenantguard: %s\n", err);
 		goto out;
 	}
 	struct review_summary sum;
@@ -150,8 +102,6 @@ cmd_review(int argc, char **argv)
 		break;
 	}
 out:
-	if (f != NULL && f != stdin)
-		fclose(f);
 	free(body);
 	free(out);
 	state_free(st);

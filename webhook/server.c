@@ -28,6 +28,7 @@
 #include "claims.h"
 #include "config.h"
 #include "config_load.h"
+#include "fileio.h"
 #include "log.h"
 #include "metrics.h"
 #include "review.h"
@@ -782,37 +783,22 @@ server_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start-up ---- */
 
-/* A whole PEM file as a NUL-terminated string (malloc'd), or NULL, logged. */
+/* A whole PEM file as a NUL-terminated string (malloc'd; pem_free), or NULL, logged. */
 static char *
 read_pem(const char *what, const char *path, size_t *lenp)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0;
+	char err[PATH_MAX + 128];
+	char *buf = fileio_read(path, SERVER_PEM_MAX, lenp, err, sizeof(err));
 
-	if (f == NULL) {
-		log_warn("%s %s", what, path);
+	if (buf == NULL) {
+		log_warnx("%s %s", what, err);
 		return NULL;
 	}
-	if ((buf = malloc(SERVER_PEM_MAX + 1)) == NULL) {
-		log_warn("%s %s", what, path);
-		fclose(f);
-		return NULL;
-	}
-	len = fread(buf, 1, SERVER_PEM_MAX + 1, f);
-	if (ferror(f) || len == 0 || len > SERVER_PEM_MAX) {
-		if (ferror(f))
-			log_warn("%s %s", what, path);
-		else
-			log_warnx("%s %s: %s", what, path, len == 0 ? "empty" : "larger than 1 MiB");
-		explicit_bzero(buf, SERVER_PEM_MAX + 1);
+	if (*lenp == 0) {
+		log_warnx("%s %s: empty", what, path);
 		free(buf);
-		fclose(f);
 		return NULL;
 	}
-	fclose(f);
-	buf[len] = '\0';
-	*lenp = len;
 	return buf;
 }
 

@@ -2,69 +2,16 @@
 /* state_load: the --state file (List, JSON array or YAML stream) into a struct state. */
 #include "state_load.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "state.h"
 #include "yamljson.h"
 
 #define STATE_MAX_BYTES (64u * 1024 * 1024)
-
-/* Reads the whole file into a new buffer (capped); NULL with "path: reason" in err. */
-static char *
-read_file(const char *path, size_t cap, size_t *len, char *err, size_t errsz)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, size = 0;
-
-	if (f == NULL) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	/* Grows by doubling rather than trusting a size that may change (or be a pipe). */
-	for (;;) {
-		if (n == size) {
-			size_t nsize = size ? size * 2 : 64 * 1024;
-			if (nsize > cap + 1)
-				nsize = cap + 1;
-			if (nsize == size) {
-				snprintf(err, errsz, "%s: larger than %zu bytes", path, cap);
-				goto fail;
-			}
-			char *nb = realloc(buf, nsize);
-			if (nb == NULL) {
-				snprintf(err, errsz, "%s: out of memory", path);
-				goto fail;
-			}
-			buf = nb;
-			size = nsize;
-		}
-		size_t got = fread(buf + n, 1, size - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				snprintf(err, errsz, "%s: %s", path, strerror(errno));
-				goto fail;
-			}
-			break;
-		}
-	}
-	if (n > cap) {
-		snprintf(err, errsz, "%s: larger than %zu bytes", path, cap);
-		goto fail;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-fail:
-	free(buf);
-	fclose(f);
-	return NULL;
-}
 
 /* A Kubernetes list: "List" or any "*List" kind that carries items. */
 static bool
@@ -130,7 +77,7 @@ state_read_objects(const char *path, char *err, size_t errsz)
 	json_t *docs = NULL, *objects = NULL, *doc, *obj;
 	char msg[512];
 	size_t len = 0, i;
-	char *buf = read_file(path, STATE_MAX_BYTES, &len, err, errsz);
+	char *buf = fileio_read(path, STATE_MAX_BYTES, &len, err, errsz);
 
 	if (buf == NULL)
 		return NULL;

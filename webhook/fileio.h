@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fileio: a whole file or stream read into memory under a size cap, fixed by the caller. */
+#ifndef TG_FILEIO_H
+#define TG_FILEIO_H
+#include <stddef.h>
+#include <stdio.h>
+
+/*
+ * Reads the file at `path` whole, refusing more than `cap` bytes (cap < SIZE_MAX). Returns a
+ * new buffer (free() it) of *len bytes plus a terminating NUL, or NULL with "path: reason"
+ * in err: the system's reason, "out of memory" or "larger than CAP bytes". A path of "-" is
+ * the file of that name, not stdin: reading a stream is fileio_read_stream's job.
+ *
+ * The size is never taken from the file system (it may change, or be a pipe): the buffer
+ * grows as bytes arrive. Every buffer given up on the way, and the buffer on failure, is
+ * wiped first, so the file may hold key material; wiping the result is the caller's part.
+ */
+char *fileio_read(const char *path, size_t cap, size_t *len, char *err, size_t errsz);
+
+/*
+ * fileio_read for a stream already open (borrowed, left open), e.g. stdin, read to its end;
+ * `name` stands for it in err.
+ */
+char *fileio_read_stream(FILE *f, const char *name, size_t cap, size_t *len, char *err,
+    size_t errsz);
+
+#endif
