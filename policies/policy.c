@@ -56,6 +56,15 @@ rules_violation(struct rule_ctx *ctx, const char *rule, const char *subject, con
 }
 
 void
+rules_internal(struct rule_ctx *ctx, const char *rule, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vadd(ctx, rule, 500, "internal", fmt, ap);
+	va_end(ap);
+}
+
+void
 rules_invalid(struct rule_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
@@ -297,7 +306,7 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 	size_t denied = 0;
 	for (size_t i = 0; i < now_v.n; i++) {
 		const struct violation *v = &now_v.v[i];
-		if (strcmp(v->rule, "request-invalid") != 0 && violation_in(&old_v, v)) {
+		if (strcmp(v->rule, "request-invalid") != 0 && v->code != 500 && violation_in(&old_v, v)) {
 			decision_warn(out, "pre-existing [%s] %s: %s", v->rule, v->subject, v->message);
 			continue;
 		}

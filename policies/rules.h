@@ -52,6 +52,9 @@ struct rule_ctx {
 /* Reports a violation; `subject` identifies the offending value for grandfathering. */
 void rules_violation(struct rule_ctx *ctx, const char *rule, const char *subject, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
+/* Reports that the rule could not be evaluated (code 500: the apiserver's failurePolicy decides). */
+void rules_internal(struct rule_ctx *ctx, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Reports a shape error (request-invalid, code 400). */
 void rules_invalid(struct rule_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rules_warn(struct rule_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -116,8 +116,7 @@ rules_secret(struct rule_ctx *ctx, const json_t *obj)
 	}
 	memset(&res, 0, sizeof(res));
 	if (tlscheck_run(crt, crt ? crt_len : 0, key, key ? key_len : 0, ctx->now, &res) != 0) {
-		rules_violation(ctx, "tls-secret", "internal", "the certificate could not be checked "
-		    "(out of memory)");
+		rules_internal(ctx, "tls-secret", "the certificate could not be checked (out of memory)");
 		goto out;
 	}
 	if (res.status != TLSCHECK_OK) {
