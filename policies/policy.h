@@ -60,4 +60,11 @@ void decision_warn(struct decision *d, const char *fmt, ...) __attribute__((form
 void policy_validate(const struct config *cfg, const struct state *st, const struct request *req,
     time_t now, struct decision *out);
 
+/*
+ * The mutating decision (DESIGN §3): always allowed, with d->patch set to an RFC 6902 patch
+ * (new reference) when the object needs one; code 500 only if the patch cannot be built.
+ */
+void policy_mutate(const struct config *cfg, const struct state *st, const struct request *req,
+    time_t now, struct decision *out);
+
 #endif

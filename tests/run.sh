@@ -29,7 +29,9 @@ run() {   # name, command...
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] && run "$(basename "$t")" "$t"
 done
-run cases "$BUILD"/tests/run_cases tests/cases tests/configs
+patches="$BUILD/mutate-patches.jsonl"
+run cases "$BUILD"/tests/run_cases tests/cases tests/configs "$patches"
+run patches-python-jsonpatch /usr/bin/python3 tests/tools/check_patches.py "$patches"
 run cli bash tests/cli/test_cli.sh "$BUILD"
 run https python3 tests/https/test_https.py "$BUILD"
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* main: the tenantguard command line (DESIGN §5). Only here is the decision to exit made. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "baseline.h"
 #include "certs_cmd.h"
 #include "config.h"
 #include "config_load.h"
@@ -15,6 +17,7 @@
 #include "server.h"
 #include "state.h"
 #include "state_load.h"
+#include "yamljson.h"
 
 #define TENANTGUARD_VERSION "0.1.0"
 #define REVIEW_MAX_INPUT    (7u << 20)   /* the same 7 MiB the server accepts */
@@ -27,6 +30,8 @@ usage(FILE *f)
 	    "                         [--client-ca F] [--state F] [--threads N]\n"
 	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
 	    "       tenantguard check-config F\n"
+	    "       tenantguard render baseline TENANT [--config F] [--output yaml|json]\n"
+	    "       tenantguard render bridges [--config F] [--output yaml|json]\n"
 	    "       tenantguard certs --out DIR [--service S] [--namespace NS] [--cluster-domain D]\n"
 	    "                         [--days N] [--renew-before DURATION]\n"
 	    "       tenantguard version\n");
@@ -127,6 +132,85 @@ cmd_check_config(int argc, char **argv)
 	return 0;
 }
 
+/* Prints objects for `kubectl apply -f -`: YAML documents, or a JSON v1 List. */
+static int
+print_objects(json_t *objs, bool yaml)
+{
+	char err[256];
+	int rc = 0;
+	if (yaml) {
+		rc = yamljson_dump(objs, stdout, err, sizeof(err));
+	} else {
+		json_t *list = json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "List",
+		    "items", objs);
+		rc = list != NULL && json_dumpf(list, stdout, JSON_INDENT(2)) == 0 ? 0 : -1;
+		json_decref(list);
+		snprintf(err, sizeof(err), "out of memory");
+		if (rc == 0)
+			fputc('\n', stdout);
+	}
+	if (rc != 0 || fflush(stdout) != 0) {
+		fprintf(stderr, "tenantguard: render: %s\n", rc != 0 ? err : strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static int
+cmd_render(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *output = "yaml";
+	char err[1024];
+	int c, rc = 2;
+	json_t *objs = NULL;
+
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'o': output = optarg; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	bool baseline = optind < argc && strcmp(argv[optind], "baseline") == 0 &&
+	    argc - optind == 2;
+	bool bridges = optind < argc && strcmp(argv[optind], "bridges") == 0 && argc - optind == 1;
+	if ((!baseline && !bridges) || (strcmp(output, "yaml") != 0 && strcmp(output, "json") != 0)) {
+		usage(stderr);
+		return 2;
+	}
+	struct config *cfg = load_config(config_path, err, sizeof(err));
+	if (cfg == NULL) {
+		fprintf(stderr, "tenantguard: config: %s\n", err);
+		return 2;
+	}
+	if (baseline) {
+		const struct tenant *t = config_tenant(cfg, argv[optind + 1]);
+		if (t == NULL) {
+			fprintf(stderr, "tenantguard: render baseline: '%s' is not a configured tenant\n",
+			    argv[optind + 1]);
+			goto out;
+		}
+		objs = baseline_objects(cfg, t);
+	} else {
+		objs = baseline_bridges(cfg);
+	}
+	if (objs == NULL) {
+		fprintf(stderr, "tenantguard: render: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	rc = print_objects(objs, strcmp(output, "yaml") == 0);
+out:
+	json_decref(objs);
+	config_free(cfg);
+	return rc;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -197,6 +281,8 @@ main(int argc, char **argv)
 		return cmd_review(argc, argv);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(argc, argv);
+	if (strcmp(cmd, "render") == 0)
+		return cmd_render(argc, argv);
 	if (strcmp(cmd, "certs") == 0)
 		return certs_main(argc, argv);
 	if (strcmp(cmd, "version") == 0) {

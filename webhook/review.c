@@ -266,7 +266,7 @@ review_handle(const struct config *cfg, const struct state *st, bool mutate, con
 		return REVIEW_BAD_INPUT;
 	}
 	if (mutate)
-		decision_init(&d);   /* mutations arrive with the mutation issue; validation decides */
+		policy_mutate(cfg, st, &req, now, &d);
 	else
 		policy_validate(cfg, st, &req, now, &d);
 	*out = review_encode(req.uid, &d, outlen);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "strmap.h"
@@ -588,4 +589,117 @@ out:
 	if (lines != NULL)
 		*lines = c.lines;
 	return docs;
+}
+
+/* Words that a YAML 1.1 reader (kubectl's included) would not read back as a string. */
+static bool
+needs_quotes(const char *s)
+{
+	static const char *const words[] = { "y", "yes", "n", "no", "true", "false", "on", "off",
+		"null", "~" };
+	if (s[0] == '\0' || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+	    s[0] == '_' || s[0] == '/'))
+		return true;
+	for (const char *c = s; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		    *c == '_' || *c == '.' || *c == '/' || *c == '-'))
+			return true;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasecmp(s, words[i]) == 0)
+			return true;
+	return false;
+}
+
+static int
+emit_scalar(yaml_emitter_t *em, const char *text, bool quoted)
+{
+	yaml_event_t ev;
+	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text),
+	    !quoted, quoted, quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE))
+		return -1;
+	return yaml_emitter_emit(em, &ev) ? 0 : -1;
+}
+
+static int
+emit_value(yaml_emitter_t *em, const json_t *v)
+{
+	yaml_event_t ev;
+	char num[64];
+	const char *k;
+	const json_t *child;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE) ||
+		    !yaml_emitter_emit(em, &ev))
+			return -1;
+		json_object_foreach((json_t *)v, k, child)
+			if (emit_scalar(em, k, needs_quotes(k)) != 0 || emit_value(em, child) != 0)
+				return -1;
+		return yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(em, &ev) ? 0 : -1;
+	case JSON_ARRAY:
+		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+		    YAML_BLOCK_SEQUENCE_STYLE) || !yaml_emitter_emit(em, &ev))
+			return -1;
+		json_array_foreach(v, i, child)
+			if (emit_value(em, child) != 0)
+				return -1;
+		return yaml_sequence_end_event_initialize(&ev) && yaml_emitter_emit(em, &ev) ? 0 : -1;
+	case JSON_STRING:
+		return emit_scalar(em, json_string_value(v), needs_quotes(json_string_value(v)));
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return emit_scalar(em, num, false);
+	case JSON_REAL:
+		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		return emit_scalar(em, num, false);
+	case JSON_TRUE:
+		return emit_scalar(em, "true", false);
+	case JSON_FALSE:
+		return emit_scalar(em, "false", false);
+	case JSON_NULL:
+		return emit_scalar(em, "null", false);
+	}
+	return -1;
+}
+
+static int
+emit_to_buffer(void *data, unsigned char *buffer, size_t size)
+{
+	FILE *f = data;
+	return fwrite(buffer, 1, size, f) == size;
+}
+
+int
+yamljson_dump(const json_t *docs, FILE *out, char *err, size_t errsz)
+{
+	yaml_emitter_t em;
+	yaml_event_t ev;
+	const json_t *doc;
+	size_t i;
+	int rc = -1;
+
+	if (!yaml_emitter_initialize(&em)) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	yaml_emitter_set_output(&em, emit_to_buffer, out);
+	yaml_emitter_set_unicode(&em, 1);
+	if (!yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) ||
+	    !yaml_emitter_emit(&em, &ev))
+		goto out;
+	json_array_foreach(docs, i, doc) {
+		if (!yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, i == 0) ||
+		    !yaml_emitter_emit(&em, &ev) || emit_value(&em, doc) != 0 ||
+		    !yaml_document_end_event_initialize(&ev, 1) || !yaml_emitter_emit(&em, &ev))
+			goto out;
+	}
+	if (yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&em, &ev))
+		rc = 0;
+out:
+	if (rc != 0)
+		snprintf(err, errsz, "YAML output failed: %s", em.problem ? em.problem : "write error");
+	yaml_emitter_delete(&em);
+	return rc;
 }

@@ -4,6 +4,7 @@
 #define TG_YAMLJSON_H
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Source line of every value converted, for "file:line" messages. */
 struct yamljson_lines;
@@ -38,5 +39,12 @@ unsigned yamljson_line(const struct yamljson_lines *lines, const json_t *v);
 unsigned yamljson_key_line(const struct yamljson_lines *lines, const json_t *obj,
     const char *key);
 void yamljson_lines_free(struct yamljson_lines *lines);
+
+/*
+ * Writes each element of the JSON array `docs` to `out` as one YAML document (block style;
+ * strings a YAML 1.1 reader would take for another type are double-quoted). 0, or -1 with
+ * the reason in err.
+ */
+int yamljson_dump(const json_t *docs, FILE *out, char *err, size_t errsz);
 
 #endif

@@ -104,6 +104,64 @@ expect_out "check-config: the reason has file:line" "$tmp/err" 'typo.yaml:3'
 check "check-config: the shipped test configs are valid" 0 sh -c "for f in tests/configs/*.yaml; do \"$TG\" check-config \"\$f\" || exit 1; done"
 check "review: a bad --config exits 2" 2 "$TG" review --config "$tmp/typo.yaml" "$tmp/allowed.json"
 
+# render: shapes kubectl apply needs, in both outputs, and objects /validate accepts from an admin.
+check "render baseline tenant1 (yaml) exits 0" 0 "$TG" render baseline tenant1
+cp "$tmp/out" "$tmp/baseline.yaml"
+check "render baseline tenant1 --output json exits 0" 0 "$TG" render baseline tenant1 --output json
+cp "$tmp/out" "$tmp/baseline.json"
+check "render bridges --output json exits 0" 0 "$TG" render bridges --output json
+cp "$tmp/out" "$tmp/bridges.json"
+check "render bridges (yaml) exits 0" 0 "$TG" render bridges
+cp "$tmp/out" "$tmp/bridges.yaml"
+check "render baseline of an unknown tenant exits 2" 2 "$TG" render baseline nobody
+check "render with a bad --output exits 2" 2 "$TG" render bridges --output xml
+check "render baseline uses --config quotas" 0 "$TG" render baseline tenant1 --config "$tmp/deny.yaml" --output json
+check "rendered objects have the shapes kubectl apply needs" 0 python3 - "$tmp" <<'PY'
+import json, sys
+d = sys.argv[1]
+base = json.load(open(d + "/baseline.json"))
+assert base["apiVersion"] == "v1" and base["kind"] == "List", base
+np, rq = base["items"]
+assert np["apiVersion"] == "networking.k8s.io/v1" and np["kind"] == "NetworkPolicy"
+assert np["metadata"] == {"name": "tenantguard-isolation", "namespace": "tenant1-gateway",
+    "labels": {"app.kubernetes.io/managed-by": "tenantguard", "tenantguard.io/tenant": "tenant1"}}
+assert np["spec"]["podSelector"] == {} and np["spec"]["policyTypes"] == ["Ingress"]
+assert np["spec"]["ingress"] == [{"from": [{"podSelector": {}}, {"namespaceSelector": {"matchLabels":
+    {"kubernetes.io/metadata.name": "higress-system"}}}]}], np["spec"]
+assert rq["apiVersion"] == "v1" and rq["kind"] == "ResourceQuota"
+assert rq["metadata"]["name"] == "tenantguard-quota" and rq["metadata"]["namespace"] == "tenant1-gateway"
+assert rq["spec"]["hard"] == {"requests.cpu": "5", "limits.cpu": "5", "requests.memory": "4Gi",
+    "limits.memory": "4Gi", "requests.storage": "10Gi"}, rq["spec"]
+br = json.load(open(d + "/bridges.json"))["items"]
+assert [b["metadata"]["name"] for b in br] == ["tenant1-gateway", "tenant2-gateway"]
+for b, t in zip(br, ["tenant1", "tenant2"]):
+    assert b["apiVersion"] == "v1" and b["kind"] == "Service"
+    assert b["metadata"]["namespace"] == "higress-system"
+    assert b["spec"]["type"] == "ExternalName"
+    assert b["spec"]["externalName"] == "%s-gateway.%s-gateway.svc.cluster.local" % (t, t)
+    assert b["spec"]["ports"][0]["port"] == 80
+PY
+# The YAML output reads back (through tenantguard's own --state reader) as the same objects.
+check "rendered YAML reads back as state" 0 "$TG" review --state "$tmp/baseline.yaml" "$tmp/allowed.json"
+check "rendered bridge YAML reads back as state" 0 "$TG" review --state "$tmp/bridges.yaml" "$tmp/allowed.json"
+for kind in baseline bridges; do
+	python3 - "$tmp/$kind.json" >"$tmp/$kind-reviews" <<'PY'
+import json, sys
+for i, o in enumerate(json.load(open(sys.argv[1]))["items"]):
+    g, _, v = o["apiVersion"].rpartition("/")
+    print(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "r%d" % i, "kind": {"group": g, "version": v, "kind": o["kind"]},
+        "namespace": o["metadata"]["namespace"], "name": o["metadata"]["name"], "operation": "CREATE",
+        "userInfo": {"username": "system:serviceaccount:tenantguard-system:tenantguard"}, "object": o}}))
+PY
+	n=0
+	while IFS= read -r line; do
+		n=$((n + 1))
+		printf '%s' "$line" >"$tmp/one.json"
+		check "rendered $kind object $n is allowed by /validate for the webhook's account" 0 "$TG" review "$tmp/one.json"
+	done <"$tmp/$kind-reviews"
+done
+
 check "version exits 0" 0 "$TG" version
 expect_out "version prints the name" "$tmp/out" 'tenantguard'
 check "no command exits 2" 2 "$TG"

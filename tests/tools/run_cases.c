@@ -216,10 +216,297 @@ contains(const char *hay, const char *needle)
 	return hay != NULL && needle != NULL && strstr(hay, needle) != NULL;
 }
 
+/*
+ * The runner's own RFC 6902 implementation (the cross-check with python3-jsonpatch is
+ * tests/tools/check_patches.py). Applies `patch` to *doc in place; 0, or -1 with err.
+ */
+static int
+pointer_unescape(const char *tok, size_t len, char *out, size_t outsz)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (n + 1 >= outsz)
+			return -1;
+		if (tok[i] == '~') {
+			if (i + 1 >= len || (tok[i + 1] != '0' && tok[i + 1] != '1'))
+				return -1;
+			out[n++] = tok[i + 1] == '0' ? '~' : '/';
+			i++;
+		} else {
+			out[n++] = tok[i];
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* Resolves all but the last token of `ptr`: the container and the last token unescaped. */
+static json_t *
+pointer_parent(json_t *doc, const char *ptr, char *last, size_t lastsz)
+{
+	if (ptr[0] != '/')
+		return NULL;
+	json_t *cur = doc;
+	const char *p = ptr + 1;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		char tok[512];
+		if (pointer_unescape(p, len, tok, sizeof(tok)) != 0)
+			return NULL;
+		if (slash == NULL) {
+			snprintf(last, lastsz, "%s", tok);
+			return cur;
+		}
+		if (json_is_object(cur))
+			cur = json_object_get(cur, tok);
+		else if (json_is_array(cur))
+			cur = json_array_get(cur, (size_t)strtoul(tok, NULL, 10));
+		else
+			return NULL;
+		if (cur == NULL)
+			return NULL;
+		p = slash + 1;
+	}
+}
+
+static bool
+array_index(const json_t *arr, const char *tok, bool for_add, size_t *idx)
+{
+	char *end;
+	if (for_add && strcmp(tok, "-") == 0) {
+		*idx = json_array_size(arr);
+		return true;
+	}
+	if (tok[0] == '\0' || (tok[0] == '0' && tok[1] != '\0'))
+		return false;
+	unsigned long v = strtoul(tok, &end, 10);
+	if (*end != '\0')
+		return false;
+	*idx = v;
+	return for_add ? v <= json_array_size(arr) : v < json_array_size(arr);
+}
+
+static json_t *
+pointer_get(json_t *doc, const char *ptr)
+{
+	char last[512];
+	size_t idx;
+	if (ptr[0] == '\0')
+		return doc;
+	json_t *parent = pointer_parent(doc, ptr, last, sizeof(last));
+	if (json_is_object(parent))
+		return json_object_get(parent, last);
+	if (json_is_array(parent) && array_index(parent, last, false, &idx))
+		return json_array_get(parent, idx);
+	return NULL;
+}
+
+/* add/remove/replace at ptr; value is a new reference (stolen) for add/replace. */
+static int
+pointer_set(json_t **doc, const char *op, const char *ptr, json_t *value)
+{
+	char last[512];
+	size_t idx;
+	if (ptr[0] == '\0') {
+		if (strcmp(op, "remove") == 0)
+			return -1;
+		json_decref(*doc);
+		*doc = value;
+		return 0;
+	}
+	json_t *parent = pointer_parent(*doc, ptr, last, sizeof(last));
+	int rc = -1;
+	if (json_is_object(parent)) {
+		bool exists = json_object_get(parent, last) != NULL;
+		if (strcmp(op, "add") == 0 || (strcmp(op, "replace") == 0 && exists))
+			return json_object_set_new(parent, last, value);
+		if (strcmp(op, "remove") == 0 && exists)
+			return json_object_del(parent, last);
+	} else if (json_is_array(parent)) {
+		if (strcmp(op, "add") == 0 && array_index(parent, last, true, &idx))
+			return json_array_insert_new(parent, idx, value);
+		if (strcmp(op, "replace") == 0 && array_index(parent, last, false, &idx))
+			return json_array_set_new(parent, idx, value);
+		if (strcmp(op, "remove") == 0 && array_index(parent, last, false, &idx))
+			return json_array_remove(parent, idx);
+	}
+	json_decref(value);
+	return rc;
+}
+
+static int
+patch_apply(json_t **doc, const json_t *patch, char *err, size_t errsz)
+{
+	size_t i;
+	const json_t *o;
+	if (!json_is_array(patch)) {
+		snprintf(err, errsz, "patch is not an array");
+		return -1;
+	}
+	json_array_foreach(patch, i, o) {
+		const char *op = json_string_value(json_object_get(o, "op"));
+		const char *path = json_string_value(json_object_get(o, "path"));
+		const char *from = json_string_value(json_object_get(o, "from"));
+		json_t *value = json_object_get(o, "value");
+		int rc = -1;
+		if (op == NULL || path == NULL) {
+			snprintf(err, errsz, "operation %zu lacks op or path", i);
+			return -1;
+		}
+		if (strcmp(op, "add") == 0 || strcmp(op, "replace") == 0) {
+			rc = value ? pointer_set(doc, op, path, json_deep_copy(value)) : -1;
+		} else if (strcmp(op, "remove") == 0) {
+			rc = pointer_set(doc, op, path, NULL);
+		} else if (strcmp(op, "test") == 0) {
+			rc = value && json_equal(pointer_get(*doc, path), value) ? 0 : -1;
+		} else if ((strcmp(op, "copy") == 0 || strcmp(op, "move") == 0) && from != NULL) {
+			json_t *src = json_deep_copy(pointer_get(*doc, from));
+			rc = src == NULL ? -1 : 0;
+			if (rc == 0 && strcmp(op, "move") == 0)
+				rc = pointer_set(doc, "remove", from, NULL);
+			rc = rc == 0 ? pointer_set(doc, "add", path, src) : (json_decref(src), -1);
+		}
+		if (rc != 0) {
+			snprintf(err, errsz, "operation %zu (%s %s) does not apply", i, op, path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static FILE *patch_log;   /* (object, patch, expected) for check_patches.py */
+
+/* Sends request `req` (borrowed) with `obj` as its object; returns the parsed response. */
+static json_t *
+send_review(const struct config *cfg, const struct state *st, const json_t *req,
+    const json_t *obj, bool mutate, time_t now)
+{
+	char err[512];
+	struct review_summary sum;
+	char *out = NULL;
+	size_t outlen;
+	json_t *r = json_deep_copy(req);
+	json_object_set(r, "object", (json_t *)obj);
+	json_t *rv = json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind",
+	    "AdmissionReview", "request", r);
+	char *body = json_dumps(rv, JSON_COMPACT);
+	json_t *resp = NULL;
+	if (review_handle(cfg, st, mutate, body, strlen(body), now, &out, &outlen, &sum, err,
+	    sizeof(err)) == REVIEW_OK)
+		resp = json_loads(out, 0, NULL);
+	free(out);
+	free(body);
+	json_decref(rv);
+	return resp;
+}
+
+/* The JSON Patch of a response (new reference), NULL when it has none; *bad on garbage. */
+static json_t *
+response_patch(const json_t *resp, bool *bad)
+{
+	const json_t *r = json_object_get(resp, "response");
+	const char *p64 = json_string_value(json_object_get(r, "patch"));
+	unsigned char *raw;
+	size_t rawlen;
+	*bad = false;
+	if (p64 == NULL)
+		return NULL;
+	const char *type = json_string_value(json_object_get(r, "patchType"));
+	if (type == NULL || strcmp(type, "JSONPatch") != 0 ||
+	    base64_decode(p64, strlen(p64), &raw, &rawlen) != 0) {
+		*bad = true;
+		return NULL;
+	}
+	json_t *patch = json_loadb((const char *)raw, rawlen, 0, NULL);
+	free(raw);
+	*bad = patch == NULL;
+	return patch;
+}
+
+/*
+ * The checks of a mutate case beyond the verdict: the patch applies to exactly
+ * expect.object, a second pass adds nothing, and the result passes /validate.
+ */
+static bool
+check_mutation(const char *id, const struct config *cfg, const struct state *st,
+    const json_t *review, const json_t *resp, const json_t *expect, time_t now, char *why,
+    size_t whysz)
+{
+	const json_t *req = json_object_get(review, "request");
+	const json_t *want = json_object_get(expect, "object");
+	bool bad, ok = false;
+	json_t *patch = response_patch(resp, &bad), *doc = NULL, *again = NULL, *valid = NULL;
+	char err[512];
+
+	if (bad) {
+		snprintf(why, whysz, "the patch is not base64 JSON with patchType JSONPatch");
+		goto out;
+	}
+	if (json_is_true(json_object_get(expect, "noPatch"))) {
+		ok = patch == NULL;
+		snprintf(why, whysz, "expected no patch");
+		goto out;
+	}
+	if (want == NULL) {
+		ok = true;
+		goto out;
+	}
+	if (json_object_get(expect, "ops") != NULL &&
+	    (json_int_t)json_array_size(patch) != json_integer_value(json_object_get(expect, "ops"))) {
+		snprintf(why, whysz, "expected %lld operations, got %zu",
+		    (long long)json_integer_value(json_object_get(expect, "ops")), json_array_size(patch));
+		goto out;
+	}
+	doc = json_deep_copy(json_object_get(req, "object"));
+	if (patch != NULL && patch_apply(&doc, patch, err, sizeof(err)) != 0) {
+		snprintf(why, whysz, "patch: %s", err);
+		goto out;
+	}
+	if (!json_equal(doc, want)) {
+		char *got = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+		snprintf(why, whysz, "patched object differs: %s", got);
+		free(got);
+		goto out;
+	}
+	if (patch_log != NULL) {
+		json_t *rec = json_pack("{s:s, s:O, s:O, s:O}", "id", id, "object",
+		    json_object_get(req, "object"), "patch", patch ? patch : json_array(), "expected", want);
+		char *line = json_dumps(rec, JSON_COMPACT);
+		fprintf(patch_log, "%s\n", line);
+		free(line);
+		json_decref(rec);
+	}
+	again = send_review(cfg, st, req, doc, true, now);
+	json_t *second = response_patch(again, &bad);
+	if (again == NULL || bad || second != NULL) {
+		json_decref(second);
+		snprintf(why, whysz, "a second pass still patches (not idempotent)");
+		goto out;
+	}
+	if (json_is_false(json_object_get(expect, "validateAfter"))) {
+		ok = true;
+		goto out;
+	}
+	valid = send_review(cfg, st, req, doc, false, now);
+	ok = json_is_true(json_object_get(json_object_get(valid, "response"), "allowed"));
+	if (!ok) {
+		char *v = json_dumps(valid, JSON_COMPACT);
+		snprintf(why, whysz, "the mutated object fails /validate: %s", v ? v : "(none)");
+		free(v);
+	}
+out:
+	json_decref(patch);
+	json_decref(doc);
+	json_decref(again);
+	json_decref(valid);
+	return ok;
+}
+
 static void
 run_case(const char *id, const json_t *c, const json_t *shared)
 {
-	char err[1024], detail[2048];
+	char err[1024], detail[8192];
 	struct config *owned_cfg = NULL;
 	struct state *st = NULL;
 	json_t *review = NULL, *resp_doc = NULL, *state_objs = NULL;
@@ -301,7 +588,7 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 	bool want = json_is_true(json_object_get(expect, "allowed"));
 	const char *rule = json_string_value(json_object_get(expect, "rule"));
 
-	snprintf(detail, sizeof(detail), "%s", out);
+	snprintf(detail, sizeof(detail), "unexpected response %s", out);
 	if (strcmp(json_string_value(json_object_get(resp_doc, "apiVersion")) ?: "",
 	    "admission.k8s.io/v1") != 0 ||
 	    strcmp(json_string_value(json_object_get(resp_doc, "kind")) ?: "", "AdmissionReview") != 0 ||
@@ -311,6 +598,12 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 		ok = false;
 	if (!mutate && json_object_get(resp, "patch") != NULL)
 		ok = false;   /* /validate never patches */
+	char mwhy[2048] = "";
+	if (mutate && ok && !check_mutation(id, cfg, st, review, resp_doc, expect, now, mwhy,
+	    sizeof(mwhy))) {
+		ok = false;
+		snprintf(detail, sizeof(detail), "%s; response %s", mwhy, out);
+	}
 	if (!allowed) {
 		json_int_t code = json_integer_value(json_object_get(json_object_get(resp, "status"),
 		    "code"));
@@ -354,7 +647,7 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 		passed++;
 		printf("ok %s\n", id);
 	} else {
-		fail(id, "unexpected response %s", detail);
+		fail(id, "%s", detail);
 	}
 out:
 	free(body);
@@ -380,6 +673,10 @@ main(int argc, char **argv)
 	const char *dir = argc > 1 ? argv[1] : "tests/cases";
 	if (argc > 2)
 		configs_dir = argv[2];
+	if (argc > 3 && (patch_log = fopen(argv[3], "w")) == NULL) {
+		perror(argv[3]);
+		return 1;
+	}
 	config_cache = strmap_new();
 	if (nftw(dir, collect, 16, FTW_PHYS) != 0) {
 		perror(dir);
@@ -416,6 +713,8 @@ main(int argc, char **argv)
 	free(files);
 	strmap_each(config_cache, free_config, NULL);
 	strmap_free(config_cache);
+	if (patch_log != NULL)
+		fclose(patch_log);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
