@@ -233,6 +233,13 @@ rules_ingress(struct rule_ctx *ctx, const json_t *obj)
 	}
 
 	if (ctx->ns_class == NS_ENTRY) {
+		/* A default backend answers hosts nobody routed: no tenant owns all of those. */
+		const struct tenant *dt = owner_bridge_tenant(ctx->cfg,
+		    json_str(json_path(spec, "defaultBackend.service"), "name"));
+		if (dt != NULL)
+			rules_violation(ctx, "entry-route", "defaultBackend", "spec.defaultBackend sends "
+			    "every host no rule matches to tenant %s's bridge; use a platform backend "
+			    "or route the tenant's hosts with rules", dt->name);
 		json_array_foreach(rules, i, r) {
 			const char *raw = json_str(r, "host"), *bad;
 			norm[0] = '\0';
