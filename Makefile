@@ -25,11 +25,14 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 BENCH_BIN:= $(BUILD)/bench/bench_review
 
-.PHONY: all deps run test test-run bench clean check-deps
+.PHONY: all deps install-deps run test test-run bench clean manifests
 all: deps $(BUILD)/tenantguard
 
-# Installs whatever Debian package is missing; a no-op on a prepared machine.
+# Installs whatever Debian package is missing; a no-op on a prepared machine (DEPS=skip: never).
 deps:
+	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps
+
+install-deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -68,6 +71,15 @@ CERT_DIR ?= $(BUILD)/dev-certs
 run: all
 	$(BUILD)/tenantguard certs --out $(CERT_DIR) --service tenantguard --namespace tenantguard-system >/dev/null
 	$(BUILD)/tenantguard serve --listen 127.0.0.1:8443 --tls-cert $(CERT_DIR)/tls.crt --tls-key $(CERT_DIR)/tls.key
+
+# Certificates for the in-cluster Service and the caBundle written into the webhook configurations.
+WEBHOOK_CERT_DIR ?= $(BUILD)/webhook-certs
+manifests: all
+	@bundle=$$($(BUILD)/tenantguard certs --out $(WEBHOOK_CERT_DIR) --service tenantguard \
+	  --namespace tenantguard-system) && \
+	sed -i -E "s|^( *caBundle:).*|\1 $$bundle|" manifests/webhooks.yaml && \
+	echo "caBundle written to manifests/webhooks.yaml; create the serving Secret with:" && \
+	echo "  kubectl -n tenantguard-system create secret tls tenantguard-tls --cert=$(WEBHOOK_CERT_DIR)/tls.crt --key=$(WEBHOOK_CERT_DIR)/tls.key"
 
 # Everything runs under ASan + UBSan in build/asan; the last line is "N passed, N failed".
 test: deps

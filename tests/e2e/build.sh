@@ -23,6 +23,7 @@ out=$cache/k8s-$kube_ver
 mkdir -p "$out"
 
 log() { echo "build.sh: $*" >&2; }
+trap 'rm -f "$out"/*.tmp.$$' EXIT
 
 # Only one build at a time per cache directory (two CI steps, or a user and a test).
 exec 9>"$out/.lock"

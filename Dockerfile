@@ -1,0 +1,25 @@
+# tenantguard image: built on Debian, run as a non-root user on a read-only root filesystem.
+# (This machine has no Docker engine; the file documents the image the manifests expect.)
+FROM debian:bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libssl-dev \
+      libyaml-dev libcurl4-openssl-dev ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Makefile ./
+COPY webhook webhook
+COPY policies policies
+COPY certs certs
+# The packages are installed above, so the Makefile's own install step has nothing to do.
+RUN make DEPS=skip build/tenantguard
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      libmicrohttpd12 libgnutls30 libjansson4 libssl3 libyaml-0-2 libcurl4 ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/tenantguard /usr/local/bin/tenantguard
+USER 65532:65532
+EXPOSE 8443
+ENTRYPOINT ["/usr/local/bin/tenantguard"]
+CMD ["serve", "--config=/etc/tenantguard/config/config.yaml", \
+     "--tls-cert=/etc/tenantguard/tls/tls.crt", "--tls-key=/etc/tenantguard/tls/tls.key"]
