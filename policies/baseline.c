@@ -5,14 +5,13 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "names.h"
 
-#define MANAGED_BY_KEY "app.kubernetes.io/managed-by"
-#define TENANT_LABEL   "tenantguard.io/tenant"
 
 static json_t *
 labels(const char *tenant)
 {
-	return json_pack("{s:s, s:s}", MANAGED_BY_KEY, "tenantguard", TENANT_LABEL, tenant);
+	return json_pack("{s:s, s:s}", NAMES_MANAGED_BY_KEY, NAMES_MANAGED_BY, NAMES_TENANT_LABEL, tenant);
 }
 
 json_t *
@@ -32,11 +31,11 @@ baseline_objects(const struct config *cfg, const struct tenant *t)
 	out = json_pack("[{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:{}, s:[s], s:[{s:[{s:{}}, "
 	    "{s:{s:{s:s}}}]}]}}, {s:s, s:s, s:{s:s, s:s, s:o}, s:{s:O}}]",
 	    "apiVersion", "networking.k8s.io/v1", "kind", "NetworkPolicy",
-	    "metadata", "name", BASELINE_NETWORK_POLICY, "namespace", ns, "labels", labels(t->name),
+	    "metadata", "name", NAMES_NETWORK_POLICY, "namespace", ns, "labels", labels(t->name),
 	    "spec", "podSelector", "policyTypes", "Ingress", "ingress", "from", "podSelector",
 	    "namespaceSelector", "matchLabels", "kubernetes.io/metadata.name", cfg->entry_namespace,
 	    "apiVersion", "v1", "kind", "ResourceQuota",
-	    "metadata", "name", BASELINE_QUOTA, "namespace", ns, "labels", labels(t->name),
+	    "metadata", "name", NAMES_QUOTA, "namespace", ns, "labels", labels(t->name),
 	    "spec", "hard", hard);
 out:
 	json_decref(hard);

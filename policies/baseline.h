@@ -7,9 +7,6 @@
 struct config;
 struct tenant;
 
-#define BASELINE_NETWORK_POLICY "tenantguard-isolation"
-#define BASELINE_QUOTA          "tenantguard-quota"
-
 /*
  * NetworkPolicy tenantguard-isolation (ingress from the same namespace and the entry namespace,
  * selected by kubernetes.io/metadata.name) and ResourceQuota tenantguard-quota (the tenant's

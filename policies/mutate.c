@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "config.h"
+#include "names.h"
 #include "host.h"
 #include "policy.h"
 #include "rules.h"
 #include "state.h"
 
-#define TENANT_LABEL "tenantguard.io/tenant"
 
 /* Appends the RFC 6901 form of `token` ('~' as "~0", '/' as "~1") to a pointer being built. */
 static void
@@ -158,7 +158,7 @@ static int
 label_tenant(const json_t *obj, const char *tenant, json_t *patch)
 {
 	const json_t *labels = json_path(obj, "metadata.labels");
-	const char *have = json_str(labels, TENANT_LABEL);
+	const char *have = json_str(labels, NAMES_TENANT_LABEL);
 	char path[128] = "/metadata/labels";
 
 	if (have != NULL && strcmp(have, tenant) == 0)
@@ -167,9 +167,9 @@ label_tenant(const json_t *obj, const char *tenant, json_t *patch)
 		return 0;   /* nothing sensible to patch; /validate refuses the shape */
 	if (!json_is_object(labels))
 		return patch_op(patch, labels ? "replace" : "add", path,
-		    json_pack("{s:s}", TENANT_LABEL, tenant));
-	pointer_append(path, sizeof(path), TENANT_LABEL);
-	return patch_op(patch, json_object_get(labels, TENANT_LABEL) ? "replace" : "add", path,
+		    json_pack("{s:s}", NAMES_TENANT_LABEL, tenant));
+	pointer_append(path, sizeof(path), NAMES_TENANT_LABEL);
+	return patch_op(patch, json_object_get(labels, NAMES_TENANT_LABEL) ? "replace" : "add", path,
 	    json_string(tenant));
 }
 

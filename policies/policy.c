@@ -6,14 +6,11 @@
 
 #include "claims.h"
 #include "config.h"
+#include "names.h"
 #include "policy.h"
 #include "rules.h"
 #include "state.h"
 
-#define MANAGED_BY_KEY "app.kubernetes.io/managed-by"
-#define MANAGED_BY     "tenantguard"
-#define TENANT_PREFIX  "tenantguard.io/"
-#define TENANT_LABEL   "tenantguard.io/tenant"
 
 typedef void (*kind_rules)(struct rule_ctx *, const json_t *);
 
@@ -101,14 +98,14 @@ label(const json_t *obj, const char *key)
 static bool
 is_managed(const struct rule_ctx *ctx, const char *kind, const json_t *obj)
 {
-	const char *v = label(obj, MANAGED_BY_KEY);
+	const char *v = label(obj, NAMES_MANAGED_BY_KEY);
 	const char *name = ctx->req->name;
-	if (v != NULL && strcmp(v, MANAGED_BY) == 0)
+	if (v != NULL && strcmp(v, NAMES_MANAGED_BY) == 0)
 		return true;
 	if (ctx->ns_class != NS_TENANT || name == NULL)
 		return false;
-	return (strcmp(kind, "NetworkPolicy") == 0 && strcmp(name, "tenantguard-isolation") == 0) ||
-	    (strcmp(kind, "ResourceQuota") == 0 && strcmp(name, "tenantguard-quota") == 0);
+	return (strcmp(kind, "NetworkPolicy") == 0 && strcmp(name, NAMES_NETWORK_POLICY) == 0) ||
+	    (strcmp(kind, "ResourceQuota") == 0 && strcmp(name, NAMES_QUOTA) == 0);
 }
 
 /*
@@ -122,16 +119,16 @@ prefixed_key_changed(const json_t *old_map, const json_t *new_map, const char *t
 	const char *k;
 	const json_t *v;
 	json_object_foreach((json_t *)new_map, k, v) {
-		if (strncmp(k, TENANT_PREFIX, sizeof(TENANT_PREFIX) - 1) != 0 ||
+		if (strncmp(k, NAMES_TENANT_PREFIX, sizeof(NAMES_TENANT_PREFIX) - 1) != 0 ||
 		    json_equal(v, json_object_get(old_map, k)))
 			continue;
-		if (truthful != NULL && strcmp(k, TENANT_LABEL) == 0 && json_is_string(v) &&
+		if (truthful != NULL && strcmp(k, NAMES_TENANT_LABEL) == 0 && json_is_string(v) &&
 		    strcmp(json_string_value(v), truthful) == 0)
 			continue;
 		return k;
 	}
 	json_object_foreach((json_t *)old_map, k, v)
-		if (strncmp(k, TENANT_PREFIX, sizeof(TENANT_PREFIX) - 1) == 0 &&
+		if (strncmp(k, NAMES_TENANT_PREFIX, sizeof(NAMES_TENANT_PREFIX) - 1) == 0 &&
 		    json_object_get(new_map, k) == NULL)
 			return k;
 	return NULL;
