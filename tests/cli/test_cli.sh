@@ -162,6 +162,17 @@ PY
 	done <"$tmp/$kind-reviews"
 done
 
+# The ConfigMap shipped in manifests/ carries exactly the built-in default.
+python3 - manifests/configmap.yaml >"$tmp/shipped.yaml" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+start = lines.index("  config.yaml: |") + 1
+print("\n".join(l[4:] for l in lines[start:]))
+PY
+check "check-config accepts the ConfigMap in manifests/" 0 "$TG" check-config "$tmp/shipped.yaml"
+check "the shipped ConfigMap decides like the built-in default" 1 "$TG" review --config "$tmp/shipped.yaml" "$tmp/denied.json"
+check "the shipped ConfigMap allows what the default allows" 0 "$TG" review --config "$tmp/shipped.yaml" "$tmp/allowed.json"
+
 check "version exits 0" 0 "$TG" version
 expect_out "version prints the name" "$tmp/out" 'tenantguard'
 check "no command exits 2" 2 "$TG"

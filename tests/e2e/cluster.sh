@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A real control plane for the e2e suite: etcd + kube-apiserver on 127.0.0.1 (test
+# A real control plane for the e2e suite: etcd, kube-apiserver and kube-controller-manager
+# (clusterrole-aggregation, namespace and garbage-collector controllers only) on 127.0.0.1 (test
 # infrastructure; binaries from tests/e2e/build.sh), RBAC with static token users.
 #
 #   cluster.sh up   [DIR]   start; prints the shell exports of `env` on stdout (eval them)
@@ -58,7 +59,7 @@ start() {
 	setsid "$@" </dev/null >"$dir/$name.log" 2>&1 &
 	local pid=$!
 	echo "$pid $(starttime "$pid") $name" >>"$dir/pids"
-	eval "pid_$name=$pid"
+	eval "pid_${name//-/_}=$pid"
 }
 
 stop_all() {   # dir
@@ -70,6 +71,7 @@ stop_all() {   # dir
 		kill -0 "$pid" 2>/dev/null || continue
 		# a recycled pid belongs to someone else: leave it
 		if [ -n "$st" ] && [ "$(starttime "$pid")" != "$st" ]; then continue; fi
+		if [ -z "$st" ] && [ -n "$name" ]; then continue; fi   # ours, but exited at once
 		kill -TERM "$pid" 2>/dev/null || true
 		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 		if kill -0 "$pid" 2>/dev/null; then
@@ -83,7 +85,9 @@ env_exports() {   # dir
 }
 
 cmd_down() {
-	local d; d=$(resolve_dir "${1:-}")
+	local d=${1:-${TENANTGUARD_CLUSTER_DIR:-}}
+	if [ -z "$d" ] && [ -f "$last" ]; then d=$(cat "$last"); fi
+	[ -n "$d" ] || { log "down: no cluster dir given or recorded: nothing to do"; return 0; }
 	[ -d "$d" ] || { log "$d: already gone"; rm -f "$last"; return 0; }
 	[ -f "$d/$marker" ] || die "$d is not a cluster dir (no $marker): not touching it"
 	stop_all "$d"
@@ -127,8 +131,9 @@ cmd_up() {
 	touch "$dir/$marker" "$dir/pids"
 	echo "$dir" >"$last"
 
-	local ok=0
-	trap 'if [ $ok = 0 ]; then up_failed; fi' EXIT
+	up_ok=0
+	trap 'if [ "$up_ok" = 0 ]; then up_failed; fi' EXIT
+	trap 'exit 130' INT; trap 'exit 143' TERM HUP   # run the EXIT trap on these too
 
 	local bin
 	if [ -n "${TENANTGUARD_K8S_BIN:-}" ] && [ -x "$TENANTGUARD_K8S_BIN/kube-apiserver" ]; then
@@ -136,7 +141,7 @@ cmd_up() {
 	else
 		bin=$("$e2e/build.sh" | sed -n 's/^TENANTGUARD_K8S_BIN=//p')
 	fi
-	for b in etcd kube-apiserver kubectl; do [ -x "$bin/$b" ] || die "missing $bin/$b"; done
+	for b in etcd kube-apiserver kube-controller-manager kubectl; do [ -x "$bin/$b" ] || die "missing $bin/$b"; done
 
 	local etcd_port peer_port api_port
 	read -r etcd_port peer_port api_port <<<"$(free_ports 3)"
@@ -157,10 +162,12 @@ cmd_up() {
 		chmod 644 ca.crt apiserver.crt sa.pub
 	) || die "openssl failed"
 
-	local t_admin t_alice t_bob
+	local t_admin t_alice t_bob t_kcm
 	t_admin=$(openssl rand -hex 24); t_alice=$(openssl rand -hex 24); t_bob=$(openssl rand -hex 24)
+	t_kcm=$(openssl rand -hex 24)
 	( umask 077; cat >"$dir/tokens.csv" <<CSV
 $t_admin,admin,uid-admin,"system:masters"
+$t_kcm,system:kube-controller-manager,uid-kcm,"system:masters"
 $t_alice,alice,uid-alice,"tenant1"
 $t_bob,bob,uid-bob,"tenant2"
 CSV
@@ -175,6 +182,7 @@ CSV
 	start kube-apiserver "$bin/kube-apiserver" \
 		--etcd-servers "http://127.0.0.1:$etcd_port" \
 		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+		--endpoint-reconciler-type none \
 		--cert-dir "$dir/pki" --tls-cert-file "$dir/pki/apiserver.crt" --tls-private-key-file "$dir/pki/apiserver.key" \
 		--service-cluster-ip-range 10.0.0.0/24 \
 		--authorization-mode RBAC --token-auth-file "$dir/tokens.csv" --anonymous-auth=false \
@@ -188,6 +196,15 @@ CSV
 	write_kubeconfig "$dir/admin.kubeconfig" admin "$t_admin"
 	write_kubeconfig "$dir/alice.kubeconfig" alice "$t_alice"
 	write_kubeconfig "$dir/bob.kubeconfig" bob "$t_bob"
+	write_kubeconfig "$dir/kube-controller-manager.kubeconfig" system:kube-controller-manager "$t_kcm"
+
+	start kube-controller-manager "$bin/kube-controller-manager" \
+		--kubeconfig "$dir/kube-controller-manager.kubeconfig" \
+		--controllers clusterrole-aggregation-controller,namespace-controller,garbage-collector-controller \
+		--leader-elect=false --secure-port 0 --v=1
+	# edit/view/admin are aggregated ClusterRoles: empty until the controller fills them.
+	wait_for "kube-controller-manager (ClusterRole edit aggregated)" "$pid_kube_controller_manager" 60 \
+		role_has_rules "$bin/kubectl" "$dir/admin.kubeconfig" edit
 
 	"$bin/kubectl" --kubeconfig "$dir/admin.kubeconfig" apply -f - >"$dir/setup.log" 2>&1 <<'YAML' || { cat "$dir/setup.log" >&2; die "setup objects failed"; }
 apiVersion: v1
@@ -214,6 +231,9 @@ metadata: {name: bob-edit, namespace: tenant2-gateway}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]
 YAML
+	# The RBAC authorizer sees the bindings and the aggregated role through its informers.
+	wait_for "RBAC: alice may edit tenant1-gateway" "$pid_kube_apiserver" 30 \
+		"$bin/kubectl" --kubeconfig "$dir/alice.kubeconfig" auth can-i create configmaps -n tenant1-gateway
 
 	cat >"$dir/env" <<ENV
 export TENANTGUARD_CLUSTER_DIR=$dir
@@ -230,7 +250,7 @@ export KUBECONFIG=$dir/admin.kubeconfig
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy ALL_PROXY all_proxy
 ENV
-	ok=1
+	up_ok=1
 	log "up: $server (etcd 127.0.0.1:$etcd_port), dir $dir"
 	env_exports "$dir"
 }
@@ -246,11 +266,18 @@ wait_for() {
 	done
 }
 
+role_has_rules() {   # kubectl kubeconfig clusterrole: has it rules for configmaps yet?
+	[[ $("$1" --kubeconfig "$2" get clusterrole "$3" -o jsonpath='{.rules[*].resources}' 2>/dev/null) == *'"configmaps"'* ]]
+}
+
 up_failed() {
+	set +e   # a trap: do everything, whatever fails
 	log "up failed; logs in $dir:"
 	local f
-	for f in "$dir"/etcd.log "$dir"/kube-apiserver.log; do
-		[ -f "$f" ] && { echo "--- $f (last 40 lines)" >&2; tail -n 40 "$f" >&2; }
+	for f in "$dir"/etcd.log "$dir"/kube-apiserver.log "$dir"/kube-controller-manager.log; do
+		[ -f "$f" ] || continue
+		echo "--- $f: errors" >&2; grep -E '^[EF][0-9]{4} |"level":"(error|fatal|panic)"' "$f" | tail -n 20 >&2
+		echo "--- $f: last 20 lines" >&2; tail -n 20 "$f" >&2
 	done
 	stop_all "$dir"
 	if [ "${TENANTGUARD_KEEP:-0}" = 1 ]; then log "kept $dir (TENANTGUARD_KEEP=1)"; return; fi

@@ -1,0 +1,31 @@
+# lib.sh: what the e2e scripts share — outcome bookkeeping and the expect helpers.
+# Sourced, not run. Each check prints "ok NAME" or "FAIL NAME: why"; summary prints the total.
+pass=0 fail=0
+ok()  { echo "ok $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+summary() { echo "$pass passed, $fail failed"; }
+_expect_out=$(mktemp)
+trap 'rm -f "$_expect_out"' EXIT
+
+# expect NAME allow|deny[:PATTERN] CMD...: allow wants exit 0; deny wants a failure whose
+# output matches the extended regex PATTERN, case-insensitively (default: forbidden).
+expect() {
+	local name=$1 want=$2; shift 2
+	"$@" >"$_expect_out" 2>&1; local rc=$?
+	case $want in
+	allow)
+		if [ $rc = 0 ]; then ok "$name"; else bad "$name: exit $rc"; sed 's/^/     /' "$_expect_out"; fi ;;
+	deny*)
+		local pat=${want#deny}; pat=${pat#:}; pat=${pat:-forbidden}
+		if [ $rc != 0 ] && grep -qiE -- "$pat" "$_expect_out"; then ok "$name"
+		else bad "$name: exit $rc, wanted a failure matching /$pat/"; sed 's/^/     /' "$_expect_out"; fi ;;
+	esac
+}
+
+# expect_not NAME PATTERN CMD...: the output of CMD (whatever its exit) must not match PATTERN.
+expect_not() {
+	local name=$1 pat=$2; shift 2
+	"$@" >"$_expect_out" 2>&1
+	if grep -qE -- "$pat" "$_expect_out"; then bad "$name: output matches /$pat/"; sed 's/^/     /' "$_expect_out"
+	else ok "$name"; fi
+}
