@@ -4,24 +4,7 @@
 # and tears it down again. Last line: "N passed, N failed".
 set -uo pipefail
 e2e=$(cd "$(dirname "$0")" && pwd)
-pass=0 fail=0
-ok()  { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-summary() { echo "$pass passed, $fail failed"; }
-
-# expect NAME allow|deny[:PATTERN] CMD...: allow wants exit 0; deny wants a failure whose
-# output matches PATTERN, case-insensitively (default: forbidden).
-out=$(mktemp); trap 'rm -f "$out"' EXIT
-expect() {
-	local name=$1 want=$2; shift 2
-	"$@" >"$out" 2>&1; local rc=$?
-	case $want in
-		allow) if [ $rc = 0 ]; then ok "$name"; else bad "$name: exit $rc"; sed 's/^/     /' "$out"; fi ;;
-		deny*) local pat=${want#deny}; pat=${pat#:}; pat=${pat:-forbidden}
-			if [ $rc != 0 ] && grep -qiE -- "$pat" "$out"; then ok "$name"
-			else bad "$name: exit $rc, wanted a failure matching /$pat/"; sed 's/^/     /' "$out"; fi ;;
-	esac
-}
+. "$e2e/lib.sh"
 
 t0=$SECONDS
 if line=$("$e2e/build.sh" | grep '^TENANTGUARD_K8S_BIN='); then
@@ -32,7 +15,7 @@ fi
 
 export TENANTGUARD_CLUSTER_DIR
 TENANTGUARD_CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tenantguard-smoke.XXXXXX")
-trap 'rm -f "$out"; "$e2e/cluster.sh" down "$TENANTGUARD_CLUSTER_DIR" 2>/dev/null' EXIT
+trap 'rm -f "$_expect_out"; "$e2e/cluster.sh" down "$TENANTGUARD_CLUSTER_DIR" 2>/dev/null' EXIT
 t0=$SECONDS
 if exports=$("$e2e/cluster.sh" up "$TENANTGUARD_CLUSTER_DIR"); then
 	eval "$exports"; ok "cluster up in $((SECONDS - t0)) s: $TENANTGUARD_APISERVER"
