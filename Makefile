@@ -88,9 +88,14 @@ test: deps
 test-run: $(BUILD)/tenantguard $(UNIT_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) tests/run.sh
 
+# The HTTPS bench (bench/bench_https.sh) compares `serve` with nginx over TLS, driven by wrk.
+# (nginx-light is only a meta package over nginx on Debian 12.)
+BENCH_PKGS := nginx wrk
 bench: deps
-	@$(MAKE) --no-print-directory $(BENCH_BIN)
+	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps DEB_PKGS="$(BENCH_PKGS)"
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/tenantguard
 	@$(BENCH_BIN)
+	@bench/bench_https.sh $(BUILD)
 
 clean:
 	rm -rf build
