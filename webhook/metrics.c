@@ -53,6 +53,9 @@ static _Atomic uint64_t config_failures;
 static atomic_int       config_last_success;
 static _Atomic uint64_t state_objects;
 static _Atomic uint64_t state_claims;
+static _Atomic uint64_t tls_reloads;
+static _Atomic uint64_t tls_failures;
+static _Atomic int64_t  tls_not_after;
 
 static void
 bump(_Atomic uint64_t *c)
@@ -141,6 +144,20 @@ metrics_state(size_t objects, size_t claims)
 {
 	atomic_store(&state_objects, (uint64_t)objects);
 	atomic_store(&state_claims, (uint64_t)claims);
+}
+
+void
+metrics_tls_installed(int64_t not_after, bool reload)
+{
+	atomic_store(&tls_not_after, not_after);
+	if (reload)
+		bump(&tls_reloads);
+}
+
+void
+metrics_tls_failed(void)
+{
+	bump(&tls_failures);
 }
 
 /* The text being rendered; `failed` sticks once an allocation fails. */
@@ -301,6 +318,20 @@ metrics_render(size_t *len)
 	text_printf(&t, "tenantguard_state_objects %llu\n", (unsigned long long)get(&state_objects));
 	text_help(&t, "tenantguard_state_claims", "gauge", "Host claims in the installed state.");
 	text_printf(&t, "tenantguard_state_claims %llu\n", (unsigned long long)get(&state_claims));
+
+	text_help(&t, "tenantguard_tls_reloads_total", "counter",
+	    "Serving certificate and key pairs installed after start-up.");
+	text_printf(&t, "tenantguard_tls_reloads_total %llu\n",
+	    (unsigned long long)get(&tls_reloads));
+	text_help(&t, "tenantguard_tls_reload_failures_total", "counter",
+	    "New certificate and key pairs refused (unreadable, not parsable, key not matching); "
+	    "the previous pair stayed in use.");
+	text_printf(&t, "tenantguard_tls_reload_failures_total %llu\n",
+	    (unsigned long long)get(&tls_failures));
+	text_help(&t, "tenantguard_tls_cert_not_after_seconds", "gauge",
+	    "Expiry of the serving certificate (the leaf), in seconds since the Unix epoch.");
+	text_printf(&t, "tenantguard_tls_cert_not_after_seconds %lld\n",
+	    (long long)atomic_load(&tls_not_after));
 
 	if (t.failed) {
 		free(t.buf);

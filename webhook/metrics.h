@@ -37,6 +37,15 @@ void metrics_config_failed(void);
 /* Size of the installed state snapshot. */
 void metrics_state(size_t objects, size_t claims);
 
+/*
+ * A serving certificate was installed: sets tenantguard_tls_cert_not_after_seconds to the
+ * leaf's expiry (Unix time) and, with `reload` (not the first load), counts one in
+ * tenantguard_tls_reloads_total.
+ */
+void metrics_tls_installed(int64_t not_after, bool reload);
+/* A new certificate and key pair was refused: counts tenantguard_tls_reload_failures_total. */
+void metrics_tls_failed(void);
+
 /* The exposition text: malloc'd, NUL-terminated, length in *len; NULL when out of memory. */
 char *metrics_render(size_t *len);
 

@@ -34,6 +34,7 @@
 #include "review.h"
 #include "state.h"
 #include "state_load.h"
+#include "tlsreload.h"
 
 #define SERVER_DEFAULT_LISTEN  "0.0.0.0:8443"
 #define SERVER_DEFAULT_THREADS 2u
@@ -92,6 +93,8 @@ struct server {
 	struct cfg_ref           *cref;       /* the last good config */
 	uint64_t                  generation;
 	struct file_stamp         cfg_stamp, state_stamp;
+	struct file_stamp         cert_stamp, key_stamp;
+	struct tlsreload_info     tls;        /* the certificate being served */
 
 	atomic_uint               active;     /* requests between first call and completion */
 	atomic_bool               draining;
@@ -306,6 +309,60 @@ server_reload(struct server *s, bool force)
 	    (unsigned long long)s->cref->cfg->generation, cname,
 	    spath != NULL ? spath : "(empty)", st->n_objects);
 	return 0;
+}
+
+/* An expiry as RFC 3339 UTC, for the log. */
+static void
+time_text(time_t t, char *out, size_t outsz)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, outsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, outsz, "%lld", (long long)t);
+}
+
+/* Logs the certificate now served; `what` says how it came ("loaded", "reloaded"). */
+static void
+tls_log_installed(const struct server *s, const char *what)
+{
+	char until[64];
+
+	time_text(s->tls.not_after, until, sizeof(until));
+	log_info("TLS certificate %s from %s and %s: %s, %u in the chain, expires %s, sha256 %s",
+	    what, s->opts->tls_cert, s->opts->tls_key, s->tls.subject, s->tls.chain_len, until,
+	    s->tls.sha256);
+	if (s->tls.not_after <= time(NULL))
+		log_warnx("TLS certificate %s expired at %s; serving it anyway", s->opts->tls_cert,
+		    until);
+}
+
+/*
+ * Installs the TLS certificate and key again when either file changed (every time with
+ * `force`). A pair that fails to load or whose key does not match keeps the one being
+ * served; the failure is logged and counted once per change, since the files are only read
+ * again once they change again. Both files are stamped before they are read, so a write
+ * that lands during the read is seen the next time.
+ */
+static void
+server_tls_reload(struct server *s, bool force)
+{
+	bool cert_changed = file_changed(s->opts->tls_cert, &s->cert_stamp);
+	bool key_changed = file_changed(s->opts->tls_key, &s->key_stamp);
+	char err[PATH_MAX + 1024], until[64];
+
+	if (!cert_changed && !key_changed && !force)
+		return;
+	/* s->tls changes only when the new pair is installed. */
+	if (tlsreload_install(s->opts->tls_cert, s->opts->tls_key, &s->tls, err,
+	    sizeof(err)) != 0) {
+		metrics_tls_failed();
+		time_text(s->tls.not_after, until, sizeof(until));
+		log_warnx("TLS reload refused: %s; still serving %s (expires %s, sha256 %s)", err,
+		    s->tls.subject, until, s->tls.sha256);
+		return;
+	}
+	metrics_tls_installed((int64_t)s->tls.not_after, true);
+	tls_log_installed(s, "reloaded");
 }
 
 /* ---- responses ---- */
@@ -877,12 +934,17 @@ parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen)
 	return 0;
 }
 
+/*
+ * The certificate and key come from tlsreload_retrieve at every handshake rather than once
+ * from memory, so a reload reaches new connections without restarting the daemon.
+ */
 static struct MHD_Daemon *
-server_start(struct server *s, const struct sockaddr_storage *addr, const char *cert,
-    const char *key, const char *ca, unsigned threads)
+server_start(struct server *s, const struct sockaddr_storage *addr, const char *ca,
+    unsigned threads)
 {
 	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 	    MHD_USE_ITC;   /* MHD_quiesce_daemon needs the inter-thread channel */
+	gnutls_certificate_retrieve_function3 *cert_cb = tlsreload_retrieve;   /* type-checked */
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
 	uint16_t port;
@@ -897,8 +959,6 @@ server_start(struct server *s, const struct sockaddr_storage *addr, const char *
 	/* First, or libmicrohttpd prints the messages of the options before it to stderr. */
 	OPT(MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL);
 	OPT(MHD_OPTION_SOCK_ADDR, 0, addr);
-	OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, cert);
-	OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, key);
 	OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, SERVER_TLS_PRIORITIES);
 	if (ca != NULL) {
 		OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, ca);
@@ -915,8 +975,9 @@ server_start(struct server *s, const struct sockaddr_storage *addr, const char *
 	/* The port is used by the socket address; passing it too puts it in libmicrohttpd's messages. */
 	port = ntohs(addr->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)addr)->sin6_port :
 	    ((const struct sockaddr_in *)addr)->sin_port);
+	/* Variadic, the form microhttpd.h documents for it: a function pointer, not a void *. */
 	return MHD_start_daemon(flags, port, NULL, NULL, server_access, s, MHD_OPTION_ARRAY, opts,
-	    MHD_OPTION_END);
+	    MHD_OPTION_HTTPS_CERT_CALLBACK2, cert_cb, MHD_OPTION_END);
 }
 
 /*
@@ -965,8 +1026,8 @@ server_run(const struct server_opts *o)
 	struct server s = { .opts = o, .client_auth = o->client_ca != NULL };
 	const char *listen = o->listen != NULL ? o->listen : SERVER_DEFAULT_LISTEN;
 	unsigned threads = o->threads != 0 ? o->threads : SERVER_DEFAULT_THREADS;
-	char *cert = NULL, *key = NULL, *ca = NULL;
-	size_t cert_len = 0, key_len = 0, ca_len = 0;
+	char *ca = NULL, err[PATH_MAX + 1024];
+	size_t ca_len = 0;
 	struct sockaddr_storage addr;
 	socklen_t addrlen = 0;
 	struct MHD_Daemon *d = NULL;
@@ -999,14 +1060,26 @@ server_run(const struct server_opts *o)
 	}
 	if (parse_listen(listen, &addr, &addrlen) != 0)
 		goto out;
-	if ((cert = read_pem("TLS certificate", o->tls_cert, &cert_len)) == NULL ||
-	    (key = read_pem("TLS key", o->tls_key, &key_len)) == NULL ||
-	    (o->client_ca != NULL && (ca = read_pem("client CA", o->client_ca, &ca_len)) == NULL))
+	if (MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK2) != MHD_YES) {
+		log_warnx("this libmicrohttpd has no MHD_OPTION_HTTPS_CERT_CALLBACK2 (it needs GnuTLS "
+		    "3.6.3 or later): cannot serve a reloadable certificate");
+		goto out;
+	}
+	/* Stamped first, so that a change made while they are read is noticed by the poll. */
+	(void)file_changed(o->tls_cert, &s.cert_stamp);
+	(void)file_changed(o->tls_key, &s.key_stamp);
+	if (tlsreload_install(o->tls_cert, o->tls_key, &s.tls, err, sizeof(err)) != 0) {
+		log_warnx("TLS %s", err);
+		goto out;
+	}
+	metrics_tls_installed((int64_t)s.tls.not_after, false);
+	tls_log_installed(&s, "loaded");
+	if (o->client_ca != NULL && (ca = read_pem("client CA", o->client_ca, &ca_len)) == NULL)
 		goto out;
 	if (server_reload(&s, true) != 0)
 		goto out;
 
-	if ((d = server_start(&s, &addr, cert, key, ca, threads)) == NULL) {
+	if ((d = server_start(&s, &addr, ca, threads)) == NULL) {
 		log_warnx("cannot serve HTTPS on %s (the reason is logged above)", listen);
 		goto out;
 	}
@@ -1014,7 +1087,10 @@ server_run(const struct server_opts *o)
 	log_info("listening on %s (port %u), %u threads, client certificates %s", listen,
 	    di != NULL ? (unsigned)di->port : 0u, threads, ca != NULL ? "required" : "not asked");
 
-	/* The main thread waits for signals and, once a second, looks for changed files. */
+	/*
+	 * The main thread waits for signals and, once a second, looks for changed files: the
+	 * config, the state, the TLS certificate and key.
+	 */
 	for (;;) {
 		struct timespec tick = { 1, 0 };
 
@@ -1024,6 +1100,7 @@ server_run(const struct server_opts *o)
 		if (sig < 0 && errno != EAGAIN && errno != EINTR)
 			log_warn("sigtimedwait");
 		server_reload(&s, sig == SIGHUP);
+		server_tls_reload(&s, sig == SIGHUP);
 	}
 	log_info("%s: draining %u requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT",
 	    atomic_load(&s.active));
@@ -1033,8 +1110,7 @@ server_run(const struct server_opts *o)
 out:
 	snapshot_put(s.snap);
 	cref_put(s.cref);
-	pem_free(cert, cert_len);
-	pem_free(key, key_len);
+	tlsreload_clear();   /* the daemon, and every session with it, is gone by now */
 	pem_free(ca, ca_len);
 	pthread_mutex_destroy(&s.snap_lock);
 	return status;

@@ -6,8 +6,8 @@
 /* Every string is borrowed for the duration of server_run. */
 struct server_opts {
 	const char *listen;       /* "HOST:PORT" or "[V6ADDR]:PORT"; NULL: "0.0.0.0:8443" */
-	const char *tls_cert;     /* PEM serving certificate (chain); required */
-	const char *tls_key;      /* PEM private key; required */
+	const char *tls_cert;     /* PEM serving certificate (chain, leaf first); required */
+	const char *tls_key;      /* PEM private key of the leaf; required */
 	const char *client_ca;    /* PEM CA bundle: review and /metrics requests must present a
 	                             client certificate it verifies (403 otherwise); NULL: none */
 	const char *config_path;  /* NULL: the built-in default config */
@@ -19,10 +19,14 @@ struct server_opts {
  * Serves /validate, /mutate (POST application/json, at most 7 MiB), /healthz, /readyz and
  * /metrics until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish
  * (up to 25 s) and returns 0. Every second it reloads the config and state files when they
- * changed (SIGHUP forces it); a bad new file keeps the last good snapshot. Returns 1 when it
- * cannot start: a bad config, unreadable certificates, a bad listen address, a busy port; the
- * reason is logged. A state file that fails at start-up is not fatal: /readyz answers 503 and
- * reviews 500 until a good one appears.
+ * changed (SIGHUP forces it); a bad new file keeps the last good snapshot. The TLS certificate
+ * and key are watched the same way (the path and where it resolves, as a Secret volume swaps
+ * a `..data` symlink): a new pair is installed for new handshakes once it parses and the key
+ * matches the certificate, while connections already open keep theirs; a bad pair keeps the
+ * one being served, logged and counted once per change. Returns 1 when it cannot start: a
+ * bad config, an unreadable or mismatched certificate and key, a bad listen address, a busy
+ * port; the reason is logged. A state file that fails at start-up is not fatal: /readyz
+ * answers 503 and reviews 500 until a good one appears.
  *
  * Blocks SIGTERM, SIGINT and SIGHUP in the calling thread before any worker thread exists
  * (workers inherit the mask, so the signals reach only this thread) and leaves them blocked

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """The HTTPS server end to end: routes, limits, TLS versions, client certificates, keep-alive,
-metrics, reloads and a SIGTERM drain, against `BUILD_DIR/tenantguard serve`.
+metrics, reloads (config, state, TLS certificate) and a SIGTERM drain, against
+`BUILD_DIR/tenantguard serve`.
 
 Usage: python3 tests/https/test_https.py BUILD_DIR
 Prints `ok NAME` or `FAIL NAME: why` per check and `N passed, N failed` last; exits 1 on failure.
 """
+import hashlib
 import http.client
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import ssl
@@ -58,10 +62,12 @@ def free_port():
 
 
 class Server:
-    """One `tenantguard serve` on a free port, stderr kept in a log file."""
+    """One `tenantguard serve` on a free port, stderr kept in a log file. `ctx` (default CTX)
+    is the client context the health check connects with."""
 
-    def __init__(self, tmp, name, certs, extra=(), wait=True):
+    def __init__(self, tmp, name, certs, extra=(), wait=True, ctx=None):
         self.name = name
+        self.ctx = ctx
         self.port = free_port()
         self.logpath = os.path.join(tmp, name + ".log")
         self.log = open(self.logpath, "wb")
@@ -84,7 +90,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.logtext()}")
             try:
-                if get(self.port, "/healthz")[0] == 200:
+                if get(self.port, "/healthz", self.ctx)[0] == 200:
                     return
             except (OSError, http.client.HTTPException):
                 pass
@@ -447,9 +453,12 @@ def metrics_checks(port):
                    for k in m), "bad input not counted as decision=error")
         for g in ("tenantguard_config_generation", "tenantguard_config_reload_failures_total",
                   "tenantguard_config_last_reload_success", "tenantguard_state_objects",
-                  "tenantguard_state_claims"):
+                  "tenantguard_state_claims", "tenantguard_tls_reloads_total",
+                  "tenantguard_tls_reload_failures_total",
+                  "tenantguard_tls_cert_not_after_seconds"):
             expect(g in m, f"missing {g}")
         expect(m["tenantguard_config_last_reload_success"] == 1, "last reload not a success")
+        expect(m["tenantguard_tls_reloads_total"] == 0, "a TLS reload without a change")
 
     def denied_counted():
         m = metrics(port)
@@ -676,6 +685,217 @@ def state_checks(tmp, certs):
     check("a bad config at start-up is fatal", bad_config_fatal)
 
 
+# ---- TLS certificate reloads -------------------------------------------------------------
+
+def cert_der(path):
+    """The DER bytes of the first certificate in a PEM file."""
+    with open(path) as f:
+        m = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", f.read(), re.S)
+    expect(m is not None, f"no certificate in {path}")
+    return ssl.PEM_cert_to_DER_cert(m.group(0))
+
+
+def cert_not_after(path):
+    """The certificate's notAfter as Unix time, as openssl reads it."""
+    r = run(["openssl", "x509", "-in", path, "-noout", "-enddate"])
+    expect(r.returncode == 0, r.stderr.decode()[-300:])
+    return ssl.cert_time_to_seconds(r.stdout.decode().strip().split("=", 1)[1])
+
+
+def served_der(port):
+    """The certificate a NEW connection is served (DER), taken without verifying it."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with tls_socket(port, ctx) as s:
+        return s.getpeercert(binary_form=True)
+
+
+def replace_file(src, dst):
+    """Puts a copy of src at dst as a careful writer does: a temporary file renamed over it."""
+    tmp = dst + ".new"
+    shutil.copyfile(src, tmp)
+    os.rename(tmp, dst)
+
+
+def write_over(dst, data):
+    tmp = dst + ".new"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, dst)
+
+
+def tls_reload_checks(tmp):
+    dirs = [os.path.join(tmp, "tls1"), os.path.join(tmp, "tls2")]
+    # Another validity for the second pair, so that the expiry gauge tells the two apart.
+    for d, extra in zip(dirs, ([], ["--days", "30"])):
+        r = run([BIN, "certs", "--out", d, *extra])
+        if r.returncode != 0:
+            report("TLS reload: certificate setup", False, r.stderr.decode()[-300:])
+            return
+    crt1, key1, ca1 = (os.path.join(dirs[0], f) for f in ("tls.crt", "tls.key", "ca.crt"))
+    crt2, key2, ca2 = (os.path.join(dirs[1], f) for f in ("tls.crt", "tls.key", "ca.crt"))
+    der1, der2 = cert_der(crt1), cert_der(crt2)
+    ctx1 = ssl.create_default_context(cafile=ca1)
+    ctx2 = ssl.create_default_context(cafile=ca2)
+    ctx_any = ssl.create_default_context(cafile=ca1)
+    ctx_any.load_verify_locations(ca2)
+
+    live = os.path.join(tmp, "tls-live")
+    os.makedirs(live)
+    crt, key = os.path.join(live, "tls.crt"), os.path.join(live, "tls.key")
+    shutil.copyfile(crt1, crt)
+    shutil.copyfile(key1, key)
+    srv = Server(tmp, "tlsreload", {"crt": crt, "key": key}, ctx=ctx1)
+    conn = http.client.HTTPSConnection("127.0.0.1", srv.port, context=ctx1, timeout=WAIT)
+    try:
+        port = srv.port
+        m0 = {}
+
+        def mtr():
+            return metrics(port, ctx_any)
+
+        def first():
+            expect(served_der(port) == der1, "not the first certificate")
+            m0.update(mtr())
+            expect(m0["tenantguard_tls_reloads_total"] == 0, "reloads before any change")
+            expect(m0["tenantguard_tls_reload_failures_total"] == 0, "failures before any change")
+            want = cert_not_after(crt1)
+            got = m0["tenantguard_tls_cert_not_after_seconds"]
+            expect(got == want, f"not_after gauge {got:.0f}, certificate says {want:.0f}")
+            # A keep-alive connection, opened on the first certificate, used after the swap.
+            conn.request("GET", "/healthz")
+            r = conn.getresponse()
+            r.read()
+            expect(r.status == 200 and not r.will_close, f"keep-alive /healthz {r.status}")
+
+        def new_pair():
+            sock = conn.sock
+            replace_file(crt2, crt)
+            replace_file(key2, key)
+            expect(wait_for(lambda: served_der(port) == der2, 3),
+                   "a new connection still gets the old certificate after 3 s")
+            # The new certificate verifies against the new CA only.
+            s, _, _ = get(port, "/healthz", ctx2)
+            expect(s == 200, f"/healthz verified against the new CA: {s}")
+            m = mtr()
+            expect(m["tenantguard_tls_reloads_total"] > m0["tenantguard_tls_reloads_total"],
+                   "tenantguard_tls_reloads_total did not rise")
+            want = cert_not_after(crt2)
+            got = m["tenantguard_tls_cert_not_after_seconds"]
+            expect(got == want, f"not_after gauge {got:.0f}, new certificate says {want:.0f}")
+            expect(want != cert_not_after(crt1), "both certificates expire alike: proves nothing")
+            expect(hashlib.sha256(der2).hexdigest() in srv.logtext(),
+                   "the log does not name the new certificate's SHA-256")
+            # The connection opened before the swap: same socket, same session, still served.
+            conn.request("POST", "/validate", body=json.dumps(GOOD), headers=JSON_HDR)
+            r = conn.getresponse()
+            body = r.read()
+            expect(r.status == 200, f"old connection: {r.status} {body[:200]!r}")
+            expect(conn.sock is sock, "http.client reconnected instead of reusing the connection")
+            expect(sock.getpeercert(binary_form=True) == der1,
+                   "the old connection's certificate changed")
+
+        def mismatch():
+            before = mtr()
+            log_before = srv.logtext(tail=None).count("does not match")
+            replace_file(crt1, crt)   # DIR1's certificate with DIR2's key
+            expect(wait_for(lambda: mtr()["tenantguard_tls_reload_failures_total"]
+                            > before["tenantguard_tls_reload_failures_total"], 3),
+                   "the failure was not counted within 3 s")
+            expect(served_der(port) == der2, "a new connection did not get the previous "
+                   "(DIR2) certificate")
+            s, _, _ = get(port, "/healthz", ctx2)
+            expect(s == 200, f"/healthz after the refused pair: {s}")
+            m = mtr()
+            expect(m["tenantguard_tls_reloads_total"] == before["tenantguard_tls_reloads_total"],
+                   "a refused pair counted as a reload")
+            expect(m["tenantguard_tls_cert_not_after_seconds"] == cert_not_after(crt2),
+                   "the not_after gauge left the certificate being served")
+            text = srv.logtext(tail=None)
+            expect("does not match the certificate" in text, "the log does not say why")
+            # Logged once per change, not once per poll.
+            time.sleep(2.5)
+            n = srv.logtext(tail=None).count("does not match") - log_before
+            expect(n == 1, f"the refusal was logged {n} times for one change")
+
+        def garbage_and_half_written():
+            before = mtr()["tenantguard_tls_reload_failures_total"]
+            write_over(key, b"this is not a key\n")
+            expect(wait_for(lambda: mtr()["tenantguard_tls_reload_failures_total"] > before, 3),
+                   "a garbage key was not refused within 3 s")
+            expect("no complete PEM private key" in srv.logtext(), "no reason for the garbage key")
+            replace_file(key2, key)   # DIR1 certificate, DIR2 key: still a mismatch
+            expect(wait_for(lambda: mtr()["tenantguard_tls_reload_failures_total"] > before + 1,
+                            3), "the mismatch was not refused again")
+            # DIR2's certificate written in two halves, in place, as a careless writer would.
+            with open(crt2, "rb") as f:
+                pem = f.read()
+            m = mtr()
+            with open(crt, "wb") as f:
+                f.write(pem[:len(pem) // 2])
+                f.flush()
+                expect(wait_for(lambda: mtr()["tenantguard_tls_reload_failures_total"]
+                                > m["tenantguard_tls_reload_failures_total"], 3),
+                       "a half-written certificate was not refused within 3 s")
+                expect(served_der(port) == der2, "not serving DIR2 during the half write")
+                f.write(pem[len(pem) // 2:])
+            expect(wait_for(lambda: mtr()["tenantguard_tls_reloads_total"]
+                            > m["tenantguard_tls_reloads_total"], 3),
+                   "the completed file was not installed within 3 s")
+            expect(served_der(port) == der2, "not serving DIR2 after the complete write")
+
+        check("TLS reload: first certificate served, expiry gauge matches it", first)
+        check("TLS reload: new pair reaches new connections within 3 s, old keep-alive "
+              "connection still served", new_pair)
+        check("TLS reload: mismatched pair refused once, logged, counted; previous certificate "
+              "kept", mismatch)
+        check("TLS reload: garbage key and half-written certificate refused, the completed "
+              "file installed", garbage_and_half_written)
+    finally:
+        conn.close()
+        srv.stop()
+
+    def secret_swap():
+        # The layout of a Secret volume: tls.crt -> ..data/tls.crt, and an update swaps the
+        # ..data symlink to a new directory, both files at once.
+        vol = os.path.join(tmp, "tls-vol")
+        for name, d in (("..2024_a", dirs[0]), ("..2024_b", dirs[1])):
+            os.makedirs(os.path.join(vol, name))
+            for f in ("tls.crt", "tls.key"):
+                shutil.copyfile(os.path.join(d, f), os.path.join(vol, name, f))
+        os.symlink("..2024_a", os.path.join(vol, "..data"))
+        for f in ("tls.crt", "tls.key"):
+            os.symlink(os.path.join("..data", f), os.path.join(vol, f))
+        srv2 = Server(tmp, "tlssecret", {"crt": os.path.join(vol, "tls.crt"),
+                                         "key": os.path.join(vol, "tls.key")}, ctx=ctx1)
+        try:
+            expect(served_der(srv2.port) == der1, "not the first certificate")
+            tmp_link = os.path.join(vol, "..data_tmp")
+            os.symlink("..2024_b", tmp_link)
+            os.rename(tmp_link, os.path.join(vol, "..data"))
+            expect(wait_for(lambda: served_der(srv2.port) == der2, 3),
+                   "the swapped ..data symlink was not noticed within 3 s")
+            m = metrics(srv2.port, ctx2)
+            expect(m["tenantguard_tls_reloads_total"] == 1, f"reloads {m['tenantguard_tls_reloads_total']}")
+            expect(m["tenantguard_tls_reload_failures_total"] == 0,
+                   "a failure for a swap of both files at once")
+        finally:
+            srv2.stop()
+
+    def mismatch_at_start():
+        srv3 = Server(tmp, "tlsmismatch", {"crt": crt1, "key": key2}, wait=False)
+        try:
+            rc = srv3.proc.wait(WAIT)
+            expect(rc != 0, "started with a key that does not match its certificate")
+            expect("does not match the certificate" in srv3.logtext(), srv3.logtext())
+        finally:
+            srv3.stop()
+
+    check("TLS reload: Secret volume ..data symlink swap", secret_swap)
+    check("a certificate and key that do not match are fatal at start-up", mismatch_at_start)
+
+
 def main():
     global BIN, CA, CTX
     if len(sys.argv) != 2:
@@ -705,6 +925,7 @@ def main():
                 drain_check(tmp, certs)
                 reload_checks(tmp, certs)
                 state_checks(tmp, certs)
+                tls_reload_checks(tmp)
 
                 def clean_exit():
                     srv.proc.send_signal(signal.SIGTERM)
