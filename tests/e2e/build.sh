@@ -13,6 +13,9 @@ set -euo pipefail
 e2e=$(cd "$(dirname "$0")" && pwd)
 tools=$e2e/tools
 cache=${TENANTGUARD_CACHE:-$HOME/.cache/tenantguard}
+# Go lives in /usr/local/go on these machines; a non-login shell (CI) may not have it on PATH.
+command -v go >/dev/null 2>&1 || export PATH=$PATH:/usr/local/go/bin
+command -v go >/dev/null 2>&1 || { echo "build.sh: no go command (expected /usr/local/go/bin/go)" >&2; exit 1; }
 
 modver() { awk -v m="$2" '$1==m{print $2; exit} $1=="require" && $2==m{print $3; exit}' "$1"; }
 kube_ver=$(modver "$tools/kube/go.mod" k8s.io/kubernetes)
