@@ -36,6 +36,7 @@ run cli bash tests/cli/test_cli.sh "$BUILD"
 run https python3 tests/https/test_https.py "$BUILD"
 # A real kube-apiserver: the first run builds it from the Go module proxy (cached afterwards).
 run e2e bash tests/e2e/run_e2e.sh "$BUILD"
+run kube-client bash tests/e2e/run_kube_client.sh "$BUILD"
 
 total_fail=$((total_fail + broken))
 echo "$total_pass passed, $total_fail failed"

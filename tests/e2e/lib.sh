@@ -29,3 +29,20 @@ expect_not() {
 	if grep -qE -- "$pat" "$_expect_out"; then bad "$name: output matches /$pat/"; sed 's/^/     /' "$_expect_out"
 	else ok "$name"; fi
 }
+
+# e2e_cluster_up NAME: builds the control plane (cached), starts a cluster in a new temp dir
+# that is torn down when the script exits, whatever happens, and loads its exports
+# (KUBECTL, KUBECONFIG_ADMIN/ALICE/BOB, TENANTGUARD_APISERVER, ...). Needs $e2e.
+e2e_cluster_up() {
+	local line exports
+	line=$("$e2e/build.sh" | grep '^TENANTGUARD_K8S_BIN=') || { bad "build the control plane"; summary; exit 1; }
+	export "${line?}"
+	export TENANTGUARD_CLUSTER_DIR
+	TENANTGUARD_CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tenantguard-$1.XXXXXX")
+	trap 'rm -f "$_expect_out"; "$e2e/cluster.sh" down "$TENANTGUARD_CLUSTER_DIR" >/dev/null 2>&1' EXIT
+	exports=$("$e2e/cluster.sh" up "$TENANTGUARD_CLUSTER_DIR") || { bad "cluster up"; summary; exit 1; }
+	eval "$exports"
+}
+
+# kubectl as the cluster's admin (system:masters).
+admin() { "$KUBECTL" --request-timeout=20s --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }

@@ -14,17 +14,9 @@ obj=$e2e/objects
 . "$e2e/lib.sh"
 
 t0=$SECONDS
-line=$("$e2e/build.sh" | grep '^TENANTGUARD_K8S_BIN=') || { bad "build the control plane"; summary; exit 1; }
-export "${line?}"
-ok "control plane binaries ready in $((SECONDS - t0)) s"
-
-export TENANTGUARD_CLUSTER_DIR
-TENANTGUARD_CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tenantguard-e2e.XXXXXX")
-trap 'rm -f "$_expect_out"; "$e2e/cluster.sh" down "$TENANTGUARD_CLUSTER_DIR" >/dev/null 2>&1' EXIT
-exports=$("$e2e/cluster.sh" up "$TENANTGUARD_CLUSTER_DIR") || { bad "cluster up"; summary; exit 1; }
-eval "$exports"
+e2e_cluster_up e2e
+ok "control plane built (or cached) and up in $((SECONDS - t0)) s"
 dir=$TENANTGUARD_CLUSTER_DIR
-admin() { "$KUBECTL" --request-timeout=20s --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 alice() { "$KUBECTL" --request-timeout=20s --kubeconfig "$KUBECONFIG_ALICE" "$@"; }
 bob()   { "$KUBECTL" --request-timeout=20s --kubeconfig "$KUBECONFIG_BOB" "$@"; }
 
