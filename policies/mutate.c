@@ -53,8 +53,8 @@ route_rule(const struct config *cfg, json_t *patch, const json_t *r, size_t i,
 	size_t j;
 
 	snprintf(bridge, sizeof(bridge), "%s-gateway", t->name);
-	json_array_foreach(json_path(r, "http.paths"), j, p) {
-		const json_t *svc = json_path(p, "backend.service");
+	json_array_foreach(jsonget_path(r, "http.paths"), j, p) {
+		const json_t *svc = jsonget_path(p, "backend.service");
 		const json_t *port = json_object_get(svc, "port");
 		snprintf(base, sizeof(base), "/spec/rules/%zu/http/paths/%zu/backend", i, j);
 		if (!json_is_object(p))
@@ -66,7 +66,7 @@ route_rule(const struct config *cfg, json_t *patch, const json_t *r, size_t i,
 				return -1;
 			continue;
 		}
-		const char *name = json_str(svc, "name");
+		const char *name = jsonget_str(svc, "name");
 		if (name == NULL || strcmp(name, bridge) != 0) {
 			snprintf(path, sizeof(path), "%s/service/name", base);
 			if (patch_op(patch, name ? "replace" : "add", path, json_string(bridge)) != 0)
@@ -134,7 +134,7 @@ mutate_unified_ingress(const struct config *cfg, const struct state *st, const j
 	size_t i;
 
 	json_array_foreach(json_object_get(spec, "rules"), i, r) {
-		const char *host = json_str(r, "host");
+		const char *host = jsonget_str(r, "host");
 		if (host == NULL || host_normalize(host, norm, sizeof(norm), &bad) != 0)
 			continue;
 		/* A host nobody owns is left as written: /validate explains it (entry-route). */
@@ -157,8 +157,8 @@ mutate_unified_ingress(const struct config *cfg, const struct state *st, const j
 static int
 label_tenant(const json_t *obj, const char *tenant, json_t *patch)
 {
-	const json_t *labels = json_path(obj, "metadata.labels");
-	const char *have = json_str(labels, NAMES_TENANT_LABEL);
+	const json_t *labels = jsonget_path(obj, "metadata.labels");
+	const char *have = jsonget_str(labels, NAMES_TENANT_LABEL);
 	char path[128] = "/metadata/labels";
 
 	if (have != NULL && strcmp(have, tenant) == 0)

@@ -85,13 +85,13 @@ rules_warn(struct rule_ctx *ctx, const char *fmt, ...)
 static const char *
 meta_str(const json_t *obj, const char *path)
 {
-	return json_string_value(json_path(json_object_get(obj, "metadata"), path));
+	return json_string_value(jsonget_path(json_object_get(obj, "metadata"), path));
 }
 
 static const char *
 label(const json_t *obj, const char *key)
 {
-	return json_str(json_path(obj, "metadata.labels"), key);
+	return jsonget_str(jsonget_path(obj, "metadata.labels"), key);
 }
 
 /* Objects the webhook owns: the baseline in tenant namespaces, anything labelled as ours. */
@@ -157,12 +157,12 @@ who_may_write(struct rule_ctx *ctx, const char *kind, struct decision *out)
 	if (strcmp(kind, "Namespace") == 0 && req->op != OP_DELETE) {
 		const json_t *o = req->old_object, *n = req->object;
 		const char *truthful = ctx->tenant ? ctx->tenant->name : NULL;
-		const char *key = prefixed_key_changed(json_path(o, "metadata.labels"),
-		    json_path(n, "metadata.labels"), truthful);
+		const char *key = prefixed_key_changed(jsonget_path(o, "metadata.labels"),
+		    jsonget_path(n, "metadata.labels"), truthful);
 		const char *what = "label";
 		if (key == NULL) {
-			key = prefixed_key_changed(json_path(o, "metadata.annotations"),
-			    json_path(n, "metadata.annotations"), NULL);
+			key = prefixed_key_changed(jsonget_path(o, "metadata.annotations"),
+			    jsonget_path(n, "metadata.annotations"), NULL);
 			what = "annotation";
 		}
 		if (key != NULL)
@@ -271,9 +271,9 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 		decision_deny(out, 400, "request-invalid", "%s: request.oldObject is not an object", desc);
 		return;
 	}
-	if (obj != NULL && json_str(obj, "kind") != NULL && strcmp(json_str(obj, "kind"), kind) != 0) {
+	if (obj != NULL && jsonget_str(obj, "kind") != NULL && strcmp(jsonget_str(obj, "kind"), kind) != 0) {
 		decision_deny(out, 400, "request-invalid", "%s: object kind %s does not match the "
-		    "request kind", desc, json_str(obj, "kind"));
+		    "request kind", desc, jsonget_str(obj, "kind"));
 		return;
 	}
 	if (obj != NULL && meta_str(obj, "namespace") != NULL && req->namespace[0] != '\0' &&

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "host.h"
+#include "jsonget.h"
 
 struct config;
 struct state;
@@ -91,9 +92,6 @@ const struct tenant *owner_bridge_tenant(const struct config *cfg, const char *s
  */
 bool owner_service_namespace(const struct config *cfg, const char *host, char *ns, size_t nssz);
 
-/* Small JSON accessors that tolerate missing members (borrowed results). */
-const char *json_str(const json_t *obj, const char *key);
-const json_t *json_path(const json_t *obj, const char *dotted);
 
 /* Per-kind checks of one object (the new one, or the old one for grandfathering). */
 void rules_ingress(struct rule_ctx *ctx, const json_t *obj);

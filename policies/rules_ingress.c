@@ -109,7 +109,7 @@ destination_namespace(const struct config *cfg, const char *line, size_t len, ch
 static void
 check_destination(struct rule_ctx *ctx, const json_t *obj)
 {
-	const char *dest = json_str(json_path(obj, "metadata.annotations"), "higress.io/destination");
+	const char *dest = jsonget_str(jsonget_path(obj, "metadata.annotations"), "higress.io/destination");
 	char ns[64];
 	if (dest == NULL || ctx->tenant == NULL)
 		return;
@@ -140,8 +140,8 @@ check_class(struct rule_ctx *ctx, const json_t *obj)
 	    !template_expand(&cfg->tenant_ingress_class, t->name, want, sizeof(want)))
 		return;   /* not configured */
 	/* Controllers differ in which marker wins, so every marker present must name the class. */
-	const char *spec_cls = json_str(json_object_get(obj, "spec"), "ingressClassName");
-	const char *anno_cls = json_str(json_path(obj, "metadata.annotations"),
+	const char *spec_cls = jsonget_str(json_object_get(obj, "spec"), "ingressClassName");
+	const char *anno_cls = jsonget_str(jsonget_path(obj, "metadata.annotations"),
 	    "kubernetes.io/ingress.class");
 	const char *bad = spec_cls != NULL && strcmp(spec_cls, want) != 0 ? spec_cls :
 	    anno_cls != NULL && strcmp(anno_cls, want) != 0 ? anno_cls : NULL;
@@ -157,7 +157,7 @@ check_entry_rule(struct rule_ctx *ctx, const json_t *rule, size_t idx, const cha
 {
 	char why[200];
 	const struct config *cfg = ctx->cfg;
-	const json_t *paths = json_path(rule, "http.paths"), *p;
+	const json_t *paths = jsonget_path(rule, "http.paths"), *p;
 	size_t i;
 
 	if (host[0] == '\0') {
@@ -176,9 +176,9 @@ check_entry_rule(struct rule_ctx *ctx, const json_t *rule, size_t idx, const cha
 		return;
 	}
 	json_array_foreach(paths, i, p) {
-		const json_t *svc = json_path(p, "backend.service");
-		const char *name = json_str(svc, "name");
-		const json_t *port = json_path(svc, "port.number");
+		const json_t *svc = jsonget_path(p, "backend.service");
+		const char *name = jsonget_str(svc, "name");
+		const json_t *port = jsonget_path(svc, "port.number");
 		const struct tenant *to = owner_bridge_tenant(cfg, name);
 		if (to != t) {
 			rules_violation(ctx, "entry-route", host, "host '%s' belongs to tenant %s but "
@@ -235,13 +235,13 @@ rules_ingress(struct rule_ctx *ctx, const json_t *obj)
 	if (ctx->ns_class == NS_ENTRY) {
 		/* A default backend answers hosts nobody routed: no tenant owns all of those. */
 		const struct tenant *dt = owner_bridge_tenant(ctx->cfg,
-		    json_str(json_path(spec, "defaultBackend.service"), "name"));
+		    jsonget_str(jsonget_path(spec, "defaultBackend.service"), "name"));
 		if (dt != NULL)
 			rules_violation(ctx, "entry-route", "defaultBackend", "spec.defaultBackend sends "
 			    "every host no rule matches to tenant %s's bridge; use a platform backend "
 			    "or route the tenant's hosts with rules", dt->name);
 		json_array_foreach(rules, i, r) {
-			const char *raw = json_str(r, "host"), *bad;
+			const char *raw = jsonget_str(r, "host"), *bad;
 			norm[0] = '\0';
 			if (raw != NULL && host_normalize(raw, norm, sizeof(norm), &bad) != 0) {
 				rules_violation(ctx, "host-invalid", raw, "spec.rules[%zu].host '%s' %s", i,
@@ -306,7 +306,7 @@ rules_httproute(struct rule_ctx *ctx, const json_t *obj)
 	rules = json_object_get(spec, "rules");
 	json_array_foreach(rules, i, r)
 		json_array_foreach(json_object_get(r, "backendRefs"), j, b) {
-			const char *ns = json_str(b, "namespace");
+			const char *ns = jsonget_str(b, "namespace");
 			if (!backend_ns_allowed(ctx, ns))
 				rules_violation(ctx, "backend-namespace", ns, "spec.rules[%zu].backendRefs[%zu] "
 				    "targets namespace '%s'; tenant %s may route only to its own namespace%s",

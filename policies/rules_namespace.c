@@ -11,7 +11,7 @@ void
 rules_namespace(struct rule_ctx *ctx, const json_t *obj)
 {
 	const struct config *cfg = ctx->cfg;
-	const char *name = json_str(json_object_get(obj, "metadata"), "name");
+	const char *name = jsonget_str(json_object_get(obj, "metadata"), "name");
 	char tenant[254];
 
 	if (ctx->req->op != OP_CREATE || name == NULL)

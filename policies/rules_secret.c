@@ -19,8 +19,8 @@
 static unsigned char *
 secret_value(const json_t *obj, const char *key, size_t *len, bool *bad)
 {
-	const char *plain = json_str(json_object_get(obj, "stringData"), key);
-	const char *enc = json_str(json_object_get(obj, "data"), key);
+	const char *plain = jsonget_str(json_object_get(obj, "stringData"), key);
+	const char *enc = jsonget_str(json_object_get(obj, "data"), key);
 	unsigned char *out = NULL;
 	*bad = false;
 	*len = 0;
@@ -93,8 +93,8 @@ check_san(struct rule_ctx *ctx, const char *name, const char *san_raw)
 void
 rules_secret(struct rule_ctx *ctx, const json_t *obj)
 {
-	const char *type = json_str(obj, "type");
-	const char *name = json_str(json_object_get(obj, "metadata"), "name");
+	const char *type = jsonget_str(obj, "type");
+	const char *name = jsonget_str(json_object_get(obj, "metadata"), "name");
 	const json_t *data = json_object_get(obj, "data");
 	struct tlscheck_result res;
 	unsigned char *crt = NULL, *key = NULL;

@@ -63,7 +63,7 @@ check_external_name(struct rule_ctx *ctx, const json_t *obj, const char *target)
 	const struct config *cfg = ctx->cfg;
 	char host[HOST_MAX], ns[64], want[HOST_MAX + 64];
 	const char *why;
-	const char *name = json_str(json_object_get(obj, "metadata"), "name");
+	const char *name = jsonget_str(json_object_get(obj, "metadata"), "name");
 
 	if (host_normalize(target, host, sizeof(host), &why) != 0 || host_is_wildcard(host)) {
 		rules_violation(ctx, "service-external-name", target, "spec.externalName '%s' %s",
@@ -128,7 +128,7 @@ rules_service(struct rule_ctx *ctx, const json_t *obj)
 			    "namespaces; traffic enters through the unified ingress (use ClusterIP)", type);
 	}
 	if (strcmp(type, "ExternalName") == 0) {
-		const char *target = json_str(spec, "externalName");
+		const char *target = jsonget_str(spec, "externalName");
 		if (target == NULL)
 			rules_invalid(ctx, "spec.externalName must be a string for type ExternalName");
 		else

@@ -85,14 +85,14 @@ static void
 entry_rule_owner(const struct config *cfg, const struct state *st, const json_t *rule,
     const char *host, char *out, size_t outsz)
 {
-	const json_t *paths = json_path(rule, "http.paths");
+	const json_t *paths = jsonget_path(rule, "http.paths");
 	size_t i;
 	const json_t *p;
 	char why[256];
 
 	json_array_foreach(paths, i, p) {
 		const struct tenant *t = owner_bridge_tenant(cfg,
-		    json_str(json_path(p, "backend.service"), "name"));
+		    jsonget_str(jsonget_path(p, "backend.service"), "name"));
 		if (t != NULL) {
 			snprintf(out, outsz, "tenant/%s", t->name);
 			return;
@@ -137,8 +137,8 @@ visit_host(struct state *st, claim_fn fn, const json_t *h, const char *owner)
 static int
 visit_object(struct state *st, const struct config *cfg, const json_t *obj, claim_fn fn)
 {
-	const char *kind = json_str(obj, "kind");
-	const char *ns = json_str(json_object_get(obj, "metadata"), "namespace");
+	const char *kind = jsonget_str(obj, "kind");
+	const char *ns = jsonget_str(json_object_get(obj, "metadata"), "namespace");
 	char owner[300];
 	size_t i, j;
 	const json_t *e, *h;
@@ -149,7 +149,7 @@ visit_object(struct state *st, const struct config *cfg, const json_t *obj, clai
 	state_owner_key(cfg, ns, owner, sizeof(owner));
 
 	if (strcmp(kind, "Ingress") == 0) {
-		json_array_foreach(json_path(obj, "spec.rules"), i, e) {
+		json_array_foreach(jsonget_path(obj, "spec.rules"), i, e) {
 			const json_t *host = json_object_get(e, "host");
 			if (entry) {
 				char norm[HOST_MAX];
@@ -165,12 +165,12 @@ visit_object(struct state *st, const struct config *cfg, const json_t *obj, clai
 		}
 		/* TLS hosts choose certificates at the entry; elsewhere they claim the host too. */
 		if (!entry)
-			json_array_foreach(json_path(obj, "spec.tls"), i, e)
+			json_array_foreach(jsonget_path(obj, "spec.tls"), i, e)
 				json_array_foreach(json_object_get(e, "hosts"), j, h)
 					if (visit_host(st, fn, h, owner) != 0)
 						return -1;
 	} else if (strcmp(kind, "HTTPRoute") == 0) {
-		json_array_foreach(json_path(obj, "spec.hostnames"), i, h)
+		json_array_foreach(jsonget_path(obj, "spec.hostnames"), i, h)
 			if (visit_host(st, fn, h, owner) != 0)
 				return -1;
 	}
