@@ -27,7 +27,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: tenantguard serve [--config F] [--listen HOST:PORT] [--tls-cert F --tls-key F]\n"
-	    "                         [--client-ca F] [--state F] [--threads N]\n"
+	    "                         [--client-ca F] [--state F | --kubeconfig F] [--threads N]\n"
 	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
 	    "       tenantguard check-config F\n"
 	    "       tenantguard render baseline TENANT [--config F] [--output yaml|json]\n"
@@ -251,10 +251,7 @@ cmd_serve(int argc, char **argv)
 			o.threads = (unsigned)n;
 			break;
 		}
-		case 'k':
-			fprintf(stderr, "tenantguard: --kubeconfig: live cluster state is not "
-			    "implemented yet; use --state F\n");
-			return 2;
+		case 'k': o.kubeconfig = optarg; break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -262,6 +259,17 @@ cmd_serve(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (o.kubeconfig != NULL && o.state_path != NULL) {
+		fprintf(stderr, "tenantguard: --kubeconfig and --state exclude each other: the state "
+		    "comes either from the apiserver or from a file\n");
+		return 2;
+	}
+	/*
+	 * In a pod (the kubelet sets KUBERNETES_SERVICE_HOST) with neither option, the state is
+	 * the cluster's own. Elsewhere plain `serve` keeps serving an empty state, as before.
+	 */
+	const char *svc = getenv("KUBERNETES_SERVICE_HOST");
+	o.in_cluster = o.kubeconfig == NULL && o.state_path == NULL && svc != NULL && *svc != '\0';
 	return server_run(&o);
 }
 

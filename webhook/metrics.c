@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "review.h"
 
@@ -56,6 +57,15 @@ static _Atomic uint64_t state_claims;
 static _Atomic uint64_t tls_reloads;
 static _Atomic uint64_t tls_failures;
 static _Atomic int64_t  tls_not_after;
+
+static const char *const live_kinds[] = { "Ingress", "HTTPRoute", "Namespace" };
+#define N_LIVE NELEM(live_kinds)
+static atomic_int       live_enabled;
+static _Atomic uint64_t live_objects[N_LIVE];
+static _Atomic uint64_t live_restarts[N_LIVE];
+static _Atomic int64_t  live_synced_at[N_LIVE];
+static _Atomic uint64_t live_claims;
+static atomic_int       live_ready;
 
 static void
 bump(_Atomic uint64_t *c)
@@ -276,6 +286,63 @@ render_durations(struct text *t)
 	}
 }
 
+void
+metrics_live_enable(void)
+{
+	atomic_store(&live_enabled, 1);
+}
+
+void
+metrics_live_kind(const char *kind, size_t objects, uint64_t restarts, int64_t synced_at)
+{
+	for (size_t i = 0; i < N_LIVE; i++) {
+		if (strcmp(live_kinds[i], kind) != 0)
+			continue;
+		atomic_store(&live_objects[i], (uint64_t)objects);
+		atomic_store(&live_restarts[i], restarts);
+		atomic_store(&live_synced_at[i], synced_at);
+	}
+}
+
+void
+metrics_live_claims(size_t claims, bool ready)
+{
+	atomic_store(&live_claims, (uint64_t)claims);
+	atomic_store(&live_ready, ready ? 1 : 0);
+}
+
+static void
+render_live(struct text *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	text_help(t, "tenantguard_live_ready", "gauge",
+	    "1 once every required informer finished its first full LIST.");
+	text_printf(t, "tenantguard_live_ready %d\n", atomic_load(&live_ready));
+	text_help(t, "tenantguard_live_objects", "gauge", "Objects in the live cache, by kind.");
+	for (size_t i = 0; i < N_LIVE; i++)
+		text_printf(t, "tenantguard_live_objects{kind=\"%s\"} %llu\n", live_kinds[i],
+		    (unsigned long long)get(&live_objects[i]));
+	text_help(t, "tenantguard_live_claims", "gauge", "Host claims in the live claim index.");
+	text_printf(t, "tenantguard_live_claims %llu\n", (unsigned long long)get(&live_claims));
+	text_help(t, "tenantguard_watch_restarts_total", "counter",
+	    "Watches that ended in an error or 410 Gone and were resumed or relisted, by kind.");
+	for (size_t i = 0; i < N_LIVE; i++)
+		text_printf(t, "tenantguard_watch_restarts_total{kind=\"%s\"} %llu\n", live_kinds[i],
+		    (unsigned long long)get(&live_restarts[i]));
+	text_help(t, "tenantguard_live_last_sync_age_seconds", "gauge",
+	    "Seconds since the kind's cache was last known current (kinds not synced yet are "
+	    "left out).");
+	for (size_t i = 0; i < N_LIVE; i++) {
+		int64_t at = atomic_load(&live_synced_at[i]);
+
+		if (at > 0)
+			text_printf(t, "tenantguard_live_last_sync_age_seconds{kind=\"%s\"} %lld\n",
+			    live_kinds[i], (long long)(now.tv_sec - at));
+	}
+}
+
 char *
 metrics_render(size_t *len)
 {
@@ -332,6 +399,9 @@ metrics_render(size_t *len)
 	    "Expiry of the serving certificate (the leaf), in seconds since the Unix epoch.");
 	text_printf(&t, "tenantguard_tls_cert_not_after_seconds %lld\n",
 	    (long long)atomic_load(&tls_not_after));
+
+	if (atomic_load(&live_enabled))
+		render_live(&t);
 
 	if (t.failed) {
 		free(t.buf);

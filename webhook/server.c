@@ -29,6 +29,9 @@
 #include "config.h"
 #include "config_load.h"
 #include "fileio.h"
+#include "informer.h"
+#include "kube.h"
+#include "live.h"
 #include "log.h"
 #include "metrics.h"
 #include "review.h"
@@ -96,6 +99,11 @@ struct server {
 	struct file_stamp         cert_stamp, key_stamp;
 	struct tlsreload_info     tls;        /* the certificate being served */
 
+	/* Live cluster state (--kubeconfig or in-cluster); all NULL with --state. */
+	struct kube_client       *kc;
+	struct live              *live;
+	struct informers         *inf;
+
 	atomic_uint               active;     /* requests between first call and completion */
 	atomic_bool               draining;
 };
@@ -160,6 +168,13 @@ snapshot_put(struct snapshot *sn)
 	}
 }
 
+/* live_set_config's release callback. */
+static void
+live_cref_put(void *c)
+{
+	cref_put(c);
+}
+
 /* The installed snapshot with a reference taken (snapshot_put it), or NULL. */
 static struct snapshot *
 snapshot_get(struct server *s)
@@ -194,7 +209,8 @@ snapshot_install(struct server *s, struct state *st)
 	pthread_mutex_unlock(&s->snap_lock);
 	snapshot_put(old);
 	metrics_config_loaded(sn->cref->cfg->generation);
-	metrics_state(st->n_objects, st->claims != NULL ? claims_count(st->claims) : 0);
+	if (s->live == NULL)
+		metrics_state(st->n_objects, st->claims != NULL ? claims_count(st->claims) : 0);
 	return 0;
 }
 
@@ -286,6 +302,13 @@ server_reload(struct server *s, bool force)
 			c->cfg = cfg;
 			cref_put(s->cref);
 			s->cref = c;
+			/* The live index holds its own reference: both copies are rebuilt with it. */
+			if (s->live != NULL && live_set_config(s->live, cfg, live_cref_put,
+			    cref_get(c)) != 0) {
+				log_warnx("config %s: out of memory rebuilding the live claim index; "
+				    "it keeps the previous config", cname);
+				metrics_config_failed();
+			}
 		}
 	}
 
@@ -305,9 +328,13 @@ server_reload(struct server *s, bool force)
 		metrics_config_failed();
 		return 0;
 	}
-	log_info("loaded config generation %llu from %s, state %s: %zu objects",
-	    (unsigned long long)s->cref->cfg->generation, cname,
-	    spath != NULL ? spath : "(empty)", st->n_objects);
+	if (s->live != NULL)
+		log_info("loaded config generation %llu from %s, state live from the apiserver",
+		    (unsigned long long)s->cref->cfg->generation, cname);
+	else
+		log_info("loaded config generation %llu from %s, state %s: %zu objects",
+		    (unsigned long long)s->cref->cfg->generation, cname,
+		    spath != NULL ? spath : "(empty)", st->n_objects);
 	return 0;
 }
 
@@ -640,6 +667,7 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 	enum metrics_webhook w = mutate ? METRICS_MUTATE : METRICS_VALIDATE;
 	struct review_summary sum;
 	struct snapshot *sn;
+	struct live_view view;
 	struct timespec t0, t1;
 	enum review_status rs;
 	char *out = NULL, err[512] = "";
@@ -647,17 +675,32 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 	long us;
 
 	memset(&sum, 0, sizeof(sum));
-	if ((sn = snapshot_get(s)) == NULL) {
-		metrics_review(w, &sum, true, 0);
-		log_warnx("review refused: no config and state loaded");
-		return respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-		    "not ready: no config and state loaded");
+	if (s->live != NULL) {
+		/* Fail closed until the cluster is known: an empty index would allow collisions. */
+		if (!informers_synced(s->inf) || live_read_begin(s->live, &view) != 0) {
+			metrics_review(w, &sum, true, 0);
+			log_warnx("review refused: cluster state not synced yet");
+			return respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+			    "not ready: cluster state not synced yet");
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rs = review_handle(view.cfg, view.st, mutate, rq->body != NULL ? rq->body : "",
+		    rq->len, time(NULL), &out, &outlen, &sum, err, sizeof(err));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		live_read_end(s->live, &view);
+	} else {
+		if ((sn = snapshot_get(s)) == NULL) {
+			metrics_review(w, &sum, true, 0);
+			log_warnx("review refused: no config and state loaded");
+			return respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+			    "not ready: no config and state loaded");
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rs = review_handle(sn->cref->cfg, sn->st, mutate, rq->body != NULL ? rq->body : "",
+		    rq->len, time(NULL), &out, &outlen, &sum, err, sizeof(err));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		snapshot_put(sn);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rs = review_handle(sn->cref->cfg, sn->st, mutate, rq->body != NULL ? rq->body : "",
-	    rq->len, time(NULL), &out, &outlen, &sum, err, sizeof(err));
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	snapshot_put(sn);
 	body_free(rq);   /* up to 7 MiB that the response no longer needs */
 	us = micros_between(&t0, &t1);
 
@@ -684,7 +727,13 @@ static enum MHD_Result
 serve_metrics(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq)
 {
 	size_t len = 0;
-	char *text = metrics_render(&len);
+	char *text;
+
+	if (s->inf != NULL) {
+		informers_metrics(s->inf);
+		metrics_state(live_objects(s->live, NULL), live_claims(s->live));
+	}
+	text = metrics_render(&len);
 
 	if (text == NULL)
 		return respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
@@ -772,6 +821,9 @@ request_finish(struct server *s, struct MHD_Connection *conn, struct request_ctx
 		sn = snapshot_get(s);
 		ready = sn != NULL;
 		snapshot_put(sn);
+		if (ready && s->inf != NULL && !informers_synced(s->inf))
+			return respond_text(s, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "not ready: cluster state not synced yet\n");
 		return ready ? respond_text(s, conn, rq, MHD_HTTP_OK, "ok\n") :
 		    respond_text(s, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "not ready: config and state not loaded\n");
@@ -1020,6 +1072,28 @@ server_drain(struct server *s, struct MHD_Daemon *d, const sigset_t *sigs)
 		close(lsock);
 }
 
+/* The API client and the (empty) live cache, before the first config load. 0, or -1 logged. */
+static int
+live_open(struct server *s)
+{
+	char err[1024], desc[1024];
+
+	s->kc = s->opts->kubeconfig != NULL ?
+	    kube_client_new_kubeconfig(s->opts->kubeconfig, err, sizeof(err)) :
+	    kube_client_new_in_cluster(NULL, err, sizeof(err));
+	if (s->kc == NULL) {
+		log_warnx("live cluster state: %s", err);
+		return -1;
+	}
+	kube_client_describe(s->kc, desc, sizeof(desc));
+	log_info("live cluster state from %s", desc);
+	if ((s->live = live_new()) == NULL) {
+		log_warnx("live cluster state: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int
 server_run(const struct server_opts *o)
 {
@@ -1076,7 +1150,11 @@ server_run(const struct server_opts *o)
 	tls_log_installed(&s, "loaded");
 	if (o->client_ca != NULL && (ca = read_pem("client CA", o->client_ca, &ca_len)) == NULL)
 		goto out;
+	if ((o->kubeconfig != NULL || o->in_cluster) && live_open(&s) != 0)
+		goto out;
 	if (server_reload(&s, true) != 0)
+		goto out;
+	if (s.live != NULL && (s.inf = informers_start(s.kc, s.live)) == NULL)
 		goto out;
 
 	if ((d = server_start(&s, &addr, ca, threads)) == NULL) {
@@ -1105,9 +1183,16 @@ server_run(const struct server_opts *o)
 	log_info("%s: draining %u requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT",
 	    atomic_load(&s.active));
 	server_drain(&s, d, &sigs);
+	d = NULL;
 	log_info("stopped");
 	status = 0;
 out:
+	if (d != NULL)
+		MHD_stop_daemon(d);
+	/* No request is running any more: nothing reads the live copies. */
+	informers_stop(s.inf);
+	live_free(s.live);
+	kube_client_free(s.kc);
 	snapshot_put(s.snap);
 	cref_put(s.cref);
 	tlsreload_clear();   /* the daemon, and every session with it, is gone by now */

@@ -2,6 +2,7 @@
 /* server: the HTTPS admission endpoint (libmicrohttpd + GnuTLS) around review_handle. */
 #ifndef TG_SERVER_H
 #define TG_SERVER_H
+#include <stdbool.h>
 
 /* Every string is borrowed for the duration of server_run. */
 struct server_opts {
@@ -11,7 +12,9 @@ struct server_opts {
 	const char *client_ca;    /* PEM CA bundle: review and /metrics requests must present a
 	                             client certificate it verifies (403 otherwise); NULL: none */
 	const char *config_path;  /* NULL: the built-in default config */
-	const char *state_path;   /* NULL: an empty state */
+	const char *state_path;   /* NULL: an empty state (or the live state, below) */
+	const char *kubeconfig;   /* live cluster state from the apiserver of this kubeconfig */
+	bool        in_cluster;   /* live cluster state from the pod's service account */
 	unsigned    threads;      /* worker threads; 0: 2 */
 };
 
@@ -27,6 +30,11 @@ struct server_opts {
  * bad config, an unreadable or mismatched certificate and key, a bad listen address, a busy
  * port; the reason is logged. A state file that fails at start-up is not fatal: /readyz
  * answers 503 and reviews 500 until a good one appears.
+ *
+ * With `kubeconfig` or `in_cluster` the state comes from the apiserver instead of a file
+ * (live.h, informer.h): /readyz answers 503 and reviews 500 until every required informer
+ * finished its first LIST; a new config rebuilds the live claim index. A client that cannot
+ * be configured (unreadable kubeconfig, no service-account token) is a start-up failure.
  *
  * Blocks SIGTERM, SIGINT and SIGHUP in the calling thread before any worker thread exists
  * (workers inherit the mask, so the signals reach only this thread) and leaves them blocked

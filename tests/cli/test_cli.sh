@@ -177,7 +177,7 @@ check "version exits 0" 0 "$TG" version
 expect_out "version prints the name" "$tmp/out" 'tenantguard'
 check "no command exits 2" 2 "$TG"
 check "unknown command exits 2" 2 "$TG" frobnicate
-check "serve --kubeconfig is refused until live state exists" 2 "$TG" serve --kubeconfig /dev/null
+check "serve --kubeconfig with --state is refused (one source of state)" 2 "$TG" serve --kubeconfig /dev/null --state /dev/null
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

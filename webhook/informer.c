@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* informer: LIST then WATCH per resource, relist on 410, backoff on errors, into a live cache. */
+#include "informer.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kube.h"
+#include "live.h"
+#include "log.h"
+#include "metrics.h"
+
+#define INFORMER_WATCH_SECONDS     300   /* the server ends a watch after this; we resume */
+#define INFORMER_DISCOVERY_RETRY_MS 30000 /* an absent API group is looked for again */
+
+struct informers;
+
+struct informer {
+	struct informers *set;
+	const char       *kind;
+	const char       *path;          /* the collection, all namespaces */
+	const char       *group_path;    /* discovery document to check first, or NULL */
+	const char       *resource;      /* the resource's name in that document */
+	bool              required;      /* counts for readiness */
+	pthread_t         thread;
+	bool              started;
+	atomic_bool       synced;        /* the first full LIST is in */
+	_Atomic uint64_t  restarts;
+	_Atomic int64_t   synced_at;     /* CLOCK_MONOTONIC seconds; 0: never */
+	unsigned          seed;          /* backoff jitter, this thread's own */
+};
+
+#define N_INFORMERS 3
+
+struct informers {
+	struct kube_client *kc;
+	struct live        *lv;
+	volatile int        stop;
+	struct informer     inf[N_INFORMERS];
+};
+
+static int64_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* Sleeps `ms`, in 100 ms steps so a stop is noticed quickly. False when stopped. */
+static bool
+nap(struct informers *set, unsigned ms)
+{
+	struct timespec step = { 0, 100 * 1000 * 1000 };
+
+	for (unsigned slept = 0; slept < ms && !set->stop; slept += 100)
+		nanosleep(&step, NULL);
+	return !set->stop;
+}
+
+static void
+touched(struct informer *in)
+{
+	atomic_store(&in->synced_at, mono_now());
+}
+
+/* kube_list's item callback: a copy of each object into the array `arg`. */
+static int
+collect(const json_t *obj, void *arg)
+{
+	json_t *copy = json_deep_copy(obj);
+
+	return copy == NULL || json_array_append_new(arg, copy) != 0 ? -1 : 0;
+}
+
+/* kube_watch's event callback: the cache follows every event, one at a time. */
+static int
+on_event(const char *type, const json_t *obj, void *arg)
+{
+	struct informer *in = arg;
+	char err[256];
+	int rc = 0;
+
+	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0)
+		rc = live_upsert(in->set->lv, obj, err, sizeof(err));
+	else if (strcmp(type, "DELETED") == 0)
+		rc = live_delete(in->set->lv, obj, err, sizeof(err));
+	if (rc != 0)
+		log_warnx("informer %s: %s event: %s", in->kind, type, err);
+	touched(in);
+	return 0;
+}
+
+/*
+ * Whether the API serves the resource: 1 yes, 0 no (404, or the group lacks it), -1 when
+ * the discovery request failed (err says why).
+ */
+static int
+discover(struct informer *in, char *err, size_t errsz)
+{
+	json_t *body = NULL, *r;
+	size_t i;
+	int status, found = 0;
+
+	status = kube_get(in->set->kc, in->group_path, &body, err, errsz);
+	if (status == 404) {
+		json_decref(body);
+		return 0;
+	}
+	if (status != 200) {
+		json_decref(body);
+		return -1;
+	}
+	json_array_foreach(json_object_get(body, "resources"), i, r) {
+		const char *name = json_string_value(json_object_get(r, "name"));
+
+		if (name != NULL && strcmp(name, in->resource) == 0)
+			found = 1;
+	}
+	json_decref(body);
+	return found;
+}
+
+/* The first full LIST or a relist: the cache's objects of this kind become the list's. */
+static int
+relist(struct informer *in, char *rv, size_t rvsz, char *err, size_t errsz)
+{
+	struct timespec t0, t1;
+	json_t *items = json_array();
+	int rc;
+
+	if (items == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return KUBE_ERROR;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = kube_list(in->set->kc, in->path, collect, items, rv, rvsz, err, errsz);
+	if (rc == KUBE_OK && live_replace_kind(in->set->lv, in->kind, items, err, errsz) != 0)
+		rc = KUBE_ERROR;
+	if (rc == KUBE_OK) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_info("informer %s: %s %zu objects in %ld ms (resourceVersion %s)", in->kind,
+		    atomic_load(&in->synced) ? "relisted" : "synced", json_array_size(items),
+		    (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000), rv);
+		touched(in);
+		atomic_store(&in->synced, true);
+	}
+	json_decref(items);
+	return rc;
+}
+
+static void *
+informer_main(void *arg)
+{
+	struct informer *in = arg;
+	struct informers *set = in->set;
+	bool listed = false, discovered = in->group_path == NULL, absent_logged = false;
+	unsigned attempt = 0;
+	char rv[128] = "", err[1024];
+	int rc;
+
+	while (!set->stop) {
+		if (!discovered) {
+			rc = discover(in, err, sizeof(err));
+			if (rc == 1) {
+				discovered = true;
+				log_info("informer %s: %s is served; listing it", in->kind, in->group_path);
+				continue;
+			}
+			if (rc == 0) {
+				if (!absent_logged)
+					log_info("informer %s: %s not served (no CRD); looking again every "
+					    "%d s", in->kind, in->group_path, INFORMER_DISCOVERY_RETRY_MS / 1000);
+				absent_logged = true;
+				nap(set, INFORMER_DISCOVERY_RETRY_MS);
+			} else {
+				log_warnx("informer %s: discovery: %s", in->kind, err);
+				nap(set, kube_backoff_next(attempt++, &in->seed));
+			}
+			continue;
+		}
+		if (!listed) {
+			rc = relist(in, rv, sizeof(rv), err, sizeof(err));
+			if (rc == KUBE_OK) {
+				listed = true;
+				attempt = 0;
+			} else if (rc == KUBE_GONE) {
+				log_info("informer %s: list snapshot expired (410); listing again", in->kind);
+			} else if (rc == KUBE_ERROR) {
+				log_warnx("informer %s: list: %s", in->kind, err);
+				nap(set, kube_backoff_next(attempt++, &in->seed));
+			}
+			continue;
+		}
+		rc = kube_watch(set->kc, in->path, rv, sizeof(rv), INFORMER_WATCH_SECONDS, on_event,
+		    in, &set->stop, err, sizeof(err));
+		switch (rc) {
+		case KUBE_OK:       /* the server's timeout: resume where it stopped */
+			touched(in);
+			attempt = 0;
+			break;
+		case KUBE_GONE:
+			atomic_fetch_add(&in->restarts, 1);
+			log_info("informer %s: watch from resourceVersion %s expired (410); relisting",
+			    in->kind, rv);
+			listed = false;
+			break;
+		case KUBE_ERROR:
+			atomic_fetch_add(&in->restarts, 1);
+			log_warnx("informer %s: watch: %s; resuming from resourceVersion %s", in->kind,
+			    err, rv);
+			nap(set, kube_backoff_next(attempt++, &in->seed));
+			break;
+		default:            /* KUBE_STOPPED */
+			break;
+		}
+	}
+	return NULL;
+}
+
+struct informers *
+informers_start(struct kube_client *kc, struct live *lv)
+{
+	static const struct {
+		const char *kind, *path, *group_path, *resource;
+		bool required;
+	} defs[N_INFORMERS] = {
+		{ "Ingress", "/apis/networking.k8s.io/v1/ingresses", NULL, NULL, true },
+		{ "Namespace", "/api/v1/namespaces", NULL, NULL, true },
+		{ "HTTPRoute", "/apis/gateway.networking.k8s.io/v1/httproutes",
+		  "/apis/gateway.networking.k8s.io/v1", "httproutes", false },
+	};
+	struct informers *set = calloc(1, sizeof(*set));
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&seed;
+
+	if (set == NULL)
+		return NULL;
+	set->kc = kc;
+	set->lv = lv;
+	kube_client_set_stop(kc, &set->stop);
+	for (size_t i = 0; i < N_INFORMERS; i++) {
+		struct informer *in = &set->inf[i];
+
+		in->set = set;
+		in->kind = defs[i].kind;
+		in->path = defs[i].path;
+		in->group_path = defs[i].group_path;
+		in->resource = defs[i].resource;
+		in->required = defs[i].required;
+		in->seed = seed + (unsigned)i * 7919u;
+		atomic_init(&in->synced, false);
+		atomic_init(&in->restarts, 0);
+		atomic_init(&in->synced_at, 0);
+	}
+	for (size_t i = 0; i < N_INFORMERS; i++) {
+		if (pthread_create(&set->inf[i].thread, NULL, informer_main, &set->inf[i]) != 0) {
+			log_warnx("informer %s: cannot start a thread", set->inf[i].kind);
+			informers_stop(set);
+			return NULL;
+		}
+		set->inf[i].started = true;
+	}
+	metrics_live_enable();
+	return set;
+}
+
+bool
+informers_synced(struct informers *set)
+{
+	for (size_t i = 0; i < N_INFORMERS; i++)
+		if (set->inf[i].required && !atomic_load(&set->inf[i].synced))
+			return false;
+	return true;
+}
+
+void
+informers_metrics(struct informers *set)
+{
+	for (size_t i = 0; i < N_INFORMERS; i++) {
+		struct informer *in = &set->inf[i];
+
+		metrics_live_kind(in->kind, live_objects(set->lv, in->kind),
+		    atomic_load(&in->restarts), atomic_load(&in->synced_at));
+	}
+	metrics_live_claims(live_claims(set->lv), informers_synced(set));
+}
+
+void
+informers_stop(struct informers *set)
+{
+	if (set == NULL)
+		return;
+	set->stop = 1;
+	for (size_t i = 0; i < N_INFORMERS; i++)
+		if (set->inf[i].started)
+			pthread_join(set->inf[i].thread, NULL);
+	kube_client_set_stop(set->kc, NULL);
+	free(set);
+}

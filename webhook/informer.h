@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* informer: one LIST-then-WATCH thread per resource, feeding a live cache. */
+#ifndef TG_INFORMER_H
+#define TG_INFORMER_H
+#include <stdbool.h>
+
+struct kube_client;
+struct live;
+
+/*
+ * The informers of one process: Ingresses (networking.k8s.io/v1, all namespaces), Namespaces
+ * (v1) and Gateway API HTTPRoutes (gateway.networking.k8s.io/v1, when the API serves them;
+ * discovery is retried every 30 s while it does not, and they do not count for readiness).
+ * Each thread LISTs, hands the whole list to live_replace_kind, then WATCHes from the list's
+ * resourceVersion with bookmarks and a 300 s server timeout, event by event; a 410 relists,
+ * any other failure retries after a jittered backoff, resuming the watch where it stopped.
+ */
+struct informers;
+
+/*
+ * Starts the threads on `kc` and `lv` (both borrowed; they must outlive informers_stop).
+ * The client's stop flag is set to the informers' own. NULL when a thread cannot start.
+ */
+struct informers *informers_start(struct kube_client *kc, struct live *lv);
+/* True once every required informer finished its first full LIST. Thread-safe. */
+bool informers_synced(struct informers *inf);
+/*
+ * Publishes tenantguard_live_* and tenantguard_watch_restarts_total through metrics.c.
+ * Thread-safe; called before the metrics are rendered.
+ */
+void informers_metrics(struct informers *inf);
+/* Raises the stop flag, joins every thread (within about a second) and frees it all. */
+void informers_stop(struct informers *inf);
+
+#endif

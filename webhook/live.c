@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* live: left-right copies of the cluster state, kept current by incremental writer operations. */
+#include "live.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "claims.h"
+#include "config.h"
+#include "state.h"
+#include "strmap.h"
+
+#define LIVE_KINDS   8      /* distinct kinds counted; more are counted under the last slot */
+#define LIVE_KEY_MAX 768    /* "Kind/namespace/name": 63 + 253 + 253 and separators fit */
+
+/* A config and how to let go of it. */
+struct live_cfg {
+	const struct config *cfg;
+	void               (*release)(void *);
+	void                *arg;
+};
+
+/* One copy. Only the writer changes it, and only while no reader can be inside. */
+struct live_side {
+	const struct config *cfg;
+	struct state        *st;
+};
+
+/* Reader counters on their own cache lines, so the two sides do not share one. */
+struct live_counter {
+	atomic_long n;
+	char        pad[64 - sizeof(atomic_long)];
+};
+
+struct live_kind {
+	char          name[32];
+	atomic_size_t n;
+};
+
+struct live {
+	atomic_int          active;
+	struct live_counter readers[2];
+	struct live_side    side[2];
+
+	pthread_mutex_t     wlock;     /* everything below is the writer's */
+	struct live_cfg    *cur;       /* the config both sides are built with, or NULL */
+	struct strmap      *objects;   /* "Kind/ns/name" -> json_t (owned, trimmed) */
+	bool                broken;    /* an operation failed half-way: rebuild before the next */
+	struct live_kind    kinds[LIVE_KINDS];
+	atomic_size_t       claims;
+};
+
+/* One pending change: remove `old` (borrowed from the map) and/or add `new` (owned). */
+struct change {
+	char   *key;
+	json_t *old;
+	json_t *new;
+};
+
+struct batch {
+	struct change *v;
+	size_t         n, cap;
+};
+
+struct live *
+live_new(void)
+{
+	struct live *lv = calloc(1, sizeof(*lv));
+
+	if (lv == NULL)
+		return NULL;
+	atomic_init(&lv->active, 0);
+	atomic_init(&lv->readers[0].n, 0);
+	atomic_init(&lv->readers[1].n, 0);
+	atomic_init(&lv->claims, 0);
+	for (size_t i = 0; i < LIVE_KINDS; i++)
+		atomic_init(&lv->kinds[i].n, 0);
+	pthread_mutex_init(&lv->wlock, NULL);
+	lv->objects = strmap_new();
+	lv->side[0].st = state_new();
+	lv->side[1].st = state_new();
+	if (lv->objects == NULL || lv->side[0].st == NULL || lv->side[1].st == NULL) {
+		live_free(lv);
+		return NULL;
+	}
+	return lv;
+}
+
+static void
+object_decref(const char *key, void *value, void *arg)
+{
+	(void)key;
+	(void)arg;
+	json_decref(value);
+}
+
+static void
+cfg_release(struct live_cfg *c)
+{
+	if (c == NULL)
+		return;
+	if (c->release != NULL)
+		c->release(c->arg);
+	free(c);
+}
+
+void
+live_free(struct live *lv)
+{
+	if (lv == NULL)
+		return;
+	if (lv->objects != NULL) {
+		strmap_each(lv->objects, object_decref, NULL);
+		strmap_free(lv->objects);
+	}
+	state_free(lv->side[0].st);
+	state_free(lv->side[1].st);
+	cfg_release(lv->cur);
+	pthread_mutex_destroy(&lv->wlock);
+	free(lv);
+}
+
+/* ---- readers ---- */
+
+int
+live_read_begin(struct live *lv, struct live_view *v)
+{
+	int a;
+
+	/*
+	 * Announce first, then check the side is still the active one: the writer flips
+	 * `active` before it waits for the old side's count, so either it sees this reader or
+	 * this reader sees the flip and moves over (all seq_cst).
+	 */
+	for (;;) {
+		a = atomic_load(&lv->active);
+		atomic_fetch_add(&lv->readers[a].n, 1);
+		if (atomic_load(&lv->active) == a)
+			break;
+		atomic_fetch_sub(&lv->readers[a].n, 1);
+	}
+	if (lv->side[a].cfg == NULL) {
+		atomic_fetch_sub(&lv->readers[a].n, 1);
+		return -1;
+	}
+	v->cfg = lv->side[a].cfg;
+	v->st = lv->side[a].st;
+	v->side = a;
+	return 0;
+}
+
+void
+live_read_end(struct live *lv, const struct live_view *v)
+{
+	atomic_fetch_sub(&lv->readers[v->side].n, 1);
+}
+
+/* ---- the writer's side of the protocol ---- */
+
+/* Waits until no reader is inside `side`; readers stay a few microseconds. */
+static void
+drain(struct live *lv, int side)
+{
+	struct timespec pause = { 0, 20 * 1000 };
+
+	for (unsigned spins = 0; atomic_load(&lv->readers[side].n) != 0; spins++) {
+		if (spins < 64)
+			sched_yield();
+		else
+			nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * The inactive side is free: once the last flip's drain finished, a reader that counts
+ * itself in there finds `active` different and leaves without touching it.
+ */
+static int
+inactive(struct live *lv)
+{
+	return 1 - atomic_load(&lv->active);
+}
+
+/* Makes `side` the active one and waits for the readers of the other to leave; returns it. */
+static int
+flip(struct live *lv, int side)
+{
+	int old = 1 - side;
+
+	atomic_store(&lv->active, side);
+	drain(lv, old);
+	return old;
+}
+
+static void
+claims_gauge(struct live *lv)
+{
+	const struct state *st = lv->side[atomic_load(&lv->active)].st;
+
+	atomic_store(&lv->claims, st->claims != NULL ? claims_count(st->claims) : 0);
+}
+
+/* ---- the object map ---- */
+
+/* "Kind/namespace/name" of obj into key; -1 when kind or name is missing or too long. */
+static int
+object_key(const json_t *obj, char *key, size_t keysz)
+{
+	const json_t *md = json_object_get(obj, "metadata");
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+	int n;
+
+	if (kind == NULL || name == NULL || *kind == '\0' || *name == '\0')
+		return -1;
+	n = snprintf(key, keysz, "%s/%s/%s", kind, ns != NULL ? ns : "", name);
+	return n < 0 || (size_t)n >= keysz ? -1 : 0;
+}
+
+/* The part of an object the claims come from: no managedFields, annotations or status. */
+static json_t *
+object_trim(const json_t *obj)
+{
+	json_t *c = json_deep_copy(obj), *md;
+
+	if (c == NULL)
+		return NULL;
+	json_object_del(c, "status");
+	if ((md = json_object_get(c, "metadata")) != NULL) {
+		json_object_del(md, "managedFields");
+		json_object_del(md, "annotations");
+	}
+	return c;
+}
+
+static const char *
+object_rv(const json_t *obj)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"),
+	    "resourceVersion"));
+}
+
+static struct live_kind *
+kind_slot(struct live *lv, const char *kind, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < LIVE_KINDS && lv->kinds[i].name[0] != '\0'; i++)
+		if (strlen(lv->kinds[i].name) == len && memcmp(lv->kinds[i].name, kind, len) == 0)
+			return &lv->kinds[i];
+	if (i + 1 < LIVE_KINDS && len < sizeof(lv->kinds[i].name)) {
+		memcpy(lv->kinds[i].name, kind, len);
+		lv->kinds[i].name[len] = '\0';
+		return &lv->kinds[i];
+	}
+	return &lv->kinds[LIVE_KINDS - 1];
+}
+
+static void
+kind_count(struct live *lv, const char *key, long delta)
+{
+	struct live_kind *k = kind_slot(lv, key, strcspn(key, "/"));
+
+	if (delta > 0)
+		atomic_fetch_add(&k->n, (size_t)delta);
+	else if (delta < 0)
+		atomic_fetch_sub(&k->n, (size_t)-delta);
+}
+
+size_t
+live_objects(struct live *lv, const char *kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < LIVE_KINDS; i++)
+		if (kind == NULL || strcmp(lv->kinds[i].name, kind) == 0)
+			n += atomic_load(&lv->kinds[i].n);
+	return n;
+}
+
+size_t
+live_claims(struct live *lv)
+{
+	return atomic_load(&lv->claims);
+}
+
+/* ---- batches ---- */
+
+static int
+batch_push(struct batch *b, const char *key, json_t *old, json_t *new)
+{
+	if (b->n == b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 8;
+		struct change *nv = realloc(b->v, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		b->v = nv;
+		b->cap = ncap;
+	}
+	if ((b->v[b->n].key = strdup(key)) == NULL)
+		return -1;
+	b->v[b->n].old = old;
+	b->v[b->n].new = new;
+	b->n++;
+	return 0;
+}
+
+/* Frees the batch; the `new` objects still in it (not committed) are released too. */
+static void
+batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->v[i].key);
+		json_decref(b->v[i].new);
+	}
+	free(b->v);
+	b->v = NULL;
+	b->n = b->cap = 0;
+}
+
+/* Applies every change to one side; -1 when any of them failed (it goes on regardless). */
+static int
+batch_apply(struct live_side *sd, const struct batch *b)
+{
+	char err[256];
+	int rc = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->v[i].old != NULL && state_remove_object(sd->st, sd->cfg, b->v[i].old) != 0)
+			rc = -1;
+		if (b->v[i].new != NULL && state_add_object(sd->st, sd->cfg, b->v[i].new, err,
+		    sizeof(err)) != 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+/* Moves the batch into the map: the new objects in, the old ones released. */
+static int
+batch_commit(struct live *lv, struct batch *b)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct change *c = &b->v[i];
+
+		if (c->new != NULL) {
+			/* Replacing a value never allocates; only a new key can fail. */
+			if (strmap_set(lv->objects, c->key, c->new) != 0) {
+				json_decref(c->new);   /* the copies now hold claims the map lacks */
+				c->old = NULL;         /* still the map's */
+				rc = -1;
+			} else if (c->old == NULL) {
+				kind_count(lv, c->key, 1);
+			}
+		} else if (c->old != NULL) {
+			strmap_del(lv->objects, c->key);
+			kind_count(lv, c->key, -1);
+		}
+		c->new = NULL;
+		json_decref(c->old);
+		c->old = NULL;
+	}
+	return rc;
+}
+
+/* ---- rebuilding ---- */
+
+struct build_arg {
+	struct state        *st;
+	const struct config *cfg;
+	int                  rc;
+};
+
+static void
+build_one(const char *key, void *value, void *arg)
+{
+	struct build_arg *ba = arg;
+	char err[256];
+
+	(void)key;
+	if (state_add_object(ba->st, ba->cfg, value, err, sizeof(err)) != 0)
+		ba->rc = -1;
+}
+
+/* A new state of every stored object, built with cfg; NULL when out of memory. */
+static struct state *
+build_state(struct live *lv, const struct config *cfg)
+{
+	struct build_arg ba = { state_new(), cfg, 0 };
+
+	if (ba.st == NULL)
+		return NULL;
+	strmap_each(lv->objects, build_one, &ba);
+	if (ba.rc != 0) {
+		state_free(ba.st);
+		return NULL;
+	}
+	return ba.st;
+}
+
+/*
+ * Rebuilds both sides with `c` (NULL: the current config). Both states are built before the
+ * flip, so a failure leaves the sides as they were. Writer lock held.
+ */
+static int
+rebuild(struct live *lv, struct live_cfg *c)
+{
+	const struct config *cfg = c != NULL ? c->cfg : lv->cur->cfg;
+	struct state *s1 = build_state(lv, cfg), *s2 = build_state(lv, cfg);
+	int in, old;
+
+	if (s1 == NULL || s2 == NULL) {
+		state_free(s1);
+		state_free(s2);
+		return -1;
+	}
+	in = inactive(lv);
+	state_free(lv->side[in].st);
+	lv->side[in] = (struct live_side){ cfg, s1 };
+	old = flip(lv, in);
+	state_free(lv->side[old].st);
+	lv->side[old] = (struct live_side){ cfg, s2 };
+	if (c != NULL) {
+		cfg_release(lv->cur);   /* no side and no reader refers to it any more */
+		lv->cur = c;
+	}
+	lv->broken = false;
+	claims_gauge(lv);
+	return 0;
+}
+
+int
+live_set_config(struct live *lv, const struct config *cfg, void (*release)(void *),
+    void *release_arg)
+{
+	struct live_cfg *c = malloc(sizeof(*c));
+	int rc;
+
+	if (c == NULL) {
+		if (release != NULL)
+			release(release_arg);
+		return -1;
+	}
+	*c = (struct live_cfg){ cfg, release, release_arg };
+	pthread_mutex_lock(&lv->wlock);
+	rc = rebuild(lv, c);
+	pthread_mutex_unlock(&lv->wlock);
+	if (rc != 0)
+		cfg_release(c);
+	return rc;
+}
+
+/*
+ * Applies a batch to both sides, left-right, then moves it into the map. Before a config
+ * exists only the map changes. Writer lock held. Takes the batch's new objects.
+ */
+static int
+write_batch(struct live *lv, struct batch *b, char *err, size_t errsz)
+{
+	int rc = 0, in, old;
+
+	if (b->n == 0)
+		return 0;
+	if (lv->cur == NULL)
+		return batch_commit(lv, b);
+	if (lv->broken && rebuild(lv, NULL) != 0) {
+		snprintf(err, errsz, "out of memory rebuilding the claim index");
+		return -1;
+	}
+	in = inactive(lv);
+	if (batch_apply(&lv->side[in], b) != 0)
+		rc = -1;
+	old = flip(lv, in);
+	if (batch_apply(&lv->side[old], b) != 0)
+		rc = -1;
+	if (batch_commit(lv, b) != 0)
+		rc = -1;
+	if (rc != 0) {
+		/* Remove and add disagreed with the index (or memory ran out): start again from
+		 * the map, which is the truth, so the two sides never drift apart. */
+		lv->broken = true;
+		if (rebuild(lv, NULL) != 0) {
+			snprintf(err, errsz, "the claim index could not be updated (out of memory)");
+			return -1;
+		}
+	}
+	claims_gauge(lv);
+	return 0;
+}
+
+int
+live_upsert(struct live *lv, const json_t *obj, char *err, size_t errsz)
+{
+	struct batch b = { 0 };
+	char key[LIVE_KEY_MAX];
+	json_t *copy, *old;
+	int rc = -1;
+
+	if (object_key(obj, key, sizeof(key)) != 0) {
+		snprintf(err, errsz, "object without kind or metadata.name");
+		return -1;
+	}
+	if ((copy = object_trim(obj)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	pthread_mutex_lock(&lv->wlock);
+	old = strmap_get(lv->objects, key);
+	if (batch_push(&b, key, old, copy) != 0) {
+		json_decref(copy);
+		snprintf(err, errsz, "out of memory");
+	} else {
+		rc = write_batch(lv, &b, err, errsz);
+	}
+	pthread_mutex_unlock(&lv->wlock);
+	batch_free(&b);
+	return rc;
+}
+
+int
+live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz)
+{
+	struct batch b = { 0 };
+	char key[LIVE_KEY_MAX];
+	json_t *old;
+	int rc = 0;
+
+	if (object_key(obj, key, sizeof(key)) != 0) {
+		snprintf(err, errsz, "object without kind or metadata.name");
+		return -1;
+	}
+	pthread_mutex_lock(&lv->wlock);
+	if ((old = strmap_get(lv->objects, key)) != NULL) {
+		if (batch_push(&b, key, old, NULL) != 0) {
+			snprintf(err, errsz, "out of memory");
+			rc = -1;
+		} else {
+			rc = write_batch(lv, &b, err, errsz);
+		}
+	}
+	pthread_mutex_unlock(&lv->wlock);
+	batch_free(&b);
+	return rc;
+}
+
+struct gone_arg {
+	struct live   *lv;
+	const char    *prefix;   /* "Kind/" */
+	size_t         plen;
+	struct strmap *seen;     /* keys of the new list */
+	struct batch  *b;
+	int            rc;
+};
+
+static void
+collect_gone(const char *key, void *value, void *arg)
+{
+	struct gone_arg *g = arg;
+
+	if (strncmp(key, g->prefix, g->plen) == 0 && strmap_get(g->seen, key) == NULL &&
+	    batch_push(g->b, key, value, NULL) != 0)
+		g->rc = -1;
+}
+
+int
+live_replace_kind(struct live *lv, const char *kind, const json_t *objs, char *err,
+    size_t errsz)
+{
+	struct batch b = { 0 };
+	struct strmap *seen = strmap_new();
+	char key[LIVE_KEY_MAX], prefix[64];
+	size_t i;
+	const json_t *obj;
+	int rc = -1;
+
+	snprintf(err, errsz, "out of memory");
+	if (seen == NULL)
+		return -1;
+	snprintf(prefix, sizeof(prefix), "%s/", kind);
+	pthread_mutex_lock(&lv->wlock);
+	json_array_foreach(objs, i, obj) {
+		const char *k = json_string_value(json_object_get(obj, "kind"));
+		json_t *old, *copy;
+
+		if (k == NULL || strcmp(k, kind) != 0 || object_key(obj, key, sizeof(key)) != 0)
+			continue;
+		if (strmap_get(seen, key) != NULL)
+			continue;
+		if (strmap_set(seen, key, (void *)1) != 0)
+			goto out;
+		old = strmap_get(lv->objects, key);
+		if (old != NULL && object_rv(old) != NULL && object_rv(obj) != NULL &&
+		    strcmp(object_rv(old), object_rv(obj)) == 0)
+			continue;   /* unchanged since we saw it */
+		if ((copy = object_trim(obj)) == NULL)
+			goto out;
+		if (batch_push(&b, key, old, copy) != 0) {
+			json_decref(copy);
+			goto out;
+		}
+	}
+	{
+		struct gone_arg g = { lv, prefix, strlen(prefix), seen, &b, 0 };
+
+		strmap_each(lv->objects, collect_gone, &g);
+		if (g.rc != 0)
+			goto out;
+	}
+	rc = write_batch(lv, &b, err, errsz);
+out:
+	pthread_mutex_unlock(&lv->wlock);
+	batch_free(&b);
+	strmap_free(seen);
+	return rc;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* live: the cluster's objects as two left-right state copies that readers never wait for. */
+#ifndef TG_LIVE_H
+#define TG_LIVE_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct state;
+
+/*
+ * Left-right: two `struct state` copies, each built with the same config. Readers enter the
+ * active copy with two atomic operations and never block; one writer at a time (a mutex)
+ * applies an operation to the inactive copy, flips `active`, waits until the readers still in
+ * the old copy have left, then applies the same operation to it. A writer-only map keyed
+ * "Kind/namespace/name" keeps the last object seen, so an update or delete removes exactly
+ * the claims the previous version added: incremental, never a rebuild per event. A new config
+ * rebuilds both copies from that map.
+ */
+struct live;
+
+/* What a reader decides against: a config and the state built with it, both borrowed. */
+struct live_view {
+	const struct config *cfg;
+	const struct state  *st;
+	int                  side;   /* for live_read_end */
+};
+
+/* New empty cache with no config (live_read_begin fails until live_set_config). NULL: ENOMEM. */
+struct live *live_new(void);
+/* Frees it and every object it holds; no reader or writer may be running. */
+void live_free(struct live *lv);
+
+/*
+ * Installs `cfg` (borrowed until release(release_arg) is called, which happens once neither
+ * copy nor any reader uses it any more, at the latest in live_free) and rebuilds both copies
+ * from the stored objects with it. 0, or -1 when out of memory (the old config stays).
+ */
+int live_set_config(struct live *lv, const struct config *cfg, void (*release)(void *),
+    void *release_arg);
+
+/*
+ * Enters the active copy: fills *v, or returns -1 when no config is installed yet. Wait-free
+ * for practical purposes (it retries only while a writer flips). Every successful call must
+ * be paired with live_read_end on the same thread, soon: the writer waits for it.
+ */
+int live_read_begin(struct live *lv, struct live_view *v);
+void live_read_end(struct live *lv, const struct live_view *v);
+
+/*
+ * Writer operations (thread-safe: they take the writer lock). `obj` is borrowed; a trimmed
+ * copy (no managedFields, status or annotations) is kept. Objects need kind and
+ * metadata.name; namespace may be absent (cluster-scoped). 0, or -1 with the reason in err;
+ * on an indexing failure both copies are rebuilt from the map so they never diverge.
+ */
+int live_upsert(struct live *lv, const json_t *obj, char *err, size_t errsz);
+int live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz);
+/*
+ * Replaces every stored object of `kind` with the objects of `objs` (a JSON array, borrowed):
+ * what a relist does. Objects whose resourceVersion did not change are left alone; the rest is
+ * removed and added incrementally, in one flip.
+ */
+int live_replace_kind(struct live *lv, const char *kind, const json_t *objs, char *err,
+    size_t errsz);
+
+/* Stored objects of `kind` (NULL: all), and claims in the active copy. Thread-safe. */
+size_t live_objects(struct live *lv, const char *kind);
+size_t live_claims(struct live *lv);
+
+#endif
