@@ -235,6 +235,14 @@ text_help(struct text *t, const char *name, const char *type, const char *help)
 	text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One metric without labels: its HELP/TYPE header and its value. */
+static void
+text_metric(struct text *t, const char *name, const char *type, const char *help, long long v)
+{
+	text_help(t, name, type, help);
+	text_printf(t, "%s %lld\n", name, v);
+}
+
 static void
 render_reviews(struct text *t)
 {
@@ -364,40 +372,32 @@ metrics_render(size_t *len)
 			    (unsigned long long)get(&http_requests[i]));
 	}
 
-	text_help(&t, "tenantguard_http_connections_total", "counter",
-	    "TCP connections accepted (keep-alive connections carry many requests).");
-	text_printf(&t, "tenantguard_http_connections_total %llu\n",
-	    (unsigned long long)get(&http_connections));
+	text_metric(&t, "tenantguard_http_connections_total", "counter",
+	    "TCP connections accepted (keep-alive connections carry many requests).",
+	    (long long)get(&http_connections));
 
-	text_help(&t, "tenantguard_config_generation", "gauge",
-	    "Generation of the installed config (1 for the first load).");
-	text_printf(&t, "tenantguard_config_generation %llu\n",
-	    (unsigned long long)get(&config_generation));
-	text_help(&t, "tenantguard_config_reload_failures_total", "counter",
-	    "Config or state loads that failed; the last good snapshot stayed in use.");
-	text_printf(&t, "tenantguard_config_reload_failures_total %llu\n",
-	    (unsigned long long)get(&config_failures));
-	text_help(&t, "tenantguard_config_last_reload_success", "gauge",
-	    "1 when the last load attempt succeeded, 0 when it failed.");
-	text_printf(&t, "tenantguard_config_last_reload_success %d\n",
-	    atomic_load(&config_last_success));
-	text_help(&t, "tenantguard_state_objects", "gauge", "Cluster objects in the installed state.");
-	text_printf(&t, "tenantguard_state_objects %llu\n", (unsigned long long)get(&state_objects));
-	text_help(&t, "tenantguard_state_claims", "gauge", "Host claims in the installed state.");
-	text_printf(&t, "tenantguard_state_claims %llu\n", (unsigned long long)get(&state_claims));
+	text_metric(&t, "tenantguard_config_generation", "gauge",
+	    "Generation of the installed config (1 for the first load).",
+	    (long long)get(&config_generation));
+	text_metric(&t, "tenantguard_config_reload_failures_total", "counter",
+	    "Config or state loads that failed; the last good snapshot stayed in use.",
+	    (long long)get(&config_failures));
+	text_metric(&t, "tenantguard_config_last_reload_success", "gauge",
+	    "1 when the last load attempt succeeded, 0 when it failed.",
+	    (long long)atomic_load(&config_last_success));
+	text_metric(&t, "tenantguard_state_objects", "gauge", "Cluster objects in the installed state.",
+	    (long long)get(&state_objects));
+	text_metric(&t, "tenantguard_state_claims", "gauge", "Host claims in the installed state.",
+	    (long long)get(&state_claims));
 
-	text_help(&t, "tenantguard_tls_reloads_total", "counter",
-	    "Serving certificate and key pairs installed after start-up.");
-	text_printf(&t, "tenantguard_tls_reloads_total %llu\n",
-	    (unsigned long long)get(&tls_reloads));
-	text_help(&t, "tenantguard_tls_reload_failures_total", "counter",
+	text_metric(&t, "tenantguard_tls_reloads_total", "counter",
+	    "Serving certificate and key pairs installed after start-up.",
+	    (long long)get(&tls_reloads));
+	text_metric(&t, "tenantguard_tls_reload_failures_total", "counter",
 	    "New certificate and key pairs refused (unreadable, not parsable, key not matching); "
-	    "the previous pair stayed in use.");
-	text_printf(&t, "tenantguard_tls_reload_failures_total %llu\n",
-	    (unsigned long long)get(&tls_failures));
-	text_help(&t, "tenantguard_tls_cert_not_after_seconds", "gauge",
-	    "Expiry of the serving certificate (the leaf), in seconds since the Unix epoch.");
-	text_printf(&t, "tenantguard_tls_cert_not_after_seconds %lld\n",
+	    "the previous pair stayed in use.", (long long)get(&tls_failures));
+	text_metric(&t, "tenantguard_tls_cert_not_after_seconds", "gauge",
+	    "Expiry of the serving certificate (the leaf), in seconds since the Unix epoch.",
 	    (long long)atomic_load(&tls_not_after));
 
 	if (atomic_load(&live_enabled))
