@@ -96,6 +96,7 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/tenantguard
 	@$(BENCH_BIN)
 	@bench/bench_https.sh $(BUILD)
+	@bench/bench_scale.sh $(BUILD)
 
 clean:
 	rm -rf build

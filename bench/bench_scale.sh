@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# bench_scale.sh BUILD_DIR: live cluster state at scale (issue 5, item 6), against the real
+# kube-apiserver of tests/e2e (built and cached by tests/e2e/build.sh; brought up and torn down
+# here). Run by `make bench` with the non-sanitizer build.
+#
+#   - load: BENCH_SCALE_NS namespaces team-0.. and BENCH_SCALE_INGRESSES Ingresses of 3 hosts
+#     each (s<i>-<j>.app<i>.domain<i%500>.com), as JSON Lists of 500 created with
+#     `kubectl create -f`, 2 at a time;
+#   - cold start: `tenantguard serve --kubeconfig` (admin), time from exec to /readyz 200,
+#     polled every 20 ms; the claim count from /metrics;
+#   - review latency: N reviews of a tenant1 Ingress claiming one host (half collide with a
+#     loaded host → denied [host-collision], half are free → allowed; every decision is
+#     checked), paced over ~10 s on one TLS keep-alive connection, once with the watch idle and
+#     once while a bounded writer (2,000 creates/patches over ~10 s, its own keep-alive
+#     connection with the admin token) keeps the Ingress watch busy; p50/p99 and their ratio.
+# Everything is on loopback and bounded in time and count; no process is left behind.
+#
+# Knobs (environment): BENCH_SCALE_INGRESSES (10000), BENCH_SCALE_NS (100),
+# BENCH_SCALE_REVIEWS (2000), BENCH_SCALE_WRITES (2000), BENCH_SCALE_SECS (10).
+set -uo pipefail
+
+BUILD_DIR=$(cd "${1:?usage: bench/bench_scale.sh BUILD_DIR}" && pwd)
+BIN=$BUILD_DIR/tenantguard
+HERE=$(cd "$(dirname "$0")" && pwd)
+e2e=$HERE/../tests/e2e
+NING=${BENCH_SCALE_INGRESSES:-10000}
+NNS=${BENCH_SCALE_NS:-100}
+NREV=${BENCH_SCALE_REVIEWS:-2000}
+NWRITES=${BENCH_SCALE_WRITES:-2000}
+SECS=${BENCH_SCALE_SECS:-10}
+BATCH=500
+
+die() { echo "bench_scale: $*" >&2; exit 1; }
+[ -x "$BIN" ] || die "$BIN not built (make bench builds it)"
+for tool in curl python3; do command -v "$tool" >/dev/null 2>&1 || die "$tool not found"; done
+ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
+T_BEGIN=$(ms_now)
+
+. "$e2e/lib.sh"
+e2e_cluster_up scale   # its EXIT trap stops every pid in $TENANTGUARD_CLUSTER_PIDS, then the cluster
+work=$TENANTGUARD_CLUSTER_DIR/scale; mkdir -p "$work"
+TG_PID="" CHURN_PID=""
+# record "pid starttime name" so that cluster.sh down stops it, and only if it is still ours
+own() { echo "$1 $(awk '{print $22}' "/proc/$1/stat" 2>/dev/null) $2" >>"$TENANTGUARD_CLUSTER_PIDS"; }
+fail() {   # like die, with the tail of tenantguard's log
+	[ -s "$work/tenantguard.log" ] && { echo "--- tenantguard.log (tail)" >&2; tail -n 20 "$work/tenantguard.log" >&2; }
+	die "$*"
+}
+
+APISERVER=$TENANTGUARD_APISERVER
+TOKEN=$(awk '$1 == "token:" { print $2; exit }' "$KUBECONFIG_ADMIN")
+[ -n "$TOKEN" ] || die "no token in $KUBECONFIG_ADMIN"
+
+# ---- the python side: list generation, the writer, the review client ------------------------
+cat >"$work/scale.py" <<'PY'
+import http.client, json, os, ssl, sys, time, urllib.parse
+
+def ingress(name, ns, hosts):
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"rules": [{"host": h, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                     "backend": {"service": {"name": "app", "port": {"number": 80}}}}]}}
+                     for h in hosts]}}
+
+def loaded_host(i, j):
+    return "s%d-%d.app%d.domain%d.com" % (i, j, i, i % 500)
+
+def gen(outdir, n, nns, batch):
+    nsl = {"apiVersion": "v1", "kind": "List",
+           "items": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-%d" % k}}
+                     for k in range(nns)]}
+    json.dump(nsl, open(os.path.join(outdir, "namespaces.json"), "w"))
+    for b in range(0, n, batch):
+        items = [ingress("ing-%d" % i, "team-%d" % (i % nns), [loaded_host(i, j) for j in range(3)])
+                 for i in range(b, min(n, b + batch))]
+        json.dump({"apiVersion": "v1", "kind": "List", "items": items},
+                  open(os.path.join(outdir, "ingresses-%05d.json" % b), "w"))
+
+def conn(url, cafile):
+    u = urllib.parse.urlsplit(url)
+    ctx = ssl.create_default_context(cafile=cafile)
+    return http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=10)
+
+def churn(server, cafile, token, nns, nwrites, secs, out):
+    """Bounded writer: nwrites/2 creates of churn-k, then as many merge-patches changing their
+    host, paced evenly over secs (never longer than 3*secs). Hosts are disjoint from the ones
+    the reviews ask for, so decisions stay deterministic."""
+    c = conn(server, cafile)
+    hdr = {"Authorization": "Bearer " + token}
+    ncreate = nwrites // 2
+    t0 = time.monotonic(); done = errors = 0
+    for k in range(nwrites):
+        target = t0 + k * secs / nwrites
+        now = time.monotonic()
+        if now - t0 > 3 * secs:
+            break
+        if target > now:
+            time.sleep(target - now)
+        i = k % ncreate; ns = "team-%d" % (i % nns)
+        path = "/apis/networking.k8s.io/v1/namespaces/%s/ingresses" % ns
+        if k < ncreate:
+            body = json.dumps(ingress("churn-%d" % i, ns, ["c%d.churn.example.net" % i]))
+            c.request("POST", path, body, dict(hdr, **{"Content-Type": "application/json"}))
+        else:
+            body = json.dumps({"spec": {"rules": [{"host": "c%d-b.churn.example.net" % i,
+                   "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                   "backend": {"service": {"name": "app", "port": {"number": 80}}}}]}}]}})
+            c.request("PATCH", path + "/churn-%d" % i, body,
+                      dict(hdr, **{"Content-Type": "application/merge-patch+json"}))
+        r = c.getresponse(); r.read()
+        done += 1
+        if r.status >= 300:
+            errors += 1
+    el = time.monotonic() - t0
+    json.dump({"writes": done, "errors": errors, "secs": round(el, 2),
+               "creates": min(done, ncreate)}, open(out, "w"))
+
+def review_body(uid, host):
+    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": uid,
+            "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+            "resource": {"group": "networking.k8s.io", "version": "v1", "resource": "ingresses"},
+            "namespace": "tenant1-gateway", "name": "bench", "operation": "CREATE",
+            "userInfo": {"username": "alice", "groups": ["tenant1"]},
+            "object": ingress("bench", "tenant1-gateway", [host])}}).encode()
+
+def reviews(url, cafile, tag, n, nloaded, secs, out):
+    """n reviews on one keep-alive connection, paced over secs; even: a loaded host (denied
+    [host-collision]), odd: a free host (allowed). Prints p50/p99 in microseconds."""
+    bodies = []
+    for k in range(n):
+        if k % 2 == 0:
+            i = (k * 7919) % nloaded
+            bodies.append((review_body("r%d" % k, loaded_host(i, k % 3)), False))
+        else:
+            bodies.append((review_body("r%d" % k, "free%d.%s.example.org" % (k, tag)), True))
+    c = conn(url, cafile)
+    hdr = {"Content-Type": "application/json"}
+    c.request("POST", "/validate", bodies[1][0], hdr); c.getresponse().read()   # handshake
+    lat = []; wrong = 0; first_wrong = ""
+    t0 = time.monotonic()
+    for k, (body, want) in enumerate(bodies):
+        target = t0 + k * secs / n
+        now = time.monotonic()
+        if target > now:
+            time.sleep(target - now)
+        s = time.perf_counter_ns()
+        c.request("POST", "/validate", body, hdr)
+        r = c.getresponse(); data = r.read()
+        lat.append((time.perf_counter_ns() - s) / 1000.0)
+        resp = json.loads(data).get("response", {}) if r.status == 200 else {}
+        ok = r.status == 200 and resp.get("allowed") == want and \
+            (want or "[host-collision]" in resp.get("status", {}).get("message", ""))
+        if not ok:
+            wrong += 1
+            first_wrong = first_wrong or "%d %s" % (r.status, data[:300])
+    lat.sort()
+    pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
+    json.dump({"n": n, "p50": round(pct(0.50)), "p99": round(pct(0.99)), "max": round(lat[-1]),
+               "wrong": wrong, "first_wrong": first_wrong,
+               "secs": round(time.monotonic() - t0, 2)}, open(out, "w"))
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "gen":
+        gen(args[0], int(args[1]), int(args[2]), int(args[3]))
+    elif cmd == "churn":
+        churn(args[0], args[1], os.environ["BENCH_TOKEN"], int(args[2]), int(args[3]),
+              float(args[4]), args[5])
+    elif cmd == "reviews":
+        reviews(args[0], args[1], args[2], int(args[3]), int(args[4]), float(args[5]), args[6])
+PY
+py() { python3 "$work/scale.py" "$@"; }
+jget() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+
+# ---- load ---------------------------------------------------------------------------------
+mkdir -p "$work/lists"
+py gen "$work/lists" "$NING" "$NNS" "$BATCH" || die "generating the lists failed"
+t0=$(ms_now)
+admin create -f "$work/lists/namespaces.json" >/dev/null || die "creating the namespaces failed"
+ls "$work"/lists/ingresses-*.json | timeout -k 5 600 xargs -P 2 -n 1 \
+	"$KUBECTL" --request-timeout=60s --kubeconfig "$KUBECONFIG_ADMIN" create -o name -f \
+	>"$work/load.out" 2>"$work/load.err" || die "loading the Ingresses failed: $(tail -n 5 "$work/load.err")"
+load_ms=$(( $(ms_now) - t0 ))
+got=$(grep -c '^ingress' "$work/load.out")
+[ "$got" = "$NING" ] || die "created $got Ingresses, wanted $NING"
+echo "bench: scale load namespaces=$NNS ingresses=$NING hosts=$((NING * 3)) load_ms=$load_ms" \
+	"# kubectl create -f, Lists of $BATCH, 2 in parallel"
+
+# ---- cold start to ready ------------------------------------------------------------------
+"$BIN" certs --out "$work/certs" >/dev/null 2>"$work/certs.log" || die "tenantguard certs: $(cat "$work/certs.log")"
+CA=$work/certs/ca.crt
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL=https://127.0.0.1:$PORT
+code() { curl -s --max-time 2 --cacert "$CA" -o /dev/null -w '%{http_code}' "$URL$1" 2>/dev/null; }
+metric() { curl -s --max-time 5 --cacert "$CA" "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+
+t0=$(date +%s%N)
+setsid "$BIN" serve --listen "127.0.0.1:$PORT" --tls-cert "$work/certs/tls.crt" \
+	--tls-key "$work/certs/tls.key" --kubeconfig "$KUBECONFIG_ADMIN" \
+	</dev/null >"$work/tenantguard.log" 2>&1 &
+TG_PID=$!
+own "$TG_PID" tenantguard
+ready_ms=""
+while :; do
+	if [ "$(code /readyz)" = 200 ]; then ready_ms=$(( ($(date +%s%N) - t0) / 1000000 )); break; fi
+	kill -0 "$TG_PID" 2>/dev/null || fail "tenantguard exited during startup"
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 120000 ] || fail "not ready after 120 s"
+	sleep 0.02
+done
+claims=$(metric tenantguard_live_claims)
+objs=$(metric 'tenantguard_live_objects{kind="Ingress"}')
+[ "$objs" = "$NING" ] || fail "/metrics: $objs Ingresses after ready, wanted $NING"
+echo "bench: scale ingresses=$NING hosts=$((NING * 3)) cold_start_to_ready_ms=$ready_ms" \
+	"live_ingresses=$objs live_claims=$claims # exec to /readyz 200, polled every 20 ms"
+
+# ---- review latency: idle watch, then a busy one --------------------------------------------
+result() {   # name file
+	local f=$2 w
+	w=$(jget "$f" wrong)
+	[ "$w" = 0 ] || fail "$1: $w wrong decisions, first: $(jget "$f" first_wrong)"
+	echo "p50_us=$(jget "$f" p50) p99_us=$(jget "$f" p99) max_us=$(jget "$f" max) n=$(jget "$f" n)"
+}
+timeout -k 5 $((SECS * 3 + 60)) python3 "$work/scale.py" reviews "$URL" "$CA" idle "$NREV" "$NING" "$SECS" "$work/idle.json" ||
+	fail "review client (idle) failed"
+idle=$(result review_idle "$work/idle.json") || exit 1
+
+restarts0=$(metric 'tenantguard_watch_restarts_total{kind="Ingress"}')
+BENCH_TOKEN=$TOKEN timeout -k 5 $((SECS * 3 + 30)) python3 "$work/scale.py" churn "$APISERVER" \
+	"$TENANTGUARD_CLUSTER_CA" "$NNS" "$NWRITES" "$SECS" "$work/churn.json" >"$work/churn.log" 2>&1 &
+CHURN_PID=$!
+own "$CHURN_PID" churn
+sleep 0.3   # the writer is under way
+timeout -k 5 $((SECS * 3 + 60)) python3 "$work/scale.py" reviews "$URL" "$CA" busy "$NREV" "$NING" "$SECS" "$work/busy.json" ||
+	fail "review client (busy) failed"
+wait "$CHURN_PID" || fail "the writer failed: $(tail -n 5 "$work/churn.log")"
+# the watch must have followed the writer: every create visible (timed from the writer's end,
+# which is within a few ms of its last write; the first check is immediate)
+t_end=$(ms_now)
+want=$((NING + NWRITES / 2))
+while [ "$(metric 'tenantguard_live_objects{kind="Ingress"}')" != "$want" ]; do
+	[ $(( $(ms_now) - t_end )) -lt 10000 ] || fail "the watch did not catch up to $want Ingresses within 10 s"
+	sleep 0.02
+done
+caught_ms=$(( $(ms_now) - t_end ))
+busy=$(result review_under_watch_load "$work/busy.json") || exit 1
+writes=$(jget "$work/churn.json" writes) werr=$(jget "$work/churn.json" errors)
+[ "$werr" = 0 ] && [ "$writes" = "$NWRITES" ] || fail "the writer: $writes of $NWRITES writes, $werr errors"
+restarts=$(( $(metric 'tenantguard_watch_restarts_total{kind="Ingress"}') - restarts0 ))
+
+echo "bench: scale review_idle $idle # paced over ${SECS} s, one TLS keep-alive connection"
+echo "bench: scale review_under_watch_load $busy writes=$writes write_secs=$(jget "$work/churn.json" secs)" \
+	"watch_caught_up_ms=$caught_ms watch_restarts=$restarts live_claims=$(metric tenantguard_live_claims)"
+p() { sed -E "s/.*$1=([0-9]+).*/\1/" <<<"$2"; }
+echo "bench: scale ratio_busy_over_idle p50=$(awk -v a="$(p p50_us "$busy")" -v b="$(p p50_us "$idle")" 'BEGIN { printf "%.2f", a / b }')" \
+	"p99=$(awk -v a="$(p p99_us "$busy")" -v b="$(p p99_us "$idle")" 'BEGIN { printf "%.2f", a / b }')" \
+	"# 2 cores shared by etcd, kube-apiserver, the writer, the client and tenantguard"
+
+# ---- stop: SIGTERM, exit 0 -------------------------------------------------------------------
+kill -TERM "$TG_PID"
+for _ in $(seq 100); do kill -0 "$TG_PID" 2>/dev/null || break; sleep 0.05; done
+wait "$TG_PID"; rc=$?
+[ "$rc" = 0 ] || fail "tenantguard exited $rc on SIGTERM"
+echo "bench: scale total_secs=$(( ($(ms_now) - T_BEGIN) / 1000 ))"
