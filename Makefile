@@ -4,7 +4,7 @@ BUILD    ?= build
 PKGS     := libmicrohttpd gnutls jansson yaml-0.1 openssl libcurl
 # Debian packages the build and the tests need; installed on demand (as root).
 DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libssl-dev libyaml-dev \
-            libcurl4-openssl-dev libgnutls28-dev curl openssl python3 python3-jsonpatch
+            libcurl4-openssl-dev libgnutls28-dev curl openssl python3 python3-jsonpatch publicsuffix
 
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 BASEFLAGS:= -D_GNU_SOURCE -O2 -g -Iwebhook -Ipolicies -Icerts

@@ -38,6 +38,7 @@ run https python3 tests/https/test_https.py "$BUILD"
 run e2e bash tests/e2e/run_e2e.sh "$BUILD"
 run kube-client bash tests/e2e/run_kube_client.sh "$BUILD"
 run live bash tests/e2e/run_live.sh "$BUILD"
+run race bash tests/e2e/run_race.sh "$BUILD"
 
 total_fail=$((total_fail + broken))
 echo "$total_pass passed, $total_fail failed"

@@ -110,3 +110,17 @@ arena_end(void)
 	arena.head = keep;
 	arena.active = false;
 }
+
+bool
+arena_pause(void)
+{
+	bool was = arena.active;
+	arena.active = false;
+	return was;
+}
+
+void
+arena_resume(bool was)
+{
+	arena.active = was;
+}

@@ -2,6 +2,7 @@
 /* arena: a per-thread bump allocator behind jansson for the length of one review. */
 #ifndef TG_ARENA_H
 #define TG_ARENA_H
+#include <stdbool.h>
 
 /*
  * Installs the arena as jansson's allocator (once per process; safe to call repeatedly).
@@ -17,5 +18,13 @@ void arena_install(void);
 void arena_begin(void);
 /* Closes the scope and reclaims everything allocated in it at once. */
 void arena_end(void);
+
+/*
+ * Suspends this thread's scope (jansson allocations and frees go to malloc/free again) for
+ * code that keeps or frees jansson memory with the plain allocator, such as the API client;
+ * what it allocates must not be freed after arena_resume(). Returns what arena_resume takes.
+ */
+bool arena_pause(void);
+void arena_resume(bool was);
 
 #endif

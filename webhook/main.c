@@ -28,6 +28,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: tenantguard serve [--config F] [--listen HOST:PORT] [--tls-cert F --tls-key F]\n"
 	    "                         [--client-ca F] [--state F | --kubeconfig F] [--threads N]\n"
+	    "                         [--no-durable-claims]\n"
 	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
 	    "       tenantguard check-config F\n"
 	    "       tenantguard render baseline TENANT [--config F] [--output yaml|json]\n"
@@ -223,6 +224,7 @@ cmd_serve(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "no-durable-claims", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server_opts o;
@@ -252,6 +254,7 @@ cmd_serve(int argc, char **argv)
 			break;
 		}
 		case 'k': o.kubeconfig = optarg; break;
+		case 'N': o.no_durable_claims = true; break;
 		default: usage(stderr); return 2;
 		}
 	}

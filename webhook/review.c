@@ -252,6 +252,15 @@ review_handle(const struct config *cfg, const struct state *st, bool mutate, con
     size_t len, time_t now, char **out, size_t *outlen, struct review_summary *sum, char *err,
     size_t errsz)
 {
+	return review_handle_with(cfg, st, mutate, body, len, now, NULL, NULL, out, outlen, sum,
+	    err, errsz);
+}
+
+enum review_status
+review_handle_with(const struct config *cfg, const struct state *st, bool mutate,
+    const char *body, size_t len, time_t now, review_after_fn after, void *arg, char **out,
+    size_t *outlen, struct review_summary *sum, char *err, size_t errsz)
+{
 	struct request req;
 	struct decision d;
 	json_t *root;
@@ -267,8 +276,15 @@ review_handle(const struct config *cfg, const struct state *st, bool mutate, con
 	}
 	if (mutate)
 		policy_mutate(cfg, st, &req, now, &d);
-	else
+	else {
 		policy_validate(cfg, st, &req, now, &d);
+		if (after != NULL && d.allowed) {
+			/* It may talk to the apiserver: plain allocations, as the API client expects. */
+			bool was = arena_pause();
+			after(arg, cfg, &req, &d);
+			arena_resume(was);
+		}
+	}
 	*out = review_encode(req.uid, &d, outlen);
 	summarize(&req, &d, sum);
 	decision_clear(&d);

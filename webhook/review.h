@@ -57,4 +57,14 @@ enum review_status review_handle(const struct config *cfg, const struct state *s
     const char *body, size_t len, time_t now, char **out, size_t *outlen,
     struct review_summary *sum, char *err, size_t errsz);
 
+/*
+ * review_handle with a step after an allowing validation: after(arg, cfg, req, d) may turn
+ * d into a denial (the server's durable first-come claims). NULL: none.
+ */
+typedef void (*review_after_fn)(void *arg, const struct config *cfg, const struct request *req,
+    struct decision *d);
+enum review_status review_handle_with(const struct config *cfg, const struct state *st,
+    bool mutate, const char *body, size_t len, time_t now, review_after_fn after, void *arg,
+    char **out, size_t *outlen, struct review_summary *sum, char *err, size_t errsz);
+
 #endif

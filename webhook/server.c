@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "claims.h"
+#include "claimstore.h"
 #include "config.h"
 #include "config_load.h"
 #include "fileio.h"
@@ -103,6 +104,7 @@ struct server {
 	struct kube_client       *kc;
 	struct live              *live;
 	struct informers         *inf;
+	struct claimstore        *cs;         /* durable first-come claims */
 
 	atomic_uint               active;     /* requests between first call and completion */
 	atomic_bool               draining;
@@ -659,6 +661,13 @@ micros_between(const struct timespec *a, const struct timespec *b)
 	return (long)(b->tv_sec - a->tv_sec) * 1000000L + (b->tv_nsec - a->tv_nsec) / 1000;
 }
 
+/* review_after_fn: makes an allowed request's first-come claims durable (claimstore). */
+static void
+claim_after(void *arg, const struct config *cfg, const struct request *req, struct decision *d)
+{
+	claimstore_review(arg, cfg, req, d);
+}
+
 /* The complete body of a /validate or /mutate request: decide, log, count, answer. */
 static enum MHD_Result
 serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq)
@@ -684,8 +693,9 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 			    "not ready: cluster state not synced yet");
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rs = review_handle(view.cfg, view.st, mutate, rq->body != NULL ? rq->body : "",
-		    rq->len, time(NULL), &out, &outlen, &sum, err, sizeof(err));
+		rs = review_handle_with(view.cfg, view.st, mutate, rq->body != NULL ? rq->body : "",
+		    rq->len, time(NULL), mutate ? NULL : claim_after, s->cs, &out, &outlen, &sum,
+		    err, sizeof(err));
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		live_read_end(s->live, &view);
 	} else {
@@ -1091,6 +1101,15 @@ live_open(struct server *s)
 		log_warnx("live cluster state: out of memory");
 		return -1;
 	}
+	if (s->opts->no_durable_claims) {
+		log_info("--no-durable-claims: first-come host claims are not written to the apiserver");
+		return 0;
+	}
+	if ((s->cs = claimstore_new(s->kc, NULL, err, sizeof(err))) == NULL) {
+		log_warnx("claim store: %s", err);
+		return -1;
+	}
+	log_info("first-come host claims are made durable in %s ConfigMaps", CLAIMSTORE_NAMESPACE);
 	return 0;
 }
 
@@ -1192,6 +1211,7 @@ out:
 	/* No request is running any more: nothing reads the live copies. */
 	informers_stop(s.inf);
 	live_free(s.live);
+	claimstore_free(s.cs);
 	kube_client_free(s.kc);
 	snapshot_put(s.snap);
 	cref_put(s.cref);

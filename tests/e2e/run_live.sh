@@ -2,6 +2,7 @@
 # Live cluster state: `tenantguard serve --kubeconfig` against a real kube-apiserver. Objects
 # are written with kubectl as admin directly (no webhook is registered here); reviews are
 # POSTed to /validate with curl, and each decision must follow the cluster within 1 s.
+# Durable claims (run_race.sh) are off here: releasing them after a delete is not built yet.
 # Brings its own cluster up and tears it down. Last line: "N passed, N failed".
 #   usage: tests/e2e/run_live.sh BUILD_DIR
 set -uo pipefail
@@ -23,7 +24,7 @@ freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0
 serve() {
 	port=$(freeport)
 	setsid "$tg" serve --listen "127.0.0.1:$port" --tls-cert "$work/certs/tls.crt" \
-	    --tls-key "$work/certs/tls.key" --kubeconfig "$1" </dev/null >>"$2" 2>&1 &
+	    --tls-key "$work/certs/tls.key" --kubeconfig "$1" --no-durable-claims </dev/null >>"$2" 2>&1 &
 	serve_pid=$!
 	echo "$serve_pid" >>"$TENANTGUARD_CLUSTER_PIDS"
 }

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Race-free first-come claims: two `tenantguard serve --kubeconfig` replicas against one real
+# kube-apiserver; tenant1 and tenant2 claim the same new host at the same moment, one review to
+# each replica, and the claim ConfigMaps in tenantguard-system must let exactly one win every
+# round. Reviews are POSTed with curl (no webhook is registered). Last line: "N passed, N failed".
+#   usage: tests/e2e/run_race.sh BUILD_DIR
+set -uo pipefail
+e2e=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-build/asan}" && pwd)
+tg=$build/tenantguard
+. "$e2e/lib.sh"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ROUNDS=${ROUNDS:-20}
+
+e2e_cluster_up race
+dir=$TENANTGUARD_CLUSTER_DIR
+work=$dir/race; mkdir -p "$work"
+"$tg" certs --out "$work/certs" >/dev/null 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
+admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# serve N: replica N on a new port (port[N], pid[N]), logging to $work/serveN.log.
+declare -a port pid
+serve() {
+	port[$1]=$(freeport)
+	setsid "$tg" serve --listen "127.0.0.1:${port[$1]}" --tls-cert "$work/certs/tls.crt" \
+	    --tls-key "$work/certs/tls.key" --kubeconfig "$KUBECONFIG_ADMIN" </dev/null \
+	    >>"$work/serve$1.log" 2>&1 &
+	pid[$1]=$!
+	echo "${pid[$1]}" >>"$TENANTGUARD_CLUSTER_PIDS"
+}
+serve 1; serve 2
+for r in 1 2; do
+	for _ in $(seq 200); do
+		[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:${port[$r]}/readyz")" = 200 ] && break
+		sleep 0.05
+	done
+done
+[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:${port[1]}/readyz")" = 200 ] &&
+[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:${port[2]}/readyz")" = 200 ] &&
+	ok "two replicas ready on ports ${port[1]} and ${port[2]}" ||
+	{ bad "replicas not ready"; tail -n 20 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
+
+# mkreview FILE TENANT HOST [dry]: a CREATE of an Ingress in TENANT-gateway claiming HOST.
+mkreview() {
+	local dry=false; [ "${4:-}" = dry ] && dry=true
+	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"%s-gateway","name":"race","operation":"CREATE","dryRun":%s,"userInfo":{"username":"u-%s","groups":["%s"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"race","namespace":"%s-gateway"},"spec":{"rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
+	    "$(basename "$1")" "$2" "$dry" "$2" "$2" "$2" "$3" >"$1"
+}
+# review REPLICA FILE: the response body.
+review() { curl -sk -H 'Content-Type: application/json' --data-binary @"$2" "https://127.0.0.1:${port[$1]}/validate"; }
+is_allowed() { grep -q '"allowed":true' "$1"; }
+is_collision() { grep -q '"allowed":false.*\[host-collision\]' "$1"; }
+# claims DOMAIN: the data of tg-claim-DOMAIN as "key=owner" lines (nothing when absent).
+claims() {
+	admin -n tenantguard-system get configmap "tg-claim-$1" -o json 2>/dev/null |
+	    python3 -c 'import json,sys; d=json.load(sys.stdin).get("data") or {}; [print(k+"="+v) for k,v in sorted(d.items())]'
+}
+
+# --- the race: ROUNDS rounds, one review to each replica at once --------------------------
+wins1=0 wins2=0 bad_rounds=0
+for n in $(seq "$ROUNDS"); do
+	h1="r$n.race.io" h2="r$n.race.io"
+	case $((n % 3)) in
+	1) h1="x.r$n.race.io"; h2="*.r$n.race.io" ;;   # exact vs a wildcard covering it
+	2) h1="*.r$n.race.io"; h2="app.r$n.race.io" ;;
+	esac
+	mkreview "$work/t1-$n.json" tenant1 "$h1"
+	mkreview "$work/t2-$n.json" tenant2 "$h2"
+	# alternate which tenant goes to which replica
+	a=$(( n % 2 + 1 )) b=$(( (n + 1) % 2 + 1 ))
+	review "$a" "$work/t1-$n.json" >"$work/o1-$n" & p1=$!
+	review "$b" "$work/t2-$n.json" >"$work/o2-$n" & p2=$!
+	wait "$p1" "$p2"
+	if is_allowed "$work/o1-$n" && is_collision "$work/o2-$n"; then
+		wins1=$((wins1 + 1)); winner=tenant1 wh=$h1
+	elif is_allowed "$work/o2-$n" && is_collision "$work/o1-$n"; then
+		wins2=$((wins2 + 1)); winner=tenant2 wh=$h2
+	else
+		bad "round $n ($h1 vs $h2): not exactly one winner"
+		sed 's/^/     /' "$work/o1-$n" "$work/o2-$n"; bad_rounds=$((bad_rounds + 1)); continue
+	fi
+	key=$wh; [ "${wh#\*.}" != "$wh" ] && key="_wild_.${wh#\*.}"
+	# (read up to 3 times: a kubectl call may fail under load; its errors are not shown)
+	shown=false
+	for _ in 1 2 3; do claims race.io | grep -qx "$key=tenant/$winner" && { shown=true; break; }; sleep 0.2; done
+	if ! $shown; then
+		bad "round $n: ConfigMap tg-claim-race.io does not show $winner holding $wh"
+		claims race.io | sed 's/^/     /'; bad_rounds=$((bad_rounds + 1))
+	fi
+	# the winner's re-claim (through the other replica) is allowed
+	mkreview "$work/re-$n.json" "$winner" "$wh"
+	if ! review "$b" "$work/re-$n.json" | grep -q '"allowed":true'; then
+		bad "round $n: $winner's re-claim of $wh denied"; bad_rounds=$((bad_rounds + 1))
+	fi
+done
+[ "$bad_rounds" = 0 ] &&
+	ok "$ROUNDS rounds of concurrent claims on two replicas: exactly one winner each (tenant1 $wins1, tenant2 $wins2), recorded in tg-claim-race.io, and the winner's re-claim allowed" ||
+	bad "$bad_rounds of $ROUNDS rounds went wrong"
+lost=$(ls "$work"/o1-* "$work"/o2-* | xargs grep -l 'host-collision' | head -n 1)
+if [ -n "$lost" ] && grep -qE 'tenant[12]-gateway|tenant/|tenant[12]\b' "$lost"; then
+	bad "a loser's denial names the other owner:"; sed 's/^/     /' "$lost"
+else
+	ok "the loser's denial names the rule and not the other owner"
+fi
+n=$(claims race.io | wc -l)
+[ "$n" = "$ROUNDS" ] && ok "tg-claim-race.io holds $n patterns, one per round" ||
+	{ bad "tg-claim-race.io holds $n patterns, wanted $ROUNDS"; claims race.io | sed 's/^/     /'; }
+
+# --- wildcard overlap, in sequence, across the replicas --------------------------------------
+mkreview "$work/w1.json" tenant1 'app.newco.com'; mkreview "$work/w2.json" tenant2 '*.newco.com'
+review 1 "$work/w1.json" >"$work/w1.out"; review 2 "$work/w2.json" >"$work/w2.out"
+is_allowed "$work/w1.out" && is_collision "$work/w2.out" &&
+	ok "tenant1 holds app.newco.com → tenant2's *.newco.com on the other replica is denied [host-collision]" ||
+	{ bad "app.newco.com vs *.newco.com"; sed 's/^/     /' "$work/w1.out" "$work/w2.out"; }
+mkreview "$work/w3.json" tenant1 '*.newco.com'
+review 2 "$work/w3.json" | grep -q '"allowed":true' &&
+	ok "tenant1's own *.newco.com over its app.newco.com is allowed" || bad "same-owner wildcard denied"
+
+# --- dryRun writes nothing ----------------------------------------------------------------
+mkreview "$work/d1.json" tenant1 'api.dry.io' dry
+review 1 "$work/d1.json" | grep -q '"allowed":true' && ok "dryRun claim of api.dry.io allowed" || bad "dryRun claim denied"
+admin -n tenantguard-system get configmap tg-claim-dry.io >/dev/null 2>&1 &&
+	bad "dryRun created tg-claim-dry.io" || ok "dryRun created no claim ConfigMap"
+mkreview "$work/d2.json" tenant2 'api.dry.io'
+review 2 "$work/d2.json" | grep -q '"allowed":true' && ok "so tenant2 may claim api.dry.io afterwards" || bad "tenant2 denied api.dry.io after a dryRun"
+[ "$(claims dry.io)" = "api.dry.io=tenant/tenant2" ] && ok "tg-claim-dry.io holds only tenant2's api.dry.io" ||
+	{ bad "tg-claim-dry.io:"; claims dry.io | sed 's/^/     /'; }
+mkreview "$work/d4.json" tenant1 '*.dry.io' dry
+review 1 "$work/d4.json" | grep -q '"allowed":false.*\[host-collision\]' &&
+	ok "a dryRun *.dry.io by tenant1 is denied [host-collision] (read, not written)" || bad "dryRun *.dry.io not denied"
+[ "$(claims dry.io)" = "api.dry.io=tenant/tenant2" ] && ok "and wrote nothing" || bad "dryRun wrote to tg-claim-dry.io"
+
+# --- a public suffix cannot be claimed first-come -----------------------------------------
+for h in '*.co.uk' '*.io'; do
+	mkreview "$work/ps.json" tenant1 "$h"
+	review 1 "$work/ps.json" | grep -q '"allowed":false.*\[host-ownership\].*public suffix' &&
+		ok "$h is denied [host-ownership]: its domain is a public suffix" || { bad "$h not denied"; review 1 "$work/ps.json" | sed 's/^/     /'; }
+done
+
+for r in 1 2; do
+	kill -TERM "${pid[$r]}"; wait "${pid[$r]}"; rc=$?
+	[ "$rc" = 0 ] && ok "replica $r: SIGTERM → exit 0" || bad "replica $r: exit $rc"
+done
+if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$work"/serve*.log; then
+	bad "serve under the sanitizers:"; grep -A20 -E 'ERROR:|runtime error' "$work"/serve*.log | head -40
+else
+	ok "both replicas ran clean under the sanitizers"
+fi
+[ "$fail" = 0 ] || for r in 1 2; do echo "     replica $r log:"; tail -n 15 "$work/serve$r.log" | sed 's/^/     /'; done
+summary
+[ "$fail" = 0 ]

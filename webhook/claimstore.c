@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* claimstore: first-come host claims made durable in the apiserver before a review allows them. */
+#include "claimstore.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claims.h"
+#include "config.h"
+#include "host.h"
+#include "jsonget.h"
+#include "kube.h"
+#include "log.h"
+#include "rules.h"
+#include "state.h"
+#include "strmap.h"
+
+#define CLAIM_PREFIX   "tg-claim-"
+#define WILD_ESCAPE    "_wild_."
+#define CLAIM_ATTEMPTS 10        /* GET + write rounds before a busy domain is an error */
+#define PSL_LINE_MAX   512
+
+struct claimstore {
+	struct kube_client *kc;
+	struct strmap      *psl;     /* rules as written: "co.uk", "*.ck", "!www.ck" -> (void *)1 */
+	pthread_mutex_t     lock;    /* one review's claims at a time in this process */
+};
+
+static int
+psl_load(struct strmap *m, const char *file, char *err, size_t errsz)
+{
+	char line[PSL_LINE_MAX];
+	FILE *f = fopen(file, "r");
+	size_t n = 0;
+
+	if (f == NULL) {
+		snprintf(err, errsz, "public suffix list %s: cannot open it (install the "
+		    "publicsuffix package)", file);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strcspn(line, " \t\r\n");
+		bool ascii = true;
+		line[len] = '\0';
+		if (len == 0 || strncmp(line, "//", 2) == 0)
+			continue;
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)line[i] >= 0x80)
+				ascii = false;
+		if (!ascii)
+			continue;   /* hosts are ASCII here: internationalised rules never match */
+		for (size_t i = 0; i < len; i++)
+			if (line[i] >= 'A' && line[i] <= 'Z')
+				line[i] = (char)(line[i] - 'A' + 'a');
+		if (strmap_set(m, line, (void *)1) != 0) {
+			fclose(f);
+			snprintf(err, errsz, "public suffix list %s: out of memory", file);
+			return -1;
+		}
+		n++;
+	}
+	fclose(f);
+	if (n == 0) {
+		snprintf(err, errsz, "public suffix list %s: no rules in it", file);
+		return -1;
+	}
+	return 0;
+}
+
+struct claimstore *
+claimstore_new(struct kube_client *kc, const char *psl_file, char *err, size_t errsz)
+{
+	struct claimstore *cs = calloc(1, sizeof(*cs));
+	if (cs == NULL || (cs->psl = strmap_new()) == NULL) {
+		free(cs);
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	if (psl_load(cs->psl, psl_file != NULL ? psl_file : CLAIMSTORE_PSL_FILE, err, errsz) != 0) {
+		strmap_free(cs->psl);
+		free(cs);
+		return NULL;
+	}
+	cs->kc = kc;
+	pthread_mutex_init(&cs->lock, NULL);
+	return cs;
+}
+
+void
+claimstore_free(struct claimstore *cs)
+{
+	if (cs == NULL)
+		return;
+	strmap_free(cs->psl);
+	pthread_mutex_destroy(&cs->lock);
+	free(cs);
+}
+
+/* Length of the public suffix at the end of `name` (the PSL algorithm, "*" as default rule). */
+static size_t
+public_suffix_len(const struct claimstore *cs, const char *name)
+{
+	char rule[HOST_MAX + 2];
+	size_t len = strlen(name);
+	/* Suffixes from the whole name down to its last label: the first rule found prevails. */
+	for (const char *s = name; s != NULL; s = strchr(s, '.') ? strchr(s, '.') + 1 : NULL) {
+		const char *parent = strchr(s, '.');
+		snprintf(rule, sizeof(rule), "!%s", s);
+		if (strmap_get(cs->psl, rule) != NULL)
+			return parent != NULL ? strlen(parent + 1) : 0;
+		if (strmap_get(cs->psl, s) != NULL)
+			return strlen(s);
+		if (parent != NULL) {
+			snprintf(rule, sizeof(rule), "*.%s", parent + 1);
+			if (strmap_get(cs->psl, rule) != NULL)
+				return strlen(s);
+		}
+	}
+	const char *last = strrchr(name, '.');
+	return last != NULL ? strlen(last + 1) : len;
+}
+
+bool
+claimstore_registrable(const struct claimstore *cs, const char *name, char *out, size_t outsz)
+{
+	size_t len = strlen(name), ps = public_suffix_len(cs, name);
+	if (ps == 0 || ps >= len)
+		return false;
+	/* name[len - ps - 1] is the dot before the suffix: take one more label. */
+	size_t start = len - ps - 1;
+	while (start > 0 && name[start - 1] != '.')
+		start--;
+	if (len - start >= outsz)
+		return false;
+	memcpy(out, name + start, len - start + 1);
+	return true;
+}
+
+/* ConfigMap data key of a pattern, and back. */
+static void
+pattern_key(const char *pattern, char *out, size_t outsz)
+{
+	if (host_is_wildcard(pattern))
+		snprintf(out, outsz, "%s%s", WILD_ESCAPE, pattern + 2);
+	else
+		snprintf(out, outsz, "%s", pattern);
+}
+
+static void
+key_pattern(const char *key, char *out, size_t outsz)
+{
+	size_t n = sizeof(WILD_ESCAPE) - 1;
+	if (strncmp(key, WILD_ESCAPE, n) == 0)
+		snprintf(out, outsz, "*.%s", key + n);
+	else
+		snprintf(out, outsz, "%s", key);
+}
+
+enum claim_result { CLAIM_OK, CLAIM_COLLISION, CLAIM_ERROR };
+
+/* Another owner's pattern in data that overlaps `pattern`? */
+static bool
+data_collides(const json_t *data, const char *pattern, const char *owner)
+{
+	const char *key;
+	const json_t *v;
+	char other[HOST_MAX + 8];
+	json_object_foreach((json_t *)data, key, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), owner) == 0)
+			continue;
+		key_pattern(key, other, sizeof(other));
+		if (host_overlap(other, pattern))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Claims `pattern` for `owner` in ConfigMap `name`: GET it; 404 → create; another owner's
+ * overlapping pattern → collision; else add the pattern with an update carrying the
+ * resourceVersion. AlreadyExists and Conflict start over from the GET.
+ */
+static enum claim_result
+claim_one(struct claimstore *cs, const char *name, const char *pattern, const char *owner,
+    bool dry_run, char *err, size_t errsz)
+{
+	char path[512], coll[128], key[HOST_MAX + 16];
+	snprintf(coll, sizeof(coll), "/api/v1/namespaces/%s/configmaps", CLAIMSTORE_NAMESPACE);
+	snprintf(path, sizeof(path), "%s/%s", coll, name);
+	pattern_key(pattern, key, sizeof(key));
+
+	for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+		json_t *body = NULL, *resp = NULL;
+		int st = kube_get(cs->kc, path, &body, err, errsz);
+		if (st == 404) {
+			json_decref(body);
+			if (dry_run)
+				return CLAIM_OK;
+			json_t *cm = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}",
+			    "apiVersion", "v1", "kind", "ConfigMap",
+			    "metadata", "name", name, "namespace", CLAIMSTORE_NAMESPACE,
+			    "labels", "app.kubernetes.io/managed-by", "tenantguard",
+			    "data", key, owner);
+			if (cm == NULL) {
+				snprintf(err, errsz, "out of memory");
+				return CLAIM_ERROR;
+			}
+			st = kube_create(cs->kc, coll, cm, &resp, err, errsz);
+			json_decref(cm);
+			json_decref(resp);
+			if (st == 201 || st == 200)
+				return CLAIM_OK;
+			if (st == 409)
+				continue;   /* created by someone else meanwhile: read theirs */
+			return CLAIM_ERROR;
+		}
+		if (st != 200 || !json_is_object(body)) {
+			json_decref(body);
+			if (st == 200)
+				snprintf(err, errsz, "GET ConfigMap %s: not a JSON object", name);
+			return CLAIM_ERROR;
+		}
+		json_t *data = json_object_get(body, "data");
+		if (data != NULL && !json_is_object(data)) {
+			json_decref(body);
+			snprintf(err, errsz, "ConfigMap %s: data is not an object", name);
+			return CLAIM_ERROR;
+		}
+		if (data != NULL && data_collides(data, pattern, owner)) {
+			json_decref(body);
+			return CLAIM_COLLISION;
+		}
+		const char *held = data != NULL ? jsonget_str(data, key) : NULL;
+		if (dry_run || (held != NULL && strcmp(held, owner) == 0)) {
+			json_decref(body);
+			return CLAIM_OK;   /* a re-claim, or a dry run that would succeed */
+		}
+		if (data == NULL) {
+			if ((data = json_object()) == NULL || json_object_set_new(body, "data", data) != 0) {
+				json_decref(body);
+				snprintf(err, errsz, "out of memory");
+				return CLAIM_ERROR;
+			}
+		}
+		if (json_object_set_new(data, key, json_string(owner)) != 0) {
+			json_decref(body);
+			snprintf(err, errsz, "out of memory");
+			return CLAIM_ERROR;
+		}
+		st = kube_update(cs->kc, path, body, &resp, err, errsz);
+		json_decref(body);
+		json_decref(resp);
+		if (st == 200)
+			return CLAIM_OK;
+		if (st == 409 || st == 404)
+			continue;   /* changed or deleted since the GET: decide again */
+		return CLAIM_ERROR;
+	}
+	snprintf(err, errsz, "ConfigMap %s: still conflicting after %d attempts", name,
+	    CLAIM_ATTEMPTS);
+	return CLAIM_ERROR;
+}
+
+/* Adds a host's normalised form to pats (n of cap) unless invalid or already there. */
+static int
+collect(const json_t *h, char (**pats)[HOST_MAX], size_t *n, size_t *cap)
+{
+	char norm[HOST_MAX];
+	const char *why;
+	if (!json_is_string(h) || host_normalize(json_string_value(h), norm, sizeof(norm), &why) != 0)
+		return 0;   /* policy_validate denies invalid hosts */
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*pats)[i], norm) == 0)
+			return 0;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		char (*p)[HOST_MAX] = realloc(*pats, nc * sizeof(**pats));
+		if (p == NULL)
+			return -1;
+		*pats = p;
+		*cap = nc;
+	}
+	memcpy((*pats)[(*n)++], norm, sizeof(norm));
+	return 0;
+}
+
+void
+claimstore_review(struct claimstore *cs, const struct config *cfg, const struct request *req,
+    struct decision *d)
+{
+	const json_t *obj = req->object, *e, *h;
+	char (*pats)[HOST_MAX] = NULL;
+	size_t n = 0, cap = 0, i, j;
+	int rc = 0;
+	bool ingress;
+
+	if (cs == NULL || !d->allowed || obj == NULL || (req->op != OP_CREATE && req->op != OP_UPDATE) ||
+	    (req->subresource != NULL && req->subresource[0] != '\0'))
+		return;
+	ingress = strcmp(req->kind, "Ingress") == 0 && strcmp(req->group, "networking.k8s.io") == 0;
+	if (!ingress && !(strcmp(req->kind, "HTTPRoute") == 0 &&
+	    strcmp(req->group, "gateway.networking.k8s.io") == 0))
+		return;
+	if (req->namespace == NULL || strcmp(req->namespace, cfg->entry_namespace) == 0)
+		return;   /* the entry namespace routes hosts others hold; it claims none first-come */
+
+	if (ingress) {
+		json_array_foreach(jsonget_path(obj, "spec.rules"), i, e)
+			if (rc == 0 && json_object_get(e, "host") != NULL)
+				rc = collect(json_object_get(e, "host"), &pats, &n, &cap);
+		json_array_foreach(jsonget_path(obj, "spec.tls"), i, e)
+			json_array_foreach(json_object_get(e, "hosts"), j, h)
+				if (rc == 0)
+					rc = collect(h, &pats, &n, &cap);
+	} else {
+		json_array_foreach(jsonget_path(obj, "spec.hostnames"), i, h)
+			if (rc == 0)
+				rc = collect(h, &pats, &n, &cap);
+	}
+	if (rc != 0) {
+		free(pats);
+		decision_deny(d, 500, "internal", "out of memory collecting the hosts to claim");
+		return;
+	}
+
+	char owner[300], err[1024], reg[HOST_MAX], name[HOST_MAX + 16];
+	uint32_t ids[1];
+	bool locked = false;
+	state_owner_key(cfg, req->namespace, owner, sizeof(owner));
+	for (i = 0; i < n && d->allowed; i++) {
+		const char *p = pats[i];
+		/* Only first-come patterns: not the system domain's, not under any reservation. */
+		if (owner_touches_system(cfg, p) ||
+		    claims_find(cfg->reservations, p, CLAIMS_OVERLAP, CLAIMS_NO_OWNER, ids, 1) > 0)
+			continue;
+		const char *dom = host_is_wildcard(p) ? p + 2 : p;
+		if (!claimstore_registrable(cs, dom, reg, sizeof(reg))) {
+			decision_deny(d, 403, "host-ownership", "host '%s' %s the public suffix %s, "
+			    "which nobody can claim; claim names under a registered domain", p,
+			    host_is_wildcard(p) ? "spans every domain under" : "is", dom);
+			break;
+		}
+		snprintf(name, sizeof(name), "%s%s", CLAIM_PREFIX, reg);
+		if (!locked) {
+			pthread_mutex_lock(&cs->lock);
+			locked = true;
+		}
+		err[0] = '\0';
+		switch (claim_one(cs, name, p, owner, req->dry_run, err, sizeof(err))) {
+		case CLAIM_OK:
+			break;
+		case CLAIM_COLLISION:
+			decision_deny(d, 403, "host-collision", "host '%s' overlaps a host already "
+			    "claimed by another tenant or namespace; choose another host", p);
+			break;
+		case CLAIM_ERROR:
+			log_warnx("claim of host '%s' for %s in %s/%s failed: %s", p, owner,
+			    CLAIMSTORE_NAMESPACE, name, err);
+			decision_deny(d, 500, "internal", "host '%s' could not be claimed: the "
+			    "apiserver could not be asked (%s)", p, err);
+			break;
+		}
+	}
+	if (locked)
+		pthread_mutex_unlock(&cs->lock);
+	free(pats);
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* claimstore: first-come host claims made durable in the apiserver before a review allows them. */
+#ifndef TG_CLAIMSTORE_H
+#define TG_CLAIMSTORE_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy.h"
+
+struct config;
+struct kube_client;
+
+#define CLAIMSTORE_NAMESPACE "tenantguard-system"
+#define CLAIMSTORE_PSL_FILE  "/usr/share/publicsuffix/public_suffix_list.dat"
+
+/*
+ * One ConfigMap per registrable domain, tenantguard-system/tg-claim-<domain>, with one data
+ * key per claimed pattern ("*." escaped as "_wild_.") and the owner key as its value.
+ * Overlapping patterns share their registrable domain, so they contend on one object and
+ * the apiserver's AlreadyExists / Conflict decides races between replicas; a mutex
+ * serialises the reviews of one process.
+ */
+struct claimstore;
+
+/*
+ * A store writing through `kc` (borrowed; it must outlive the store), with the public suffix
+ * list read from `psl_file` (NULL: CLAIMSTORE_PSL_FILE). NULL with the reason in err.
+ */
+struct claimstore *claimstore_new(struct kube_client *kc, const char *psl_file, char *err,
+    size_t errsz);
+void claimstore_free(struct claimstore *cs);
+
+/*
+ * The registrable domain (public suffix + one label) of normalised name `name` (no "*."),
+ * copied to out. false when `name` is itself a public suffix (or out is too small).
+ */
+bool claimstore_registrable(const struct claimstore *cs, const char *name, char *out,
+    size_t outsz);
+
+/*
+ * After policy_validate allowed `req` (d->allowed): for CREATE/UPDATE of an Ingress or
+ * HTTPRoute outside the entry namespace, claims every first-come pattern of the object (not
+ * in the system domain, overlapping no reservation) for the namespace's owner. Denies d with
+ * host-collision when another owner holds an overlapping pattern, host-ownership for a
+ * pattern whose domain is a public suffix, and code 500 when the apiserver cannot be asked.
+ * dryRun requests are checked but write nothing. Thread-safe.
+ */
+void claimstore_review(struct claimstore *cs, const struct config *cfg,
+    const struct request *req, struct decision *d);
+
+#endif
