@@ -323,6 +323,15 @@ claims_find(const struct claims *c, const char *pattern, enum claims_mode mode,
 	return n;
 }
 
+bool
+claims_holds(const struct claims *c, const char *pattern, uint32_t owner)
+{
+	const struct node *nd;
+	if (owner == CLAIMS_NO_OWNER || (nd = strmap_get(c->nodes, name_of(pattern))) == NULL)
+		return false;
+	return ownerset_count(host_is_wildcard(pattern) ? &nd->wild : &nd->exact, owner) > 0;
+}
+
 size_t
 claims_count(const struct claims *c)
 {

@@ -2,6 +2,7 @@
 /* claims: index of host claims (pattern, owner) answering overlap queries in O(labels). */
 #ifndef TG_CLAIMS_H
 #define TG_CLAIMS_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ int claims_remove(struct claims *c, const char *pattern, uint32_t owner);
  */
 size_t claims_find(const struct claims *c, const char *pattern, enum claims_mode mode,
     uint32_t exclude, uint32_t *out, size_t max);
+
+/* Does `owner` hold a claim of exactly normalised `pattern` (not merely an overlapping one)? */
+bool claims_holds(const struct claims *c, const char *pattern, uint32_t owner);
 
 /* Number of claims held (with multiplicity). */
 size_t claims_count(const struct claims *c);

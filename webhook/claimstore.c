@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "claims.h"
 #include "config.h"
@@ -27,6 +28,17 @@ struct claimstore {
 	struct kube_client *kc;
 	struct strmap      *psl;     /* rules as written: "co.uk", "*.ck", "!www.ck" -> (void *)1 */
 	pthread_mutex_t     lock;    /* one review's claims at a time in this process */
+
+	/* The reaper (claimstore_reaper_start): its thread and what it remembers. */
+	int               (*holds)(void *arg, const char *pattern, const char *owner);
+	void               *holds_arg;
+	unsigned            interval_s, grace_s;
+	struct strmap      *missing;  /* "cm\npattern\nowner" -> (void *)(first seen missing + 1) */
+	pthread_t           reaper;
+	bool                reaper_on;
+	bool                reaper_stop;  /* under reaper_lock */
+	pthread_mutex_t     reaper_lock;
+	pthread_cond_t      reaper_cond;
 };
 
 static int
@@ -86,6 +98,12 @@ claimstore_new(struct kube_client *kc, const char *psl_file, char *err, size_t e
 	}
 	cs->kc = kc;
 	pthread_mutex_init(&cs->lock, NULL);
+	pthread_mutex_init(&cs->reaper_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&cs->reaper_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	return cs;
 }
 
@@ -94,8 +112,11 @@ claimstore_free(struct claimstore *cs)
 {
 	if (cs == NULL)
 		return;
+	claimstore_reaper_stop(cs);
 	strmap_free(cs->psl);
 	pthread_mutex_destroy(&cs->lock);
+	pthread_mutex_destroy(&cs->reaper_lock);
+	pthread_cond_destroy(&cs->reaper_cond);
 	free(cs);
 }
 
@@ -367,4 +388,192 @@ claimstore_review(struct claimstore *cs, const struct config *cfg, const struct 
 	if (locked)
 		pthread_mutex_unlock(&cs->lock);
 	free(pats);
+}
+
+/* ---- release ----------------------------------------------------------------------------- */
+
+static time_t
+mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static int
+collect_item(const json_t *obj, void *arg)
+{
+	return json_array_append((json_t *)arg, (json_t *)obj) == 0 ? 0 : -1;
+}
+
+/*
+ * One ConfigMap of a round: every (pattern, owner) the live state does not hold goes into
+ * `next` with the time it was first seen missing (from cs->missing); those missing for longer
+ * than the grace period are removed in one update. -1 only when out of memory.
+ */
+static int
+reap_one(struct claimstore *cs, json_t *cm, struct strmap *next, time_t now)
+{
+	const char *name = jsonget_str(json_object_get(cm, "metadata"), "name");
+	json_t *data = json_object_get(cm, "data");
+	const char *key;
+	json_t *v;
+	char pattern[HOST_MAX + 8], mkey[2 * HOST_MAX + 400];
+	json_t *drop = NULL;
+
+	if (name == NULL || strncmp(name, CLAIM_PREFIX, sizeof(CLAIM_PREFIX) - 1) != 0 ||
+	    !json_is_object(data))
+		return 0;
+	json_object_foreach(data, key, v) {
+		if (!json_is_string(v))
+			continue;
+		const char *owner = json_string_value(v);
+		key_pattern(key, pattern, sizeof(pattern));
+		if (cs->holds(cs->holds_arg, pattern, owner) != 0)
+			continue;   /* held (a claim that reappeared is not carried into `next`) */
+		snprintf(mkey, sizeof(mkey), "%s\n%s\n%s", name, pattern, owner);
+		uintptr_t first = (uintptr_t)strmap_get(cs->missing, mkey);
+		if (first == 0)
+			first = (uintptr_t)now + 1;
+		if (strmap_set(next, mkey, (void *)first) != 0) {
+			json_decref(drop);
+			return -1;
+		}
+		if (now - (time_t)(first - 1) < (time_t)cs->grace_s)
+			continue;
+		if (drop == NULL && (drop = json_array()) == NULL)
+			return -1;
+		json_array_append_new(drop, json_string(key));
+	}
+	if (drop == NULL)
+		return 0;
+
+	char path[512], err[1024] = "";
+	json_t *resp = NULL;
+	size_t i;
+	json_array_foreach(drop, i, v)
+		json_object_del(data, json_string_value(v));
+	json_object_del(cm, "status");
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", CLAIMSTORE_NAMESPACE,
+	    name);
+	pthread_mutex_lock(&cs->lock);
+	int st = kube_update(cs->kc, path, cm, &resp, err, sizeof(err));
+	pthread_mutex_unlock(&cs->lock);
+	json_decref(resp);
+	if (st == 200) {
+		json_array_foreach(drop, i, v) {
+			key_pattern(json_string_value(v), pattern, sizeof(pattern));
+			log_info("claim of host '%s' released from %s/%s: no live object has held it "
+			    "for %u s", pattern, CLAIMSTORE_NAMESPACE, name, cs->grace_s);
+		}
+	} else if (st == 409) {
+		log_info("claim release in %s/%s: changed meanwhile, retried next round",
+		    CLAIMSTORE_NAMESPACE, name);
+	} else if (st != 404) {
+		log_warnx("claim release in %s/%s failed (HTTP %d): %s", CLAIMSTORE_NAMESPACE, name,
+		    st, err);
+	}
+	json_decref(drop);
+	return 0;
+}
+
+/* One round: list, compare with the live state, release. */
+static void
+reap_round(struct claimstore *cs)
+{
+	char path[512], rv[128], err[1024] = "";
+	json_t *items = json_array(), *cm;
+	struct strmap *next = NULL;
+	size_t i;
+
+	if (items == NULL)
+		return;
+	/* Not before the live state is ready: everything would look missing. */
+	if (cs->holds(cs->holds_arg, NULL, NULL) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps?labelSelector="
+	    "app.kubernetes.io%%2Fmanaged-by%%3Dtenantguard", CLAIMSTORE_NAMESPACE);
+	if (kube_list(cs->kc, path, collect_item, items, rv, sizeof(rv), err, sizeof(err)) != KUBE_OK) {
+		log_warnx("claim release: listing %s ConfigMaps: %s", CLAIMSTORE_NAMESPACE, err);
+		goto out;
+	}
+	if ((next = strmap_new()) == NULL)
+		goto out;
+	time_t now = mono_now();
+	json_array_foreach(items, i, cm) {
+		if (reap_one(cs, cm, next, now) != 0) {
+			strmap_free(next);
+			goto out;
+		}
+	}
+	strmap_free(cs->missing);
+	cs->missing = next;
+out:
+	json_decref(items);
+}
+
+static void *
+reaper_main(void *arg)
+{
+	struct claimstore *cs = arg;
+	pthread_mutex_lock(&cs->reaper_lock);
+	while (!cs->reaper_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += cs->interval_s;
+		while (!cs->reaper_stop &&
+		    pthread_cond_timedwait(&cs->reaper_cond, &cs->reaper_lock, &until) == 0)
+			;
+		if (cs->reaper_stop)
+			break;
+		pthread_mutex_unlock(&cs->reaper_lock);
+		reap_round(cs);
+		pthread_mutex_lock(&cs->reaper_lock);
+	}
+	pthread_mutex_unlock(&cs->reaper_lock);
+	return NULL;
+}
+
+int
+claimstore_reaper_start(struct claimstore *cs,
+    int (*holds)(void *arg, const char *pattern, const char *owner), void *arg,
+    unsigned interval_s, unsigned grace_s, char *err, size_t errsz)
+{
+	if (cs->reaper_on) {
+		snprintf(err, errsz, "claim reaper already running");
+		return -1;
+	}
+	if ((cs->missing = strmap_new()) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	cs->holds = holds;
+	cs->holds_arg = arg;
+	cs->interval_s = interval_s != 0 ? interval_s : 1;
+	cs->grace_s = grace_s;
+	cs->reaper_stop = false;
+	int rc = pthread_create(&cs->reaper, NULL, reaper_main, cs);
+	if (rc != 0) {
+		strmap_free(cs->missing);
+		cs->missing = NULL;
+		snprintf(err, errsz, "claim reaper thread: %s", strerror(rc));
+		return -1;
+	}
+	cs->reaper_on = true;
+	return 0;
+}
+
+void
+claimstore_reaper_stop(struct claimstore *cs)
+{
+	if (cs == NULL || !cs->reaper_on)
+		return;
+	pthread_mutex_lock(&cs->reaper_lock);
+	cs->reaper_stop = true;
+	pthread_cond_signal(&cs->reaper_cond);
+	pthread_mutex_unlock(&cs->reaper_lock);
+	pthread_join(cs->reaper, NULL);
+	cs->reaper_on = false;
+	strmap_free(cs->missing);
+	cs->missing = NULL;
 }

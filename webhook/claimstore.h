@@ -11,6 +11,8 @@ struct config;
 struct kube_client;
 
 #define CLAIMSTORE_NAMESPACE "tenantguard-system"
+#define CLAIMSTORE_REAP_INTERVAL 5    /* seconds between release rounds (at most the grace) */
+#define CLAIMSTORE_GRACE         60   /* seconds a claim may miss from the live state */
 #define CLAIMSTORE_PSL_FILE  "/usr/share/publicsuffix/public_suffix_list.dat"
 
 /*
@@ -47,5 +49,20 @@ bool claimstore_registrable(const struct claimstore *cs, const char *name, char 
  */
 void claimstore_review(struct claimstore *cs, const struct config *cfg,
     const struct request *req, struct decision *d);
+
+/*
+ * Release: a reaper thread lists the claim ConfigMaps (label app.kubernetes.io/managed-by=
+ * tenantguard) every `interval_s` seconds and asks holds(arg, pattern, owner) whether the live
+ * state still holds exactly that claim (1), not (0), or is not ready yet (-1: the round is
+ * skipped). A claim missing for `grace_s` seconds or more (remembered in memory from the
+ * round it was first seen missing; a claim that reappears is forgotten) is removed with an
+ * update carrying the resourceVersion (409: left for the next round), and logged. An emptied
+ * ConfigMap is kept. 0, or -1 with err. Stopped and joined by claimstore_reaper_stop (or
+ * claimstore_free).
+ */
+int claimstore_reaper_start(struct claimstore *cs,
+    int (*holds)(void *arg, const char *pattern, const char *owner), void *arg,
+    unsigned interval_s, unsigned grace_s, char *err, size_t errsz);
+void claimstore_reaper_stop(struct claimstore *cs);
 
 #endif

@@ -28,7 +28,6 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: tenantguard serve [--config F] [--listen HOST:PORT] [--tls-cert F --tls-key F]\n"
 	    "                         [--client-ca F] [--state F | --kubeconfig F] [--threads N]\n"
-	    "                         [--no-durable-claims]\n"
 	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
 	    "       tenantguard check-config F\n"
 	    "       tenantguard render baseline TENANT [--config F] [--output yaml|json]\n"
@@ -224,7 +223,7 @@ cmd_serve(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
-		{ "no-durable-claims", no_argument, NULL, 'N' },
+		{ "claim-grace", required_argument, NULL, 'G' },   /* hidden: for tests */
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server_opts o;
@@ -254,7 +253,16 @@ cmd_serve(int argc, char **argv)
 			break;
 		}
 		case 'k': o.kubeconfig = optarg; break;
-		case 'N': o.no_durable_claims = true; break;
+		case 'G': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end != '\0' || n < 1 || n > 86400) {
+				fprintf(stderr, "tenantguard: --claim-grace must be 1..86400 seconds\n");
+				return 2;
+			}
+			o.claim_grace = (unsigned)n;
+			break;
+		}
 		default: usage(stderr); return 2;
 		}
 	}

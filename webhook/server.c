@@ -1082,6 +1082,25 @@ server_drain(struct server *s, struct MHD_Daemon *d, const sigset_t *sigs)
 		close(lsock);
 }
 
+/*
+ * The reaper's question (claimstore_reaper_start): does the live state hold exactly `pattern`
+ * for `owner`? 1 or 0; -1 while it is not synced. pattern NULL: only whether it is synced.
+ */
+static int
+claim_held(void *arg, const char *pattern, const char *owner)
+{
+	struct server *s = arg;
+	struct live_view view;
+	int held;
+
+	if (!informers_synced(s->inf) || live_read_begin(s->live, &view) != 0)
+		return -1;
+	held = pattern == NULL ||
+	    claims_holds(view.st->claims, pattern, state_owner_lookup(view.st, owner));
+	live_read_end(s->live, &view);
+	return held;
+}
+
 /* The API client and the (empty) live cache, before the first config load. 0, or -1 logged. */
 static int
 live_open(struct server *s)
@@ -1100,10 +1119,6 @@ live_open(struct server *s)
 	if ((s->live = live_new()) == NULL) {
 		log_warnx("live cluster state: out of memory");
 		return -1;
-	}
-	if (s->opts->no_durable_claims) {
-		log_info("--no-durable-claims: first-come host claims are not written to the apiserver");
-		return 0;
 	}
 	if ((s->cs = claimstore_new(s->kc, NULL, err, sizeof(err))) == NULL) {
 		log_warnx("claim store: %s", err);
@@ -1175,6 +1190,16 @@ server_run(const struct server_opts *o)
 		goto out;
 	if (s.live != NULL && (s.inf = informers_start(s.kc, s.live)) == NULL)
 		goto out;
+	if (s.cs != NULL) {
+		unsigned grace = o->claim_grace != 0 ? o->claim_grace : CLAIMSTORE_GRACE;
+		unsigned every = grace < CLAIMSTORE_REAP_INTERVAL ? grace : CLAIMSTORE_REAP_INTERVAL;
+		if (claimstore_reaper_start(s.cs, claim_held, &s, every, grace, err, sizeof(err)) != 0) {
+			log_warnx("claim store: %s", err);
+			goto out;
+		}
+		log_info("claims no live object holds are released after %u s (checked every %u s)",
+		    grace, every);
+	}
 
 	if ((d = server_start(&s, &addr, ca, threads)) == NULL) {
 		log_warnx("cannot serve HTTPS on %s (the reason is logged above)", listen);
@@ -1209,6 +1234,7 @@ out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
 	/* No request is running any more: nothing reads the live copies. */
+	claimstore_reaper_stop(s.cs);   /* it reads them too */
 	informers_stop(s.inf);
 	live_free(s.live);
 	claimstore_free(s.cs);

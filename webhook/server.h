@@ -15,8 +15,8 @@ struct server_opts {
 	const char *state_path;   /* NULL: an empty state (or the live state, below) */
 	const char *kubeconfig;   /* live cluster state from the apiserver of this kubeconfig */
 	bool        in_cluster;   /* live cluster state from the pod's service account */
-	bool        no_durable_claims; /* live state without the claim ConfigMaps (claimstore.h):
-	                             first-come races are then decided per replica only */
+	unsigned    claim_grace;  /* seconds before a claim no live object holds is released;
+	                             0: CLAIMSTORE_GRACE */
 	unsigned    threads;      /* worker threads; 0: 2 */
 };
 

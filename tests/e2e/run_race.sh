@@ -20,15 +20,16 @@ work=$dir/race; mkdir -p "$work"
 admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# serve N: replica N on a new port (port[N], pid[N]), logging to $work/serveN.log.
+# serve N [ARGS...]: replica N on a new port (port[N], pid[N]), logging to $work/serveN.log.
 declare -a port pid
 serve() {
-	port[$1]=$(freeport)
-	setsid "$tg" serve --listen "127.0.0.1:${port[$1]}" --tls-cert "$work/certs/tls.crt" \
-	    --tls-key "$work/certs/tls.key" --kubeconfig "$KUBECONFIG_ADMIN" </dev/null \
-	    >>"$work/serve$1.log" 2>&1 &
-	pid[$1]=$!
-	echo "${pid[$1]}" >>"$TENANTGUARD_CLUSTER_PIDS"
+	local r=$1; shift
+	port[$r]=$(freeport)
+	setsid "$tg" serve --listen "127.0.0.1:${port[$r]}" --tls-cert "$work/certs/tls.crt" \
+	    --tls-key "$work/certs/tls.key" --kubeconfig "$KUBECONFIG_ADMIN" "$@" </dev/null \
+	    >>"$work/serve$r.log" 2>&1 &
+	pid[$r]=$!
+	echo "${pid[$r]}" >>"$TENANTGUARD_CLUSTER_PIDS"
 }
 serve 1; serve 2
 for r in 1 2; do
@@ -143,11 +144,55 @@ for r in 1 2; do
 	kill -TERM "${pid[$r]}"; wait "${pid[$r]}"; rc=$?
 	[ "$rc" = 0 ] && ok "replica $r: SIGTERM → exit 0" || bad "replica $r: exit $rc"
 done
+# --- release: a claim no live object holds is freed after the grace period ------------------
+# Replica 3 with --claim-grace 2 (rounds every 2 s): tenant1 claims kept.rel.io, backed by a
+# live Ingress, and gone.rel.io, backed by nothing (the review's object is never created).
+grace=2 interval=2
+cat <<YAML | admin apply -f - >/dev/null || bad "kubectl apply Ingress kept.rel.io"
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: kept, namespace: tenant1-gateway}
+spec:
+  rules:
+  - host: kept.rel.io
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+YAML
+serve 3 --claim-grace "$grace"
+for _ in $(seq 200); do
+	[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:${port[3]}/readyz")" = 200 ] && break
+	sleep 0.05
+done
+mkreview "$work/k1.json" tenant1 'kept.rel.io'; mkreview "$work/g1.json" tenant1 'gone.rel.io'
+mkreview "$work/k2.json" tenant2 'kept.rel.io'; mkreview "$work/g2.json" tenant2 'gone.rel.io'
+review 3 "$work/k1.json" | grep -q '"allowed":true' && review 3 "$work/g1.json" | grep -q '"allowed":true' &&
+[ "$(claims rel.io | tr '\n' ' ')" = "gone.rel.io=tenant/tenant1 kept.rel.io=tenant/tenant1 " ] &&
+	ok "tenant1 claims kept.rel.io (a live Ingress) and gone.rel.io (nothing created): both in tg-claim-rel.io" ||
+	{ bad "claims of kept.rel.io / gone.rel.io:"; claims rel.io | sed 's/^/     /'; }
+t0=$(date +%s%N) limit=$(( (grace + interval + 2) * 1000 )) freed=false
+while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt "$limit" ]; do
+	claims rel.io | grep -q '^gone\.rel\.io=' || { freed=true; break; }
+	sleep 0.2
+done
+el=$(( ($(date +%s%N) - t0) / 1000000 ))
+$freed && ok "gone.rel.io released from tg-claim-rel.io after $el ms (grace ${grace} s, rounds every ${interval} s)" ||
+	{ bad "gone.rel.io still claimed after $el ms:"; claims rel.io | sed 's/^/     /'; }
+grep -q "claim of host 'gone.rel.io' released" "$work/serve3.log" && ok "the release is logged" || bad "release not logged"
+review 3 "$work/g2.json" >"$work/g2.out"
+is_allowed "$work/g2.out" && claims rel.io | grep -qx 'gone.rel.io=tenant/tenant2' &&
+	ok "tenant2 may now claim gone.rel.io, and holds it in tg-claim-rel.io" ||
+	{ bad "tenant2's gone.rel.io after the release:"; sed 's/^/     /' "$work/g2.out"; claims rel.io | sed 's/^/     /'; }
+claims rel.io | grep -qx 'kept.rel.io=tenant/tenant1' &&
+	ok "kept.rel.io, backed by a live Ingress, is not released" || { bad "kept.rel.io released:"; claims rel.io | sed 's/^/     /'; }
+review 3 "$work/k2.json" | grep -q '"allowed":false.*\[host-collision\]' &&
+	ok "tenant2's kept.rel.io is still denied [host-collision]" || bad "tenant2's kept.rel.io not denied"
+kill -TERM "${pid[3]}"; wait "${pid[3]}"; rc=$?
+[ "$rc" = 0 ] && ok "replica 3 (with its reaper): SIGTERM → exit 0" || bad "replica 3: exit $rc"
+
 if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$work"/serve*.log; then
 	bad "serve under the sanitizers:"; grep -A20 -E 'ERROR:|runtime error' "$work"/serve*.log | head -40
 else
-	ok "both replicas ran clean under the sanitizers"
+	ok "all three replicas ran clean under the sanitizers"
 fi
-[ "$fail" = 0 ] || for r in 1 2; do echo "     replica $r log:"; tail -n 15 "$work/serve$r.log" | sed 's/^/     /'; done
+[ "$fail" = 0 ] || for r in 1 2 3; do echo "     replica $r log:"; tail -n 15 "$work/serve$r.log" | sed 's/^/     /'; done
 summary
 [ "$fail" = 0 ]

@@ -37,6 +37,19 @@ main(void)
 	test_cond("owner excluded", claims_find(c, "a.customer.com", CLAIMS_OVERLAP, 1, out, 4) == 0);
 	test_cond("apex does not overlap wildcard",
 	    claims_find(c, "customer.com", CLAIMS_OVERLAP, CLAIMS_NO_OWNER, out, 4) == 0);
+	test_cond("claims_holds: the exact pattern and owner",
+	    claims_holds(c, "*.customer.com", 1));
+	test_cond("claims_holds: not another owner, nor CLAIMS_NO_OWNER",
+	    !claims_holds(c, "*.customer.com", 2) && !claims_holds(c, "*.customer.com", CLAIMS_NO_OWNER));
+	test_cond("claims_holds: not a covered or covering pattern, nor the apex",
+	    !claims_holds(c, "a.customer.com", 1) && !claims_holds(c, "*.a.customer.com", 1) &&
+	    !claims_holds(c, "customer.com", 1) && !claims_holds(c, "*.com", 1));
+	claims_add(c, "customer.com", 2);
+	test_cond("claims_holds: exact name and wildcard of one node kept apart",
+	    claims_holds(c, "customer.com", 2) && !claims_holds(c, "customer.com", 1) &&
+	    !claims_holds(c, "*.customer.com", 2));
+	claims_remove(c, "customer.com", 2);
+	test_cond("claims_holds: false once removed", !claims_holds(c, "customer.com", 2));
 	test_cond("wider wildcard overlaps narrower",
 	    claims_find(c, "*.com", CLAIMS_OVERLAP, CLAIMS_NO_OWNER, out, 4) == 1);
 	test_cond("wider wildcard is not covered",
