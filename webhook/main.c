@@ -211,6 +211,18 @@ out:
 	return rc;
 }
 
+/* A decimal option value within [min, max]; 0, or -1 when it is not one. */
+static int
+parse_bounded(const char *s, long min, long max, unsigned *out)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -242,27 +254,19 @@ cmd_serve(int argc, char **argv)
 		case 'K': o.tls_key = optarg; break;
 		case 'A': o.client_ca = optarg; break;
 		case 's': o.state_path = optarg; break;
-		case 't': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end != '\0' || n < 1 || n > 64) {
+		case 't':
+			if (parse_bounded(optarg, 1, 64, &o.threads) != 0) {
 				fprintf(stderr, "tenantguard: --threads must be 1..64\n");
 				return 2;
 			}
-			o.threads = (unsigned)n;
 			break;
-		}
 		case 'k': o.kubeconfig = optarg; break;
-		case 'G': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end != '\0' || n < 1 || n > 86400) {
+		case 'G':
+			if (parse_bounded(optarg, 1, 86400, &o.claim_grace) != 0) {
 				fprintf(stderr, "tenantguard: --claim-grace must be 1..86400 seconds\n");
 				return 2;
 			}
-			o.claim_grace = (unsigned)n;
 			break;
-		}
 		default: usage(stderr); return 2;
 		}
 	}

@@ -1,6 +1,9 @@
 # lib.sh: what the e2e scripts share — outcome bookkeeping and the expect helpers.
 # Sourced, not run. Each check prints "ok NAME" or "FAIL NAME: why"; summary prints the total.
 pass=0 fail=0
+# Sanitizer settings when a script runs alone (tests/run.sh sets the same for everything).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ok()  { echo "ok $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 summary() { echo "$pass passed, $fail failed"; }
@@ -46,3 +49,14 @@ e2e_cluster_up() {
 
 # kubectl as the cluster's admin (system:masters).
 admin() { "$KUBECTL" --request-timeout=20s --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+
+# tg_wait_ready PORT [TRIES]: polls https://127.0.0.1:PORT/readyz every 50 ms (default 200
+# tries, 10 s) until it answers 200; returns non-zero if it never does.
+tg_wait_ready() {
+	local i
+	for i in $(seq "${2:-200}"); do
+		[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$1/readyz")" = 200 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}

@@ -28,11 +28,7 @@ start_serve() {
 	    </dev/null >>"$dir/tenantguard.log" 2>&1 &
 	serve_pid=$!
 	echo "$serve_pid" >>"$TENANTGUARD_CLUSTER_PIDS"
-	for _ in $(seq 100); do
-		curl -sk "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
+	tg_wait_ready "$port"
 }
 start_serve || { bad "tenantguard serve did not get ready"; cat "$dir/tenantguard.log"; summary; exit 1; }
 

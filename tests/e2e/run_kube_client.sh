@@ -9,8 +9,6 @@ e2e=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-build/asan}" && pwd)
 probe=$build/tests/kube_probe
 . "$e2e/lib.sh"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 [ -x "$probe" ] || { bad "no $probe (make $build/tests/kube_probe)"; summary; exit 1; }
 
 e2e_cluster_up kube

@@ -11,8 +11,6 @@ e2e=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-build/asan}" && pwd)
 tg=$build/tenantguard
 . "$e2e/lib.sh"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 e2e_cluster_up live
 dir=$TENANTGUARD_CLUSTER_DIR
@@ -65,7 +63,7 @@ log=$work/dead.log stop_serve "while retrying with backoff"
 # --- the real apiserver ---------------------------------------------------------------------
 serve "$KUBECONFIG_ADMIN" "$log"
 t0=$(ms_now)
-for _ in $(seq 200); do [ "$(code /readyz)" = 200 ] && break; sleep 0.05; done
+tg_wait_ready "$port"
 c=$(code /readyz)
 [ "$c" = 200 ] && ok "/readyz turns 200 after the first full sync ($(( $(ms_now) - t0 )) ms after start)" ||
 	{ bad "/readyz is $c after 10 s"; tail -n 20 "$log" | sed 's/^/     /'; summary; exit 1; }

@@ -9,8 +9,6 @@ e2e=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-build/asan}" && pwd)
 tg=$build/tenantguard
 . "$e2e/lib.sh"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ROUNDS=${ROUNDS:-20}
 
 e2e_cluster_up race
@@ -32,14 +30,7 @@ serve() {
 	echo "${pid[$r]}" >>"$TENANTGUARD_CLUSTER_PIDS"
 }
 serve 1; serve 2
-for r in 1 2; do
-	for _ in $(seq 200); do
-		[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:${port[$r]}/readyz")" = 200 ] && break
-		sleep 0.05
-	done
-done
-[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:${port[1]}/readyz")" = 200 ] &&
-[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:${port[2]}/readyz")" = 200 ] &&
+tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" &&
 	ok "two replicas ready on ports ${port[1]} and ${port[2]}" ||
 	{ bad "replicas not ready"; tail -n 20 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
 
@@ -158,10 +149,7 @@ spec:
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
 YAML
 serve 3 --claim-grace "$grace"
-for _ in $(seq 200); do
-	[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:${port[3]}/readyz")" = 200 ] && break
-	sleep 0.05
-done
+tg_wait_ready "${port[3]}"
 mkreview "$work/k1.json" tenant1 'kept.rel.io'; mkreview "$work/g1.json" tenant1 'gone.rel.io'
 mkreview "$work/k2.json" tenant2 'kept.rel.io'; mkreview "$work/g2.json" tenant2 'gone.rel.io'
 review 3 "$work/k1.json" | grep -q '"allowed":true' && review 3 "$work/g1.json" | grep -q '"allowed":true' &&
