@@ -23,6 +23,10 @@
 #define WILD_ESCAPE    "_wild_."
 #define CLAIM_ATTEMPTS 10        /* GET + write rounds before a busy domain is an error */
 #define PSL_LINE_MAX   512
+/* When each pattern of a claim ConfigMap was last claimed: a JSON object {data key: unix
+ * seconds} in this annotation. The reaper leaves a pattern alone for the grace period after,
+ * so a claim allowed a moment ago is not released before its object reaches the live state. */
+#define CLAIMED_AT_KEY "tenantguard.io/claimed-at"
 
 struct claimstore {
 	struct kube_client *kc;
@@ -199,6 +203,49 @@ data_collides(const json_t *data, const char *pattern, const char *owner)
 	return false;
 }
 
+/* The claimed-at map of a ConfigMap (new reference; an empty object when absent or unusable). */
+static json_t *
+claimed_at_get(const json_t *cm)
+{
+	const char *s = jsonget_str(jsonget_path(cm, "metadata.annotations"), CLAIMED_AT_KEY);
+	json_t *m = s != NULL ? json_loads(s, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (json_is_object(m))
+		return m;
+	json_decref(m);
+	return json_object();
+}
+
+/* Stores map `m` (borrowed) as the claimed-at annotation of cm. 0, or -1 out of memory. */
+static int
+claimed_at_put(json_t *cm, const json_t *m)
+{
+	json_t *meta = json_object_get(cm, "metadata"), *ann;
+	char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc = -1;
+	if (text == NULL || !json_is_object(meta))
+		goto out;
+	ann = json_object_get(meta, "annotations");
+	if (!json_is_object(ann)) {
+		if ((ann = json_object()) == NULL || json_object_set_new(meta, "annotations", ann) != 0)
+			goto out;
+	}
+	rc = json_object_set_new(ann, CLAIMED_AT_KEY, json_string(text));
+out:
+	free(text);
+	return rc;
+}
+
+/* Records in cm that `key` was claimed now (wall clock: replicas compare it). */
+static int
+claimed_at_touch(json_t *cm, const char *key)
+{
+	json_t *m = claimed_at_get(cm);
+	int rc = m == NULL || json_object_set_new(m, key, json_integer((json_int_t)time(NULL))) != 0 ?
+	    -1 : claimed_at_put(cm, m);
+	json_decref(m);
+	return rc;
+}
+
 /*
  * Claims `pattern` for `owner` in ConfigMap `name`: GET it; 404 → create; another owner's
  * overlapping pattern → collision; else add the pattern with an update carrying the
@@ -225,7 +272,8 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 			    "metadata", "name", name, "namespace", CLAIMSTORE_NAMESPACE,
 			    "labels", "app.kubernetes.io/managed-by", "tenantguard",
 			    "data", key, owner);
-			if (cm == NULL) {
+			if (cm == NULL || claimed_at_touch(cm, key) != 0) {
+				json_decref(cm);
 				snprintf(err, errsz, "out of memory");
 				return CLAIM_ERROR;
 			}
@@ -255,7 +303,13 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 			return CLAIM_COLLISION;
 		}
 		const char *held = data != NULL ? jsonget_str(data, key) : NULL;
-		if (dry_run || (held != NULL && strcmp(held, owner) == 0)) {
+		/*
+		 * A re-claim writes only when the live state does not hold the claim yet: then a
+		 * release round could be about to remove it, and the fresh claimed-at time (and
+		 * the write's new resourceVersion, which fails that round's update) keeps it.
+		 */
+		if (dry_run || (held != NULL && strcmp(held, owner) == 0 &&
+		    (cs->holds == NULL || cs->holds(cs->holds_arg, pattern, owner) == 1))) {
 			json_decref(body);
 			return CLAIM_OK;   /* a re-claim, or a dry run that would succeed */
 		}
@@ -266,7 +320,8 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 				return CLAIM_ERROR;
 			}
 		}
-		if (json_object_set_new(data, key, json_string(owner)) != 0) {
+		if (json_object_set_new(data, key, json_string(owner)) != 0 ||
+		    claimed_at_touch(body, key) != 0) {
 			json_decref(body);
 			snprintf(err, errsz, "out of memory");
 			return CLAIM_ERROR;
@@ -419,11 +474,15 @@ reap_one(struct claimstore *cs, json_t *cm, struct strmap *next, time_t now)
 	const char *key;
 	json_t *v;
 	char pattern[HOST_MAX + 8], mkey[2 * HOST_MAX + 400];
-	json_t *drop = NULL;
+	json_t *drop = NULL, *claimed_at;
+	time_t wall = time(NULL);
+	int rc = 0;
 
 	if (name == NULL || strncmp(name, CLAIM_PREFIX, sizeof(CLAIM_PREFIX) - 1) != 0 ||
 	    !json_is_object(data))
 		return 0;
+	if ((claimed_at = claimed_at_get(cm)) == NULL)
+		return -1;
 	json_object_foreach(data, key, v) {
 		if (!json_is_string(v))
 			continue;
@@ -436,23 +495,34 @@ reap_one(struct claimstore *cs, json_t *cm, struct strmap *next, time_t now)
 		if (first == 0)
 			first = (uintptr_t)now + 1;
 		if (strmap_set(next, mkey, (void *)first) != 0) {
-			json_decref(drop);
-			return -1;
+			rc = -1;
+			goto out;
 		}
 		if (now - (time_t)(first - 1) < (time_t)cs->grace_s)
 			continue;
-		if (drop == NULL && (drop = json_array()) == NULL)
-			return -1;
-		json_array_append_new(drop, json_string(key));
+		json_int_t at = json_integer_value(json_object_get(claimed_at, key));
+		if (at > 0 && wall - (time_t)at < (time_t)cs->grace_s)
+			continue;   /* (re-)claimed lately: its object may not be live yet */
+		if ((drop == NULL && (drop = json_array()) == NULL) ||
+		    json_array_append_new(drop, json_string(key)) != 0) {
+			rc = -1;
+			goto out;
+		}
 	}
 	if (drop == NULL)
-		return 0;
+		goto out;
 
 	char path[512], err[1024] = "";
 	json_t *resp = NULL;
 	size_t i;
-	json_array_foreach(drop, i, v)
+	json_array_foreach(drop, i, v) {
 		json_object_del(data, json_string_value(v));
+		json_object_del(claimed_at, json_string_value(v));
+	}
+	if (claimed_at_put(cm, claimed_at) != 0) {
+		rc = -1;
+		goto out;
+	}
 	json_object_del(cm, "status");
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", CLAIMSTORE_NAMESPACE,
 	    name);
@@ -473,8 +543,10 @@ reap_one(struct claimstore *cs, json_t *cm, struct strmap *next, time_t now)
 		log_warnx("claim release in %s/%s failed (HTTP %d): %s", CLAIMSTORE_NAMESPACE, name,
 		    st, err);
 	}
+out:
 	json_decref(drop);
-	return 0;
+	json_decref(claimed_at);
+	return rc;
 }
 
 /* One round: list, compare with the live state, release. */

@@ -20,7 +20,10 @@ struct kube_client;
  * key per claimed pattern ("*." escaped as "_wild_.") and the owner key as its value.
  * Overlapping patterns share their registrable domain, so they contend on one object and
  * the apiserver's AlreadyExists / Conflict decides races between replicas; a mutex
- * serialises the reviews of one process.
+ * serialises the reviews of one process. The annotation tenantguard.io/claimed-at records
+ * when each pattern was last (re-)claimed (unix seconds, wall clock): a re-claim of a pattern
+ * the live state does not hold yet writes it again, so no replica's release round removes a
+ * claim that was allowed within the grace period.
  */
 struct claimstore;
 
@@ -55,7 +58,8 @@ void claimstore_review(struct claimstore *cs, const struct config *cfg,
  * tenantguard) every `interval_s` seconds and asks holds(arg, pattern, owner) whether the live
  * state still holds exactly that claim (1), not (0), or is not ready yet (-1: the round is
  * skipped). A claim missing for `grace_s` seconds or more (remembered in memory from the
- * round it was first seen missing; a claim that reappears is forgotten) is removed with an
+ * round it was first seen missing; a claim that reappears is forgotten) and not claimed
+ * within the last `grace_s` seconds (its claimed-at time) is removed with an
  * update carrying the resourceVersion (409: left for the next round), and logged. An emptied
  * ConfigMap is kept. 0, or -1 with err. Stopped and joined by claimstore_reaper_stop (or
  * claimstore_free).
