@@ -6,6 +6,13 @@
 #   cluster.sh up   [DIR]   start; prints the shell exports of `env` on stdout (eval them)
 #   cluster.sh env  [DIR]   print the shell exports again
 #   cluster.sh down [DIR]   stop every process in DIR/pids and remove DIR
+#   cluster.sh stop-apiserver    [DIR]   SIGKILL the kube-apiserver (a crash) and wait until it
+#                                        is gone; etcd and the controller-manager keep running
+#   cluster.sh start-apiserver   [DIR]   start it again with the same flags and port (recorded
+#                                        by up in DIR/kube-apiserver.cmd), appending to its log;
+#                                        its DIR/pids entry replaces the old one; returns once
+#                                        /readyz answers 200
+#   cluster.sh restart-apiserver [DIR]   both
 #
 # DIR is, in order: the argument, $TENANTGUARD_CLUSTER_DIR, or (up) a new mktemp dir, which
 # env/down find again through /tmp/tenantguard-cluster.last. To tear down whatever happens,
@@ -56,7 +63,7 @@ starttime() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null || true; }
 # records "pid starttime name" in DIR/pids at once.
 start() {
 	local name=$1; shift
-	setsid "$@" </dev/null >"$dir/$name.log" 2>&1 &
+	setsid "$@" </dev/null >>"$dir/$name.log" 2>&1 &   # (appends: start-apiserver reuses the log)
 	local pid=$!
 	echo "$pid $(starttime "$pid") $name" >>"$dir/pids"
 	eval "pid_${name//-/_}=$pid"
@@ -179,7 +186,7 @@ CSV
 		--initial-cluster "e2e=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level warn
 	wait_for "etcd" "$pid_etcd" 30 curl -sf "http://127.0.0.1:$etcd_port/health"
 
-	start kube-apiserver "$bin/kube-apiserver" \
+	local -a apiserver=("$bin/kube-apiserver" \
 		--etcd-servers "http://127.0.0.1:$etcd_port" \
 		--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
 		--endpoint-reconciler-type none \
@@ -189,7 +196,10 @@ CSV
 		--disable-admission-plugins ServiceAccount \
 		--service-account-issuer "$server/" --service-account-key-file "$dir/pki/sa.pub" \
 		--service-account-signing-key-file "$dir/pki/sa.key" \
-		--allow-privileged=true --profiling=false --v=1
+		--allow-privileged=true --profiling=false --v=1)
+	# start-apiserver runs exactly this again (the same port, certificates and etcd).
+	printf '%q ' "${apiserver[@]}" >"$dir/kube-apiserver.cmd"
+	start kube-apiserver "${apiserver[@]}"
 	wait_for "kube-apiserver /readyz" "$pid_kube_apiserver" 180 \
 		curl -sf --cacert "$dir/pki/ca.crt" -H "Authorization: Bearer $t_admin" "$server/readyz"
 
@@ -285,9 +295,55 @@ up_failed() {
 	if [ -f "$last" ] && [ "$(cat "$last")" = "$dir" ]; then rm -f "$last"; fi
 }
 
+# The running kube-apiserver of DIR/pids (the newest entry whose process is still that one),
+# or nothing.
+apiserver_pid() {   # dir
+	local pid st name found=
+	while read -r pid st name; do
+		[ "$name" = kube-apiserver ] || continue
+		kill -0 "$pid" 2>/dev/null && [ "$(starttime "$pid")" = "$st" ] && found=$pid
+	done <"$1/pids"
+	echo "$found"
+}
+
+cmd_stop_apiserver() {
+	local d pid; d=$(resolve_dir "${1:-}")
+	[ -f "$d/$marker" ] || die "$d is not a cluster dir (no $marker)"
+	pid=$(apiserver_pid "$d")
+	[ -n "$pid" ] || die "stop-apiserver: no kube-apiserver running in $d"
+	kill -KILL "$pid"
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null || die "stop-apiserver: $pid still alive 10 s after SIGKILL"
+	log "stop-apiserver: killed $pid (SIGKILL)"
+}
+
+cmd_start_apiserver() {
+	dir=$(resolve_dir "${1:-}")
+	[ -f "$dir/kube-apiserver.cmd" ] || die "$dir: no kube-apiserver.cmd (cluster from an older cluster.sh?)"
+	[ -z "$(apiserver_pid "$dir")" ] || die "start-apiserver: a kube-apiserver is already running in $dir"
+	local -a apiserver; local server ca token
+	eval "apiserver=($(cat "$dir/kube-apiserver.cmd"))"
+	server=$(sed -n 's/^export TENANTGUARD_APISERVER=//p' "$dir/env")
+	ca=$(sed -n 's/^export TENANTGUARD_CLUSTER_CA=//p' "$dir/env")
+	token=$(awk -F, '$2 == "admin" {print $1}' "$dir/tokens.csv")
+	echo "--- start-apiserver $(date -u +%FT%TZ)" >>"$dir/kube-apiserver.log"
+	start kube-apiserver "${apiserver[@]}"
+	# Its entry takes the old one's place in DIR/pids, so down still stops it after the
+	# callers' processes and the controller-manager (its watchers) and before etcd.
+	awk -v new="$pid_kube_apiserver $(starttime "$pid_kube_apiserver") kube-apiserver" \
+		'$3 != "kube-apiserver" {print; next} !done {print new; done = 1}' "$dir/pids" >"$dir/pids.tmp" &&
+		mv "$dir/pids.tmp" "$dir/pids"
+	wait_for "kube-apiserver /readyz (restarted)" "$pid_kube_apiserver" 180 \
+		curl -sf --cacert "$ca" -H "Authorization: Bearer $token" "$server/readyz"
+	log "start-apiserver: $server ready again (pid $pid_kube_apiserver)"
+}
+
 case "${1:-}" in
 	up) shift; cmd_up "$@" ;;
 	down) shift; cmd_down "$@" ;;
 	env) shift; cmd_env "$@" ;;
-	*) echo "usage: $0 up|down|env [DIR]" >&2; exit 2 ;;
+	stop-apiserver) shift; cmd_stop_apiserver "$@" ;;
+	start-apiserver) shift; cmd_start_apiserver "$@" ;;
+	restart-apiserver) shift; cmd_stop_apiserver "$@"; cmd_start_apiserver "$@" ;;
+	*) echo "usage: $0 up|down|env|stop-apiserver|start-apiserver|restart-apiserver [DIR]" >&2; exit 2 ;;
 esac
