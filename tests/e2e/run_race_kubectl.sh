@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Race-free first-come claims through a REGISTERED webhook: two `tenantguard serve
+# --kubeconfig` replicas behind a TCP load balancer (tools/tcplb.py, standing in for the
+# Service and kube-proxy), manifests/webhooks.yaml registered with the balancer's URL, and
+# every round alice (tenant1-gateway) and bob (tenant2-gateway) `kubectl apply` an Ingress for
+# the same new host at the same moment. Exactly one apply must succeed and the other be denied
+# [host-collision] by the webhook, and both replicas must have decided reviews of the race.
+# Last line: "N passed, N failed".
+#   usage: tests/e2e/run_race_kubectl.sh BUILD_DIR      (ROUNDS=50 by default)
+set -uo pipefail
+e2e=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$e2e/../.." && pwd)
+build=$(cd "${1:-build/asan}" && pwd)
+tg=$build/tenantguard
+. "$e2e/lib.sh"
+ROUNDS=${ROUNDS:-50}
+
+t0=$SECONDS
+e2e_cluster_up racek
+dir=$TENANTGUARD_CLUSTER_DIR
+work=$dir/racek; mkdir -p "$work"
+# kubectl with its own discovery cache, as alice and bob (tenant1-gateway / tenant2-gateway
+# and their RoleBindings come with cluster.sh).
+kc() { "$KUBECTL" --request-timeout=20s --cache-dir "$work/kcache" --kubeconfig "$@"; }
+alice() { kc "$KUBECONFIG_ALICE" "$@"; }
+bob()   { kc "$KUBECONFIG_BOB" "$@"; }
+admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
+
+# The serving certificate names 127.0.0.1, which is what the apiserver dials (the balancer).
+"$tg" certs --out "$work/certs" >"$work/cabundle" 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# serve N: replica N on a new port (port[N], pid[N]), logging to $work/serveN.log.
+declare -a port pid
+serve() {
+	local r=$1; shift
+	port[$r]=$(freeport)
+	setsid "$tg" serve --listen "127.0.0.1:${port[$r]}" --tls-cert "$work/certs/tls.crt" \
+	    --tls-key "$work/certs/tls.key" --kubeconfig "$KUBECONFIG_ADMIN" "$@" </dev/null \
+	    >>"$work/serve$r.log" 2>&1 &
+	pid[$r]=$!
+	echo "${pid[$r]}" >>"$TENANTGUARD_CLUSTER_PIDS"
+}
+serve 1; serve 2
+tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" ||
+	{ bad "replicas not ready"; tail -n 20 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
+
+# The balancer: a backend per connection, round-robin (the apiserver keeps its connections
+# alive, so each connection, not each review, is balanced).
+lbport=$(freeport)
+setsid python3 "$e2e/tools/tcplb.py" --listen "127.0.0.1:$lbport" --mode rr --stats "$work/lb.stats" \
+    --backend "127.0.0.1:${port[1]}" --backend "127.0.0.1:${port[2]}" </dev/null >"$work/lb.log" 2>&1 &
+lbpid=$!
+echo "$lbpid" >>"$TENANTGUARD_CLUSTER_PIDS"
+# (ready when it has written its stats; not probed with a connection, which would take the
+# first turn of the round-robin from the apiserver)
+for _ in $(seq 100); do [ -s "$work/lb.stats" ] && break; sleep 0.05; done
+[ -s "$work/lb.stats" ] &&
+	ok "two replicas ready on ports ${port[1]} and ${port[2]}, behind tcplb.py on $lbport ($((SECONDS - t0)) s with the cluster)" ||
+	{ bad "tcplb.py did not start"; sed 's/^/     /' "$work/lb.log"; summary; exit 1; }
+
+# The webhook configurations as shipped, the Service swapped for the balancer's URL, caBundle
+# filled in (as run_e2e.sh does).
+bundle=$(cat "$work/cabundle")
+sed -E -e "s|^( *)service: \{name: tenantguard, namespace: tenantguard-system, path: (/[a-z]+), port: 443\}|\1url: https://127.0.0.1:$lbport\2|" \
+       -e "s|^( *caBundle:).*|\1 $bundle|" "$top/manifests/webhooks.yaml" >"$work/webhooks.yaml"
+if ! admin apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1; then
+	bad "register manifests/webhooks.yaml"; sed 's/^/     /' "$work/register.log"; summary; exit 1
+fi
+# The apiserver picks new webhook configurations up asynchronously; wait for a verdict.
+answered=false
+for _ in $(seq 100); do
+	bob apply --dry-run=server -f "$e2e/objects/same-host-in-tenant2.yaml" >"$work/probe.out" 2>&1
+	grep -q host-ownership "$work/probe.out" && { answered=true; break; }
+	sleep 0.2
+done
+$answered || { bad "the registered webhook never answered through the balancer"; sed 's/^/     /' "$work/probe.out"
+	sed 's/^/     /' "$work/lb.stats" "$work/lb.log"; tail -n 5 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
+
+# reviews REPLICA: "ALLOWED DENIED-HOST-COLLISION" — validating Ingress CREATE reviews so far.
+reviews() {
+	curl -sk "https://127.0.0.1:${port[$1]}/metrics" | awk '
+		/^tenantguard_reviews_total\{/ && /webhook="validate"/ && /kind="Ingress"/ && /operation="CREATE"/ {
+			if ($0 ~ /decision="allowed"/) a += $NF
+			else if ($0 ~ /decision="denied"/ && $0 ~ /rule="host-collision"/) d += $NF
+		}
+		END { printf "%d %d\n", a, d }'
+}
+read -r a1_0 d1_0 <<<"$(reviews 1)"; read -r a2_0 d2_0 <<<"$(reviews 2)"
+
+# ingress FILE NAMESPACE NAME HOST
+ingress() {
+	cat >"$1" <<YAML
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: $3, namespace: $2}
+spec:
+  rules:
+  - host: "$4"
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+YAML
+}
+denied='admission webhook "validate.tenantguard.io" denied the request: \[host-collision\]'
+
+# --- the race: ROUNDS rounds, both applies at once ------------------------------------------
+wins1=0 wins2=0 bad_rounds=0 leaks=0
+: >"$work/expected-ingresses" ; : >"$work/expected-claims"
+t_race=$SECONDS
+for n in $(seq "$ROUNDS"); do
+	h1="r$n.race.io" h2="r$n.race.io"
+	case $((n % 3)) in
+	1) h1="x.r$n.race.io"; h2="*.r$n.race.io" ;;   # exact vs a wildcard covering it
+	2) h1="*.r$n.race.io"; h2="app.r$n.race.io" ;;
+	esac
+	ingress "$work/a-$n.yaml" tenant1-gateway "alice-r$n" "$h1"
+	ingress "$work/b-$n.yaml" tenant2-gateway "bob-r$n" "$h2"
+	alice apply -f "$work/a-$n.yaml" >"$work/o1-$n" 2>&1 & p1=$!
+	bob   apply -f "$work/b-$n.yaml" >"$work/o2-$n" 2>&1 & p2=$!
+	wait "$p1"; rc1=$?; wait "$p2"; rc2=$?
+	if [ "$rc1" = 0 ] && [ "$rc2" != 0 ] && grep -qE -- "$denied" "$work/o2-$n"; then
+		wins1=$((wins1 + 1)); wns=tenant1-gateway wname=alice-r$n wh=$h1 winner=tenant1 lost=$work/o2-$n
+	elif [ "$rc2" = 0 ] && [ "$rc1" != 0 ] && grep -qE -- "$denied" "$work/o1-$n"; then
+		wins2=$((wins2 + 1)); wns=tenant2-gateway wname=bob-r$n wh=$h2 winner=tenant2 lost=$work/o1-$n
+	else
+		bad "round $n ($h1 vs $h2): not exactly one winner (alice exit $rc1, bob exit $rc2)"
+		{ echo "alice:"; cat "$work/o1-$n"; echo "bob:"; cat "$work/o2-$n"; } | sed 's/^/     /'
+		bad_rounds=$((bad_rounds + 1)); continue
+	fi
+	echo "$wns/$wname" >>"$work/expected-ingresses"
+	key=$wh; [ "${wh#\*.}" != "$wh" ] && key="_wild_.${wh#\*.}"
+	echo "$key=tenant/$winner" >>"$work/expected-claims"
+	# the loser must learn nothing about the winner: not its tenant, namespace or object
+	if grep -qE -- "$winner|$wname" "$lost"; then
+		[ "$leaks" = 0 ] && { bad "round $n: the loser's denial names $winner or $wns/$wname:"; sed 's/^/     /' "$lost"; }
+		leaks=$((leaks + 1))
+	fi
+done
+race_s=$((SECONDS - t_race))
+[ "$bad_rounds" = 0 ] &&
+	ok "$ROUNDS rounds of concurrent kubectl applies through the registered webhook: exactly one winner each (tenant1 $wins1, tenant2 $wins2; $race_s s), the loser denied [host-collision] by validate.tenantguard.io" ||
+	bad "$bad_rounds of $ROUNDS rounds went wrong"
+[ "$leaks" = 0 ] && ok "no loser's denial names the winner's tenant, namespace or Ingress" ||
+	bad "$leaks of $ROUNDS denials name the winner"
+
+# --- what the cluster holds ---------------------------------------------------------------
+admin get ingress -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}' 2>&1 |
+	grep -E -- '/(alice|bob)-r[0-9]+$' | sort >"$work/ingresses"
+sort -o "$work/expected-ingresses" "$work/expected-ingresses"
+if [ "$(wc -l <"$work/ingresses")" = "$ROUNDS" ] && cmp -s "$work/ingresses" "$work/expected-ingresses"; then
+	ok "the cluster holds exactly the $ROUNDS winners' Ingresses and none of the losers'"
+else
+	bad "the cluster's race Ingresses differ from the winners (< cluster, > winners):"
+	diff "$work/ingresses" "$work/expected-ingresses" | sed 's/^/     /'
+fi
+admin -n tenantguard-system get configmap tg-claim-race.io -o json 2>/dev/null |
+	python3 -c 'import json,sys; d=json.load(sys.stdin).get("data") or {}; [print(k+"="+v) for k,v in sorted(d.items())]' \
+	>"$work/claims"
+sort -o "$work/expected-claims" "$work/expected-claims"
+cmp -s "$work/claims" "$work/expected-claims" &&
+	ok "tg-claim-race.io holds the $ROUNDS winners' hosts, each owned by its winner" ||
+	{ bad "tg-claim-race.io differs from the winners (< ConfigMap, > winners):"; diff "$work/claims" "$work/expected-claims" | sed 's/^/     /'; }
+
+# --- both replicas decided reviews of the race --------------------------------------------
+# The apiserver keeps its webhook connections alive and reuses an idle one, so it opens a
+# second connection (the round-robin's other replica) only when two reviews are in flight at
+# once, which is exactly what the race makes happen. Counted from each replica's /metrics,
+# as the difference to before the race.
+read -r a1 d1 <<<"$(reviews 1)"; read -r a2 d2 <<<"$(reviews 2)"
+a1=$((a1 - a1_0)) d1=$((d1 - d1_0)) a2=$((a2 - a2_0)) d2=$((d2 - d2_0))
+lbconn=$(tr '\n' ';' <"$work/lb.stats")
+if [ $((a1 + d1)) -gt 0 ] && [ $((a2 + d2)) -gt 0 ] && [ $((a1 + a2)) = "$ROUNDS" ] && [ $((d1 + d2)) = "$ROUNDS" ]; then
+	ok "both replicas decided race reviews: replica 1 allowed $a1 / denied $d1, replica 2 allowed $a2 / denied $d2 (balancer: $lbconn)"
+else
+	bad "race reviews per replica: replica 1 allowed $a1 / denied $d1, replica 2 allowed $a2 / denied $d2; wanted both > 0, $ROUNDS allowed and $ROUNDS denied [host-collision] in all (balancer: $lbconn)"
+fi
+
+# --- shutdown -------------------------------------------------------------------------------
+for r in 1 2; do
+	kill -TERM "${pid[$r]}"; wait "${pid[$r]}"; rc=$?
+	[ "$rc" = 0 ] && ok "replica $r: SIGTERM → exit 0 (with the apiserver's connections open through the balancer)" || bad "replica $r: exit $rc"
+done
+kill -TERM "$lbpid"; wait "$lbpid" 2>/dev/null
+if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$work"/serve*.log; then
+	bad "serve under the sanitizers:"; grep -A20 -E 'ERROR:|runtime error' "$work"/serve*.log | head -40
+else
+	ok "both replicas ran clean under the sanitizers"
+fi
+[ "$fail" = 0 ] || for r in 1 2; do echo "     replica $r log:"; tail -n 15 "$work/serve$r.log" | sed 's/^/     /'; done
+summary
+[ "$fail" = 0 ]
