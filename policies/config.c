@@ -37,6 +37,17 @@ free_template(struct name_template *t)
 }
 
 void
+config_tenant_clear(struct tenant *t)
+{
+	free(t->name);
+	free_strv(t->custom_domains, t->n_custom_domains);
+	free(t->ingress_class);
+	free_strv(t->backend_namespaces, t->n_backend_namespaces);
+	free_quota(t->quota, t->n_quota);
+	memset(t, 0, sizeof(*t));
+}
+
+void
 config_free(struct config *cfg)
 {
 	if (cfg == NULL)
@@ -53,14 +64,8 @@ config_free(struct config *cfg)
 	free_strv(cfg->service_types, cfg->n_service_types);
 	free(cfg->external_ip_cidrs);
 	free_quota(cfg->quota, cfg->n_quota);
-	for (size_t i = 0; i < cfg->n_tenants; i++) {
-		struct tenant *t = &cfg->tenants[i];
-		free(t->name);
-		free_strv(t->custom_domains, t->n_custom_domains);
-		free(t->ingress_class);
-		free_strv(t->backend_namespaces, t->n_backend_namespaces);
-		free_quota(t->quota, t->n_quota);
-	}
+	for (size_t i = 0; i < cfg->n_tenants; i++)
+		config_tenant_clear(&cfg->tenants[i]);
 	free(cfg->tenants);
 	strmap_free(cfg->tenant_by_name);
 	claims_free(cfg->reservations);
@@ -72,7 +77,9 @@ config_tenant(const struct config *cfg, const char *name)
 {
 	if (cfg->tenant_by_name == NULL || name == NULL)
 		return NULL;
-	return strmap_get(cfg->tenant_by_name, name);
+	/* An index, not a pointer: config_add_tenant may move the array. */
+	uintptr_t id = (uintptr_t)strmap_get(cfg->tenant_by_name, name);
+	return id == 0 ? NULL : &cfg->tenants[id - 1];
 }
 
 uint32_t
@@ -139,6 +146,84 @@ config_is_admin(const struct config *cfg, const char *user, const char *const *g
 		if (groups[i] != NULL && in_list(cfg->admin_groups, cfg->n_admin_groups, groups[i]))
 			return true;
 	return false;
+}
+
+int
+config_quota_set(struct quota_item **q, size_t *n, size_t *cap, const char *resource,
+    const char *quantity)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*q)[i].resource, resource) == 0) {
+			char *s = strdup(quantity);
+			if (s == NULL)
+				return -1;
+			free((*q)[i].quantity);
+			(*q)[i].quantity = s;
+			return 0;
+		}
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct quota_item *nq = realloc(*q, ncap * sizeof(*nq));
+		if (nq == NULL)
+			return -1;
+		*q = nq;
+		*cap = ncap;
+	}
+	struct quota_item *it = &(*q)[*n];
+	it->resource = strdup(resource);
+	it->quantity = it->resource ? strdup(quantity) : NULL;
+	if (it->quantity == NULL) {
+		free(it->resource);
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+bool
+config_is_quantity(const char *s)
+{
+	const char *p = s;
+	size_t digits = 0;
+
+	if (*p == '+')
+		p++;
+	while ((*p >= '0' && *p <= '9') || *p == '.') {
+		if (*p != '.')
+			digits++;
+		p++;
+	}
+	if (digits == 0 || strchr(s, '.') != strrchr(s, '.'))
+		return false;
+	static const char *const suffixes[] = {
+		"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E",
+	};
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++)
+		if (strcmp(p, suffixes[i]) == 0)
+			return true;
+	if (*p != 'e' && *p != 'E')
+		return false;
+	p++;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
+bool
+config_is_resource_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 253)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == '/' || *s == '_'))
+			return false;
+	return true;
 }
 
 bool
@@ -210,9 +295,9 @@ overlapping_domain(const struct tenant *t, const char *pattern)
  * Checks that every name a tenant implies is one Kubernetes accepts, and that its backend
  * namespaces stay its own; a bad backend namespace is reported through *bad.
  */
-static int
-check_tenant_names(const struct config *cfg, const struct tenant *t, size_t *bad, char *err,
-    size_t errsz)
+int
+config_check_tenant_names(const struct config *cfg, const struct tenant *t, size_t *bad,
+    char *err, size_t errsz)
 {
 	char buf[512];
 
@@ -272,7 +357,8 @@ check_tenant_names(const struct config *cfg, const struct tenant *t, size_t *bad
 		const char *b = t->backend_namespaces[i];
 		char other[256];
 
-		*bad = i;
+		if (bad != NULL)
+			*bad = i;
 		if (!config_is_dns_label(b)) {
 			snprintf(err, errsz, "tenant \"%s\": backend namespace \"%s\" is not a "
 			    "DNS-1123 label", t->name, b);
@@ -299,15 +385,122 @@ check_tenant_names(const struct config *cfg, const struct tenant *t, size_t *bad
 
 /* True when pattern p shares a host with the system domain or anything below it. */
 static bool
-touches_system(const char *p, const char *sd, const char *wild_sd)
+touches_system(const char *p, const char *sd)
 {
+	char wild_sd[HOST_MAX + 2];
+	snprintf(wild_sd, sizeof(wild_sd), "*.%s", sd);
 	return host_overlap(p, sd) || host_overlap(p, wild_sd);
+}
+
+enum config_domain_fault
+config_check_domain(const struct config *cfg, const char *pattern, uint32_t self, char *norm,
+    size_t normsz, const char **why, uint32_t *other)
+{
+	if (host_normalize(pattern, norm, normsz, why) != 0)
+		return DOMAIN_INVALID;
+	if (touches_system(norm, cfg->system_domain))
+		return DOMAIN_SYSTEM;
+	if (claims_find(cfg->reservations, norm, CLAIMS_OVERLAP, self, other, 1) > 0)
+		return DOMAIN_RESERVED;
+	return DOMAIN_OK;
+}
+
+/*
+ * Checks tenant `idx` against the tenants before it (their names and reservations are
+ * indexed) and normalises its domains in place; nothing is indexed yet. 0 or -1.
+ */
+static int
+tenant_check(struct config *cfg, size_t idx, struct config_where *where, char *err,
+    size_t errsz)
+{
+	struct tenant *t = &cfg->tenants[idx];
+	char norm[HOST_MAX];
+	const char *why = NULL;
+	size_t bad = SIZE_MAX;
+	uint32_t other;
+
+	if (t->name == NULL) {
+		snprintf(err, errsz, "tenant %zu has no name", idx + 1);
+		set_where(where, idx, NULL, 0);
+		return -1;
+	}
+	if (config_check_tenant_names(cfg, t, &bad, err, errsz) != 0) {
+		set_where(where, idx, bad == SIZE_MAX ? NULL : "backendNamespaces", bad);
+		return -1;
+	}
+	const struct tenant *dup = config_tenant(cfg, t->name);
+	if (dup != NULL) {
+		snprintf(err, errsz, "tenant \"%s\" %s", t->name,
+		    dup->from_object == t->from_object ? "is listed twice" :
+		    "is defined in both the config file and a Tenant object");
+		set_where(where, idx, NULL, 0);
+		return -1;
+	}
+	for (size_t j = 0; j < t->n_custom_domains; j++) {
+		const char *d = t->custom_domains[j];
+		enum config_domain_fault f = config_check_domain(cfg, d, (uint32_t)idx, norm,
+		    sizeof(norm), &why, &other);
+		set_where(where, idx, "customDomains", j);
+		if (f == DOMAIN_INVALID) {
+			snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" %s", t->name, d, why);
+			return -1;
+		}
+		if (strcmp(norm, d) != 0) {
+			char *s = strdup(norm);
+			if (s == NULL) {
+				snprintf(err, errsz, "out of memory");
+				return -1;
+			}
+			free(t->custom_domains[j]);
+			t->custom_domains[j] = s;
+		}
+		d = t->custom_domains[j];
+		if (f == DOMAIN_SYSTEM) {
+			snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" %s the system "
+			    "domain \"%s\", which belongs to the platform", t->name, d,
+			    host_covers(d, cfg->system_domain) ? "covers" :
+			    strcmp(d, cfg->system_domain) == 0 ? "is" : "falls under",
+			    cfg->system_domain);
+			return -1;
+		}
+		if (f == DOMAIN_RESERVED) {
+			const struct tenant *o = &cfg->tenants[other];
+			snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" overlaps "
+			    "\"%s\" reserved by tenant \"%s\"", t->name, d,
+			    overlapping_domain(o, d), o->name);
+			return -1;
+		}
+	}
+	set_where(where, SIZE_MAX, NULL, 0);
+	return 0;
+}
+
+/* Indexes tenant `idx` (checked) by name and reservations; on failure indexes nothing. */
+static int
+tenant_index(struct config *cfg, size_t idx, char *err, size_t errsz)
+{
+	struct tenant *t = &cfg->tenants[idx];
+	size_t j;
+
+	if (strmap_set(cfg->tenant_by_name, t->name, (void *)(uintptr_t)(idx + 1)) != 0)
+		goto nomem;
+	for (j = 0; j < t->n_custom_domains; j++)
+		if (claims_add(cfg->reservations, t->custom_domains[j], (uint32_t)idx) != 0)
+			break;
+	if (j == t->n_custom_domains)
+		return 0;
+	while (j-- > 0)
+		claims_remove(cfg->reservations, t->custom_domains[j], (uint32_t)idx);
+	strmap_del(cfg->tenant_by_name, t->name);
+nomem:
+	snprintf(err, errsz, "out of memory");
+	return -1;
 }
 
 int
 config_finish_where(struct config *cfg, struct config_where *where, char *err, size_t errsz)
 {
-	char norm[HOST_MAX], wild_sd[HOST_MAX + 2];
+	char norm[HOST_MAX];
 	const char *why = NULL;
 
 	set_where(where, SIZE_MAX, NULL, 0);
@@ -330,7 +523,6 @@ config_finish_where(struct config *cfg, struct config_where *where, char *err, s
 		free(cfg->system_domain);
 		cfg->system_domain = s;
 	}
-	snprintf(wild_sd, sizeof(wild_sd), "*.%s", cfg->system_domain);
 	if (cfg->tenant_namespace.prefix == NULL || cfg->tenant_namespace.suffix == NULL) {
 		snprintf(err, errsz, "tenantNamespace must contain {tenant}");
 		return -1;
@@ -344,68 +536,41 @@ config_finish_where(struct config *cfg, struct config_where *where, char *err, s
 	if (cfg->tenant_by_name == NULL || cfg->reservations == NULL)
 		goto nomem;
 
-	for (size_t i = 0; i < cfg->n_tenants; i++) {
-		struct tenant *t = &cfg->tenants[i];
-		uint32_t idx = (uint32_t)i, other;
-
-		size_t bad = SIZE_MAX;
-		if (t->name == NULL) {
-			snprintf(err, errsz, "tenant %zu has no name", i + 1);
-			set_where(where, i, NULL, 0);
+	for (size_t i = 0; i < cfg->n_tenants; i++)
+		if (tenant_check(cfg, i, where, err, errsz) != 0 ||
+		    tenant_index(cfg, i, err, errsz) != 0)
 			return -1;
-		}
-		if (check_tenant_names(cfg, t, &bad, err, errsz) != 0) {
-			set_where(where, i, bad == SIZE_MAX ? NULL : "backendNamespaces", bad);
-			return -1;
-		}
-		if (strmap_get(cfg->tenant_by_name, t->name) != NULL) {
-			snprintf(err, errsz, "tenant \"%s\" is listed twice", t->name);
-			set_where(where, i, NULL, 0);
-			return -1;
-		}
-		if (strmap_set(cfg->tenant_by_name, t->name, t) != 0)
-			goto nomem;
-		for (size_t j = 0; j < t->n_custom_domains; j++) {
-			const char *d = t->custom_domains[j];
-			if (host_normalize(d, norm, sizeof(norm), &why) != 0) {
-				snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" %s", t->name, d,
-				    why);
-				set_where(where, i, "customDomains", j);
-				return -1;
-			}
-			if (strcmp(norm, d) != 0) {
-				char *s = strdup(norm);
-				if (s == NULL)
-					goto nomem;
-				free(t->custom_domains[j]);
-				t->custom_domains[j] = s;
-			}
-			d = t->custom_domains[j];
-			if (touches_system(d, cfg->system_domain, wild_sd)) {
-				snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" %s the system "
-				    "domain \"%s\", which belongs to the platform", t->name, d,
-				    host_covers(d, cfg->system_domain) ? "covers" :
-				    strcmp(d, cfg->system_domain) == 0 ? "is" : "falls under",
-				    cfg->system_domain);
-				set_where(where, i, "customDomains", j);
-				return -1;
-			}
-			if (claims_find(cfg->reservations, d, CLAIMS_OVERLAP, idx, &other, 1) > 0) {
-				const struct tenant *o = &cfg->tenants[other];
-				snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" overlaps "
-				    "\"%s\" reserved by tenant \"%s\"", t->name, d,
-				    overlapping_domain(o, d), o->name);
-				set_where(where, i, "customDomains", j);
-				return -1;
-			}
-			if (claims_add(cfg->reservations, d, idx) != 0)
-				goto nomem;
-		}
-	}
 	return 0;
 nomem:
 	snprintf(err, errsz, "out of memory");
 	return -1;
+}
+
+int
+config_add_tenant(struct config *cfg, struct tenant *t, char *err, size_t errsz)
+{
+	size_t idx = cfg->n_tenants;
+
+	if (idx >= CLAIMS_NO_OWNER - 1) {
+		snprintf(err, errsz, "too many tenants");
+		return -1;
+	}
+	struct tenant *grown = realloc(cfg->tenants, (idx + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	cfg->tenants = grown;
+	grown[idx] = *t;
+	/* Checked in place (domains are normalised there), counted only once indexed. */
+	if (tenant_check(cfg, idx, NULL, err, errsz) != 0 ||
+	    tenant_index(cfg, idx, err, errsz) != 0) {
+		*t = grown[idx];
+		return -1;
+	}
+	cfg->n_tenants++;
+	memset(t, 0, sizeof(*t));
+	return 0;
 }
 
 int

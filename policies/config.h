@@ -46,6 +46,7 @@ struct tenant {
 	 * resourceQuota entries replacing or adding resources (merged at load). */
 	struct quota_item *quota;
 	size_t             n_quota;
+	bool               from_object;        /* from a Tenant object, not the config file */
 };
 
 struct config {
@@ -69,11 +70,12 @@ struct config {
 	enum external_name_public external_name_public;
 	struct quota_item     *quota;                /* baseline.resourceQuota */
 	size_t                 n_quota;
-	struct tenant         *tenants;
+	bool                   route_sync;           /* routeSync: one Ingress per tenant */
+	struct tenant         *tenants;              /* the file's tenants, then Tenant objects */
 	size_t                 n_tenants;
 
 	/* Derived at load, owned here. */
-	struct strmap         *tenant_by_name;  /* name -> struct tenant* */
+	struct strmap         *tenant_by_name;  /* name -> index + 1 into tenants */
 	struct claims         *reservations;    /* customDomains, owner = tenant index */
 	uint64_t               generation;      /* set by whoever installs the config */
 };
@@ -124,6 +126,52 @@ struct config_where {
  */
 int config_finish_where(struct config *cfg, struct config_where *where, char *err,
     size_t errsz);
+
+/*
+ * Adds tenant *t to a finished config, with the checks config_finish applies to a file
+ * tenant (names, domains normalised in place, none under the system domain, no overlap with
+ * another tenant's reservation) and none of an existing tenant's name. On success the config
+ * takes t's contents (and t is zeroed); on -1 they stay t's (config_tenant_clear) and err
+ * holds one sentence. The tenants array may move: pointers into it are then stale.
+ */
+int config_add_tenant(struct config *cfg, struct tenant *t, char *err, size_t errsz);
+
+/* Frees what a tenant owns and zeroes it. */
+void config_tenant_clear(struct tenant *t);
+
+/*
+ * Checks the names a tenant implies (its own, its namespace, gateway Service, bridge target,
+ * certificate Secret, ingress class) and its backend namespaces; a bad backend namespace's
+ * index goes to *bad (may be NULL). 0, or -1 with a sentence in err.
+ */
+int config_check_tenant_names(const struct config *cfg, const struct tenant *t, size_t *bad,
+    char *err, size_t errsz);
+
+enum config_domain_fault {
+	DOMAIN_OK,
+	DOMAIN_INVALID,   /* not a DNS name or wildcard pattern */
+	DOMAIN_SYSTEM,    /* the system domain, under it, or covering it */
+	DOMAIN_RESERVED,  /* overlaps another tenant's reservation */
+};
+
+/*
+ * Normalises custom domain `pattern` into norm and checks it as a reservation of the tenant
+ * with index `self` (CLAIMS_NO_OWNER: one not in cfg yet). DOMAIN_INVALID sets *why;
+ * DOMAIN_RESERVED sets *other to the index of the tenant it overlaps.
+ */
+enum config_domain_fault config_check_domain(const struct config *cfg, const char *pattern,
+    uint32_t self, char *norm, size_t normsz, const char **why, uint32_t *other);
+
+/*
+ * Sets `resource` to `quantity` in the growable quota list (*q, *n, capacity *cap),
+ * replacing an existing entry. May reallocate. 0, or -1 when out of memory.
+ */
+int config_quota_set(struct quota_item **q, size_t *n, size_t *cap, const char *resource,
+    const char *quantity);
+/* Kubernetes resource.Quantity syntax, unsigned: digits[.digits] then a suffix or exponent. */
+bool config_is_quantity(const char *s);
+/* A resource name as ResourceQuota takes it: "requests.cpu", "count/pods", "x.io/gpu". */
+bool config_is_resource_name(const char *s);
 
 /* True for a DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
 bool config_is_dns_label(const char *s);

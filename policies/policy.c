@@ -25,6 +25,7 @@ static const struct {
 	{ "",                          "Service",       rules_service },
 	{ "",                          "Secret",        rules_secret },
 	{ "",                          "Namespace",     rules_namespace },
+	{ "tenantguard.io",            "Tenant",        rules_tenant },
 	{ "networking.k8s.io",         "NetworkPolicy", NULL },
 	{ "",                          "ResourceQuota", NULL },
 };

@@ -99,5 +99,12 @@ void rules_httproute(struct rule_ctx *ctx, const json_t *obj);
 void rules_service(struct rule_ctx *ctx, const json_t *obj);
 void rules_secret(struct rule_ctx *ctx, const json_t *obj);
 void rules_namespace(struct rule_ctx *ctx, const json_t *obj);
+/*
+ * Tenant objects (tenantguard.io): shape and names (request-invalid, also for a config-file
+ * tenant's name), each customDomains entry (host-invalid, host-ownership for the system
+ * domain or another tenant's reservation, host-collision with another owner's live claim)
+ * and, on UPDATE, a dropped domain still used by the tenant's objects (tenant-domain-in-use).
+ */
+void rules_tenant(struct rule_ctx *ctx, const json_t *obj);
 
 #endif

@@ -10,11 +10,14 @@ struct config;
 struct claims;
 
 struct state {
-	struct claims *claims;      /* live claims; owner = index into owners */
-	struct strmap *owner_ids;   /* owner key ("tenant/NAME", "namespace/NAME") -> id + 1 */
-	char         **owners;      /* id -> owner key */
-	size_t         n_owners;
-	size_t         n_objects;
+	struct claims  *claims;        /* live claims; owner = index into owners */
+	struct strmap  *owner_ids;     /* owner key ("tenant/NAME", "namespace/NAME") -> id + 1 */
+	char          **owners;        /* id -> owner key */
+	size_t          n_owners;
+	size_t          n_objects;
+	/* What state_add_object filed, so removal takes back exactly that. */
+	struct strmap  *records;       /* "Kind/namespace/name" -> its records, oldest first */
+	struct strmap **owner_objects; /* owner id -> set of object keys holding its claims */
 };
 
 /* A new empty state; NULL on allocation failure. */
@@ -32,12 +35,30 @@ uint32_t state_owner_lookup(const struct state *st, const char *key);
 
 /*
  * Files the claims of one Kubernetes object (Ingress hosts and TLS hosts, HTTPRoute
- * hostnames; other kinds hold none) under their owner, as DESIGN §1 attributes them.
- * Objects with invalid hosts contribute their valid hosts only. 0, or -1 with err.
+ * hostnames; other kinds, Tenant objects included, hold none) under their owner, as DESIGN
+ * §1 attributes them with cfg, and records them under the object's key
+ * "Kind/namespace/name". Objects with invalid hosts contribute their valid hosts only.
+ * 0, or -1 with err (then nothing was filed).
  */
 int state_add_object(struct state *st, const struct config *cfg, const json_t *obj,
     char *err, size_t errsz);
-/* Removes the claims state_add_object filed for the same object. */
+/*
+ * Removes exactly the claims state_add_object recorded for the object with obj's key, even
+ * when the config or the object's content has changed since (an object added twice under
+ * one key is removed oldest first). `cfg` is unused and kept for callers. 0, or -1 when the
+ * index disagreed with the record (the record is dropped regardless).
+ */
 int state_remove_object(struct state *st, const struct config *cfg, const json_t *obj);
+
+/* Called with the key "Kind/namespace/name" of an object and one pattern it claims. */
+typedef void (*state_claim_fn)(const char *object, const char *pattern, void *arg);
+
+/*
+ * The objects holding claims of `owner`: calls fn (may be NULL) for each of their claims of
+ * that owner, objects in no particular order, and returns how many objects there are. Costs
+ * the owner's claims, not all objects'.
+ */
+size_t state_owner_objects(const struct state *st, uint32_t owner, state_claim_fn fn,
+    void *arg);
 
 #endif

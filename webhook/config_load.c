@@ -16,6 +16,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "host.h"
+#include "tenantobj.h"
 #include "yamljson.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -182,6 +183,22 @@ get_string_def(struct loader *ld, const json_t *obj, const char *key, const char
 		return -1;
 	if (*out == NULL && (*out = xstrdup(ld, def)) == NULL)
 		return -1;
+	return 0;
+}
+
+/* obj[key] as a boolean, `def` when absent. */
+static int
+get_bool(struct loader *ld, const json_t *obj, const char *key, bool def, bool *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v))
+		return lfail(ld, key_line(ld, obj, key), "%s must be true or false, not %s", key,
+		    type_name(v));
+	*out = json_is_true(v);
 	return 0;
 }
 
@@ -425,54 +442,6 @@ parse_cidr(const char *s, struct cidr *c, char *hint, size_t hintsz)
 	return NULL;
 }
 
-/* Kubernetes resource.Quantity syntax, unsigned: digits[.digits] then a suffix or exponent. */
-static bool
-is_quantity(const char *s)
-{
-	const char *p = s;
-	size_t digits = 0;
-
-	if (*p == '+')
-		p++;
-	while ((*p >= '0' && *p <= '9') || *p == '.') {
-		if (*p != '.')
-			digits++;
-		p++;
-	}
-	if (digits == 0 || strchr(s, '.') != strrchr(s, '.'))
-		return false;
-	static const char *const suffixes[] = {
-		"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G", "T", "P", "E",
-	};
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++)
-		if (strcmp(p, suffixes[i]) == 0)
-			return true;
-	if (*p != 'e' && *p != 'E')
-		return false;
-	p++;
-	if (*p == '+' || *p == '-')
-		p++;
-	if (*p == '\0')
-		return false;
-	for (; *p; p++)
-		if (*p < '0' || *p > '9')
-			return false;
-	return true;
-}
-
-/* Resource names as ResourceQuota takes them: "requests.cpu", "count/pods", "x.io/gpu". */
-static bool
-is_resource_name(const char *s)
-{
-	if (*s == '\0' || strlen(s) > 253)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == '/' || *s == '_'))
-			return false;
-	return true;
-}
-
 /* A number written in YAML as its quantity string: the shortest form that reads back. */
 static void
 number_text(const json_t *v, char *buf, size_t bufsz)
@@ -493,31 +462,8 @@ static int
 quota_set(struct loader *ld, struct quota_item **q, size_t *n, size_t *cap,
     const char *resource, const char *quantity)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*q)[i].resource, resource) == 0) {
-			char *s = xstrdup(ld, quantity);
-			if (s == NULL)
-				return -1;
-			free((*q)[i].quantity);
-			(*q)[i].quantity = s;
-			return 0;
-		}
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		struct quota_item *nq = realloc(*q, ncap * sizeof(*nq));
-		if (nq == NULL)
-			return lfail(ld, 0, "out of memory");
-		*q = nq;
-		*cap = ncap;
-	}
-	struct quota_item *it = &(*q)[*n];
-	it->resource = xstrdup(ld, resource);
-	it->quantity = it->resource ? xstrdup(ld, quantity) : NULL;
-	if (it->quantity == NULL) {
-		free(it->resource);
-		return -1;
-	}
-	(*n)++;
+	if (config_quota_set(q, n, cap, resource, quantity) != 0)
+		return lfail(ld, 0, "out of memory");
 	return 0;
 }
 
@@ -536,7 +482,7 @@ get_quota(struct loader *ld, const json_t *map, const char *what, struct quota_i
 	json_object_foreach((json_t *)map, res, v) {
 		unsigned line = key_line(ld, map, res);
 		const char *qty;
-		if (!is_resource_name(res))
+		if (!config_is_resource_name(res))
 			return lfail(ld, line, "%s: \"%s\" is not a resource name", what, res);
 		if (json_is_string(v)) {
 			qty = json_string_value(v);
@@ -547,7 +493,7 @@ get_quota(struct loader *ld, const json_t *map, const char *what, struct quota_i
 			return lfail(ld, line, "%s: %s must be a quantity (string or number), not %s",
 			    what, res, type_name(v));
 		}
-		if (!is_quantity(qty))
+		if (!config_is_quantity(qty))
 			return lfail(ld, line, "%s: %s \"%s\" is not a non-negative quantity "
 			    "(e.g. \"5\", \"500m\", \"4Gi\")", what, res, qty);
 		if (quota_set(ld, q, n, cap, res, qty) != 0)
@@ -754,7 +700,7 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 	static const char *const keys[] = {
 		"systemDomain", "entryNamespace", "tenantNamespace", "unregisteredDomains",
 		"systemCertSecret", "tenantCertSecret", "gatewayPort", "clusterDomain", "admins",
-		"tenantIngressClass", "services", "baseline", "tenants",
+		"tenantIngressClass", "services", "baseline", "routeSync", "tenants",
 	};
 	char *mode = NULL;
 	json_t *port;
@@ -809,7 +755,8 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 			    "range 1..65535", json_integer_value(port));
 		cfg->gateway_port = (int)json_integer_value(port);
 	}
-	if (get_host(ld, top, "clusterDomain", "cluster.local", &cfg->cluster_domain) != 0 ||
+	if (get_bool(ld, top, "routeSync", false, &cfg->route_sync) != 0 ||
+	    get_host(ld, top, "clusterDomain", "cluster.local", &cfg->cluster_domain) != 0 ||
 	    load_admins(ld, cfg, top) != 0 ||
 	    get_template(ld, top, "tenantIngressClass", NULL, TMPL_OPTIONAL,
 	    &cfg->tenant_ingress_class) != 0 ||
@@ -862,8 +809,86 @@ out:
 	return cfg;
 }
 
+/* metadata.creationTimestamp (RFC 3339 in UTC, so it sorts as text), then the name. */
+static int
+tenant_order(const void *a, const void *b)
+{
+	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+	const json_t *mx = json_object_get(x, "metadata"), *my = json_object_get(y, "metadata");
+	const char *tx = json_string_value(json_object_get(mx, "creationTimestamp"));
+	const char *ty = json_string_value(json_object_get(my, "creationTimestamp"));
+	const char *nx = json_string_value(json_object_get(mx, "name"));
+	const char *ny = json_string_value(json_object_get(my, "name"));
+	int c = strcmp(tx ? tx : "", ty ? ty : "");
+	return c != 0 ? c : strcmp(nx ? nx : "", ny ? ny : "");
+}
+
+/* Records why a Tenant object was left out; keyed by its name ("" when it has none). */
+static int
+reject(json_t *rejected, const json_t *obj, const char *why)
+{
+	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+	    "name"));
+	if (rejected == NULL)
+		return 0;
+	return json_object_set_new(rejected, name ? name : "", json_string(why));
+}
+
+/*
+ * Adds the Tenant objects to a loaded file config, oldest first; each one that cannot be
+ * added is reported in `rejected` and left out. -1 only when memory runs out.
+ */
+static int
+merge_tenants(struct config *cfg, const json_t *tenants, json_t *rejected, char *err,
+    size_t errsz)
+{
+	size_t n = json_array_size(tenants), i;
+	const json_t **v = calloc(n ? n : 1, sizeof(*v));
+	char why[512];
+	int rc = 0;
+
+	if (v == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(tenants, i);
+	qsort(v, n, sizeof(*v), tenant_order);
+	for (i = 0; i < n && rc == 0; i++) {
+		struct tenant t = { 0 };
+		if (tenantobj_read(cfg, v[i], &t, why, sizeof(why)) != 0 ||
+		    config_add_tenant(cfg, &t, why, sizeof(why)) != 0) {
+			if (strcmp(why, "out of memory") == 0) {
+				snprintf(err, errsz, "out of memory");
+				rc = -1;
+			} else if (reject(rejected, v[i], why) != 0) {
+				snprintf(err, errsz, "out of memory");
+				rc = -1;
+			}
+		}
+		config_tenant_clear(&t);
+	}
+	free(v);
+	return rc;
+}
+
 struct config *
-config_load_file(const char *path, char *err, size_t errsz)
+config_load_buffer_tenants(const char *name, const char *buf, size_t len,
+    const json_t *tenants, json_t *rejected, char *err, size_t errsz)
+{
+	struct config *cfg = config_load_buffer(name, buf, len, err, errsz);
+
+	if (cfg != NULL && tenants != NULL && merge_tenants(cfg, tenants, rejected, err,
+	    errsz) != 0) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+struct config *
+config_load_file_tenants(const char *path, const json_t *tenants, json_t *rejected,
+    char *err, size_t errsz)
 {
 	struct config *cfg;
 	size_t len = 0;
@@ -871,14 +896,26 @@ config_load_file(const char *path, char *err, size_t errsz)
 
 	if (buf == NULL)
 		return NULL;
-	cfg = config_load_buffer(path, buf, len, err, errsz);
+	cfg = config_load_buffer_tenants(path, buf, len, tenants, rejected, err, errsz);
 	free(buf);
 	return cfg;
 }
 
 struct config *
+config_load_default_tenants(const json_t *tenants, json_t *rejected, char *err, size_t errsz)
+{
+	return config_load_buffer_tenants("built-in default", config_default_yaml,
+	    sizeof(config_default_yaml) - 1, tenants, rejected, err, errsz);
+}
+
+struct config *
+config_load_file(const char *path, char *err, size_t errsz)
+{
+	return config_load_file_tenants(path, NULL, NULL, err, errsz);
+}
+
+struct config *
 config_load_default(char *err, size_t errsz)
 {
-	return config_load_buffer("built-in default", config_default_yaml,
-	    sizeof(config_default_yaml) - 1, err, errsz);
+	return config_load_default_tenants(NULL, NULL, err, errsz);
 }

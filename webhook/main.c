@@ -38,9 +38,17 @@ usage(FILE *f)
 }
 
 static struct config *
+load_config_tenants(const char *path, const json_t *tenants, json_t *rejected, char *err,
+    size_t errsz)
+{
+	return path ? config_load_file_tenants(path, tenants, rejected, err, errsz) :
+	    config_load_default_tenants(tenants, rejected, err, errsz);
+}
+
+static struct config *
 load_config(const char *path, char *err, size_t errsz)
 {
-	return path ? config_load_file(path, err, errsz) : config_load_default(err, errsz);
+	return load_config_tenants(path, NULL, NULL, err, errsz);
 }
 
 static int
@@ -52,9 +60,10 @@ cmd_review(int argc, char **argv)
 		{ "mutate", no_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL, *state_path = NULL, *input = "-";
+	const char *config_path = NULL, *state_path = NULL, *input = "-", *key;
 	bool mutate = false;
-	char err[1024];
+	char err[1024], serr[1024];
+	json_t *objects = NULL, *tenants = NULL, *rejected = json_object(), *why;
 	int c, rc = 2;
 	struct config *cfg = NULL;
 	struct state *st = NULL;
@@ -75,15 +84,30 @@ cmd_review(int argc, char **argv)
 	}
 	if (optind < argc)
 		input = argv[optind];
-	if ((cfg = load_config(config_path, err, sizeof(err))) == NULL) {
+	/* Tenant objects in the state add tenants, as the live server merges them. */
+	if (state_path != NULL && (objects = state_read_objects(state_path, serr,
+	    sizeof(serr))) != NULL && (tenants = state_select_tenants(objects)) == NULL) {
+		fprintf(stderr, "tenantguard: out of memory\n");
+		goto out;
+	}
+	if ((cfg = load_config_tenants(config_path, tenants, rejected, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "tenantguard: config: %s\n", err);
 		goto out;
 	}
-	st = state_path ? state_load_file(cfg, state_path, err, sizeof(err)) : state_new();
-	if (st == NULL) {
-		fprintf(stderr, "tenantguard: state: %s\n", state_path ? err : "out of memory");
+	json_object_foreach(rejected, key, why)
+		fprintf(stderr, "tenantguard: state: Tenant %s left out: %s\n", key,
+		    json_string_value(why));
+	if (state_path != NULL && objects == NULL) {
+		fprintf(stderr, "tenantguard: state: %s\n", serr);
 		goto out;
 	}
+	if (state_path != NULL && (st = state_from_objects(cfg, objects, serr,
+	    sizeof(serr))) == NULL)
+		fprintf(stderr, "tenantguard: state: %s: %s\n", state_path, serr);
+	else if (state_path == NULL && (st = state_new()) == NULL)
+		fprintf(stderr, "tenantguard: state: out of memory\n");
+	if (st == NULL)
+		goto out;
 	body = strcmp(input, "-") == 0 ?
 	    fileio_read_stream(stdin, input, REVIEW_MAX_INPUT, &len, err, sizeof(err)) :
 	    fileio_read(input, REVIEW_MAX_INPUT, &len, err, sizeof(err));
@@ -111,6 +135,9 @@ out:
 	free(out);
 	state_free(st);
 	config_free(cfg);
+	json_decref(objects);
+	json_decref(tenants);
+	json_decref(rejected);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 
 #include "fileio.h"
 #include "state.h"
+#include "tenantobj.h"
 #include "yamljson.h"
 
 #define STATE_MAX_BYTES (64u * 1024 * 1024)
@@ -144,6 +145,22 @@ state_from_objects(const struct config *cfg, const json_t *objects, char *err, s
 fail:
 	state_free(st);
 	return NULL;
+}
+
+json_t *
+state_select_tenants(const json_t *objects)
+{
+	json_t *out = json_array(), *obj;
+	size_t i;
+
+	if (out == NULL)
+		return NULL;
+	json_array_foreach(objects, i, obj)
+		if (tenantobj_is_tenant(obj) && json_array_append(out, obj) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	return out;
 }
 
 struct state *

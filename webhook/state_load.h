@@ -24,6 +24,12 @@ json_t *state_read_objects(const char *path, char *err, size_t errsz);
 struct state *state_from_objects(const struct config *cfg, const json_t *objects, char *err,
     size_t errsz);
 
+/*
+ * The Tenant objects (tenantguard.io) among `objects` (borrowed), as a new array for
+ * config_load_*_tenants; NULL only when out of memory.
+ */
+json_t *state_select_tenants(const json_t *objects);
+
 /* state_read_objects + state_from_objects. */
 struct state *state_load_file(const struct config *cfg, const char *path, char *err,
     size_t errsz);

@@ -50,30 +50,46 @@ fail(const char *id, const char *fmt, const char *detail)
 	printf("\n");
 }
 
+/*
+ * The case's config: cached by name, or loaded afresh (into *owned) when it is inline or the
+ * state holds Tenant objects (`tenants`, merged as the server merges them).
+ */
 static const struct config *
-get_config(const json_t *spec, char *err, size_t errsz, struct config **owned)
+get_config(const json_t *spec, const json_t *tenants, char *err, size_t errsz,
+    struct config **owned)
 {
+	json_t *rejected = json_object();
+	const char *key, *name = spec ? json_string_value(spec) : "default";
+	const json_t *why;
+	struct config *cfg;
+
 	*owned = NULL;
-	if (spec == NULL || json_is_string(spec)) {
-		const char *name = spec ? json_string_value(spec) : "default";
-		struct config *cfg = strmap_get(config_cache, name);
-		if (cfg != NULL)
-			return cfg;
-		if (strcmp(name, "default") == 0) {
-			cfg = config_load_default(err, errsz);
-		} else {
-			char path[512];
-			snprintf(path, sizeof(path), "%s/%s.yaml", configs_dir, name);
-			cfg = config_load_file(path, err, errsz);
-		}
-		if (cfg != NULL)
-			strmap_set(config_cache, name, cfg);
-		return cfg;
+	if (json_array_size(tenants) == 0)
+		tenants = NULL;
+	if (name != NULL && tenants == NULL && (cfg = strmap_get(config_cache, name)) != NULL)
+		goto out;
+	if (name == NULL) {
+		char *text = json_dumps(spec, 0);
+		cfg = config_load_buffer_tenants("inline config", text, strlen(text), tenants,
+		    rejected, err, errsz);
+		free(text);
+	} else if (strcmp(name, "default") == 0) {
+		cfg = config_load_default_tenants(tenants, rejected, err, errsz);
+	} else {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s.yaml", configs_dir, name);
+		cfg = config_load_file_tenants(path, tenants, rejected, err, errsz);
 	}
-	char *text = json_dumps(spec, 0);
-	*owned = config_load_buffer("inline config", text, strlen(text), err, errsz);
-	free(text);
-	return *owned;
+	if (cfg != NULL && name != NULL && tenants == NULL)
+		strmap_set(config_cache, name, cfg);
+	else
+		*owned = cfg;
+	if (getenv("TG_CASES_VERBOSE") != NULL)
+		json_object_foreach(rejected, key, why)
+			printf("   Tenant %s left out: %s\n", key, json_string_value(why));
+out:
+	json_decref(rejected);
+	return cfg;
 }
 
 /* Replaces {"$tls": {...}} data with freshly generated tls.crt / tls.key. */
@@ -509,7 +525,7 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 	char err[1024], detail[8192];
 	struct config *owned_cfg = NULL;
 	struct state *st = NULL;
-	json_t *review = NULL, *resp_doc = NULL, *state_objs = NULL;
+	json_t *review = NULL, *resp_doc = NULL, *state_objs = NULL, *tenant_objs = NULL;
 	char *body = NULL, *out = NULL;
 	size_t outlen;
 	const json_t *expect = json_object_get(c, "expect");
@@ -527,12 +543,14 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 		fail(id, "%s", "case has no expect.allowed");
 		goto out;
 	}
-	const struct config *cfg = get_config(cfg_spec, err, sizeof(err), &owned_cfg);
+	state_objs = state_spec ? json_deep_copy(state_spec) : json_array();
+	tenant_objs = state_select_tenants(state_objs);
+	const struct config *cfg = get_config(cfg_spec, tenant_objs, err, sizeof(err),
+	    &owned_cfg);
 	if (cfg == NULL) {
 		fail(id, "config: %s", err);
 		goto out;
 	}
-	state_objs = state_spec ? json_deep_copy(state_spec) : json_array();
 	if (expand_tls(state_objs, now, err, sizeof(err)) != 0 ||
 	    (st = state_from_objects(cfg, state_objs, err, sizeof(err))) == NULL) {
 		fail(id, "state: %s", err);
@@ -655,6 +673,7 @@ out:
 	json_decref(review);
 	json_decref(resp_doc);
 	json_decref(state_objs);
+	json_decref(tenant_objs);
 	state_free(st);
 	config_free(owned_cfg);
 }

@@ -547,6 +547,109 @@ test_files(void)
 	config_free(cfg);
 }
 
+/* A Tenant object as the apiserver returns it. */
+static json_t *
+tenant_obj(const char *name, const char *created, const char *spec_json)
+{
+	json_t *spec = spec_json ? json_loads(spec_json, 0, NULL) : NULL;
+	json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "tenantguard.io/v1alpha1",
+	    "kind", "Tenant", "metadata", "name", name, "creationTimestamp", created);
+	if (spec != NULL)
+		json_object_set_new(o, "spec", spec);
+	return o;
+}
+
+static const char *
+reason(const json_t *rejected, const char *name)
+{
+	const char *s = json_string_value(json_object_get(rejected, name));
+	return s ? s : "";
+}
+
+static void
+test_tenant_objects(void)
+{
+	json_t *objs = json_array(), *rejected = json_object();
+	struct config *cfg;
+
+	json_array_append_new(objs, tenant_obj("tenant4", "2024-03-01T00:00:00Z",
+	    "{\"customDomains\": [\"*.NewCo.com.\"]}"));
+	json_array_append_new(objs, tenant_obj("tenant3", "2024-02-01T00:00:00Z",
+	    "{\"customDomains\": [\"*.newco.com\", \"api.other.com\"],"
+	    " \"backendNamespaces\": [\"shared\"], \"resourceQuota\": {\"limits.cpu\": \"8\","
+	    " \"pods\": 20}}"));
+	json_array_append_new(objs, tenant_obj("tenant1", "2024-01-01T00:00:00Z", NULL));
+	json_array_append_new(objs, tenant_obj("shop", "2024-01-02T00:00:00Z",
+	    "{\"customDomains\": [\"a.shop.customer.com\"]}"));
+	json_array_append_new(objs, tenant_obj("sys", "2024-01-03T00:00:00Z",
+	    "{\"customDomains\": [\"x.aigw.example.com\"]}"));
+	json_array_append_new(objs, tenant_obj("bad", "2024-01-04T00:00:00Z",
+	    "{\"customDomains\": \"a.com\"}"));
+	json_array_append_new(objs, tenant_obj("star", "2024-01-05T00:00:00Z",
+	    "{\"customDomains\": [\"a.*.com\"]}"));
+	json_array_append_new(objs, tenant_obj("Upper", "2024-01-06T00:00:00Z", NULL));
+	json_array_append_new(objs, tenant_obj("quota", "2024-01-07T00:00:00Z",
+	    "{\"resourceQuota\": {\"pods\": \"lots\"}}"));
+	json_array_append_new(objs, tenant_obj("empty", "2024-01-08T00:00:00Z", "{}"));
+
+	cfg = config_load_default_tenants(objs, rejected, err, sizeof(err));
+	test_cond("default with Tenant objects loads", cfg != NULL);
+	if (cfg == NULL) {
+		printf("  %s\n", err);
+		goto out;
+	}
+	const struct tenant *t3 = config_tenant(cfg, "tenant3");
+	const struct tenant *t4 = config_tenant(cfg, "tenant4");
+	const struct tenant *t1 = config_tenant(cfg, "tenant1");
+	test_cond("file tenants first, then objects oldest first", cfg->n_tenants == 4 &&
+	    strcmp(cfg->tenants[2].name, "empty") == 0 && &cfg->tenants[3] == t3);
+	test_cond("tenant3 from its object", t3 != NULL && t3->from_object &&
+	    t3->n_custom_domains == 2 && strcmp(t3->custom_domains[0], "*.newco.com") == 0 &&
+	    t3->n_backend_namespaces == 1 && strcmp(t3->backend_namespaces[0], "shared") == 0);
+	test_cond("tenant3 quota merged over the baseline", t3 && t3->n_quota == 6 &&
+	    strcmp(quota_of(t3->quota, t3->n_quota, "limits.cpu"), "8") == 0 &&
+	    strcmp(quota_of(t3->quota, t3->n_quota, "requests.cpu"), "5") == 0 &&
+	    strcmp(quota_of(t3->quota, t3->n_quota, "pods"), "20") == 0);
+	test_cond("file tenant keeps its origin", t1 && !t1->from_object);
+	test_cond("tenant3 namespace recognised", config_namespace_tenant(cfg,
+	    "tenant3-gateway") == t3);
+	uint32_t owner = CLAIMS_NO_OWNER;
+	test_cond("tenant3 reservations indexed", claims_find(cfg->reservations, "x.newco.com",
+	    CLAIMS_OVERLAP, CLAIMS_NO_OWNER, &owner, 1) == 1 && t3 &&
+	    owner == config_tenant_index(cfg, t3));
+	test_cond("younger overlapping tenant4 left out", t4 == NULL &&
+	    strstr(reason(rejected, "tenant4"), "overlaps") != NULL);
+	test_cond("a file tenant's name", strstr(reason(rejected, "tenant1"),
+	    "defined in both the config file and a Tenant object") != NULL);
+	test_cond("overlap with a file tenant", config_tenant(cfg, "shop") == NULL &&
+	    strstr(reason(rejected, "shop"), "*.customer.com") != NULL);
+	test_cond("under the system domain", strstr(reason(rejected, "sys"), "system domain"));
+	test_cond("customDomains not a list", strstr(reason(rejected, "bad"), "must be a list"));
+	test_cond("invalid pattern", strstr(reason(rejected, "star"), "a.*.com"));
+	test_cond("bad name", strstr(reason(rejected, "Upper"), "DNS-1123"));
+	test_cond("bad quantity", strstr(reason(rejected, "quota"), "quantity"));
+	test_cond("exactly the bad ones rejected", json_object_size(rejected) == 8);
+	config_free(cfg);
+
+	/* A broken file still fails the whole load; NULL tenants is the plain loader. */
+	cfg = config_load_buffer_tenants("t.yaml", "tenants: []\n", 12, objs, NULL, err,
+	    sizeof(err));
+	test_cond("a bad file fails despite good Tenants", cfg == NULL &&
+	    strstr(err, "systemDomain is required") != NULL);
+	cfg = config_load_buffer_tenants("t.yaml", SD "tenants: []\n", strlen(SD) + 12, NULL,
+	    NULL, err, sizeof(err));
+	test_cond("no Tenant objects", cfg && cfg->n_tenants == 0 && !cfg->route_sync);
+	config_free(cfg);
+	cfg = load(SD "routeSync: true\ntenants: []\n");
+	test_cond("routeSync", cfg && cfg->route_sync);
+	config_free(cfg);
+	expect_error("routeSync not a bool", SD "routeSync: yes\ntenants: []\n", 2,
+	    "true or false");
+out:
+	json_decref(objs);
+	json_decref(rejected);
+}
+
 int
 main(void)
 {
@@ -555,5 +658,6 @@ main(void)
 	test_errors();
 	test_lookups();
 	test_files();
+	test_tenant_objects();
 	return test_report();
 }
