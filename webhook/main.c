@@ -63,7 +63,7 @@ cmd_review(int argc, char **argv)
 	const char *config_path = NULL, *state_path = NULL, *input = "-", *key;
 	bool mutate = false;
 	char err[1024], serr[1024];
-	json_t *objects = NULL, *tenants = NULL, *rejected = json_object(), *why;
+	json_t *objects = NULL, *tenants = NULL, *rejected = NULL, *why;
 	int c, rc = 2;
 	struct config *cfg = NULL;
 	struct state *st = NULL;
@@ -85,6 +85,10 @@ cmd_review(int argc, char **argv)
 	if (optind < argc)
 		input = argv[optind];
 	/* Tenant objects in the state add tenants, as the live server merges them. */
+	if ((rejected = json_object()) == NULL) {
+		fprintf(stderr, "tenantguard: out of memory\n");
+		goto out;
+	}
 	if (state_path != NULL && (objects = state_read_objects(state_path, serr,
 	    sizeof(serr))) != NULL && (tenants = state_select_tenants(objects)) == NULL) {
 		fprintf(stderr, "tenantguard: out of memory\n");

@@ -173,6 +173,64 @@ check "check-config accepts the ConfigMap in manifests/" 0 "$TG" check-config "$
 check "the shipped ConfigMap decides like the built-in default" 1 "$TG" review --config "$tmp/shipped.yaml" "$tmp/denied.json"
 check "the shipped ConfigMap allows what the default allows" 0 "$TG" review --config "$tmp/shipped.yaml" "$tmp/allowed.json"
 
+# Tenant objects in --state add tenants, merged as the live server merges them.
+cat >"$tmp/state-tenants.yaml" <<'YAML'
+apiVersion: tenantguard.io/v1alpha1
+kind: Tenant
+metadata: {name: tenant3, creationTimestamp: "2024-01-01T00:00:00Z"}
+spec: {customDomains: ["*.newco.com"], backendNamespaces: [default]}
+---
+apiVersion: tenantguard.io/v1alpha1
+kind: Tenant
+metadata: {name: tenant4, creationTimestamp: "2024-02-01T00:00:00Z"}
+spec: {customDomains: ["api.newco.com"]}
+YAML
+check "review: a Tenant object in --state reserves its domain" 1 "$TG" review --state "$tmp/state-tenants.yaml" "$tmp/newco.json"
+expect_out "review: ... as host-ownership" "$tmp/out" '\[host-ownership\]'
+expect_out "review: a Tenant left out of the merge is reported" "$tmp/err" 'Tenant tenant4 left out: .*overlaps'
+review tenant3-gateway shop.newco.com >"$tmp/tenant3.json"
+check "review: the merged tenant may use its domain in its namespace" 0 "$TG" review --state "$tmp/state-tenants.yaml" "$tmp/tenant3.json"
+
+# The manifests: the Tenant CRD is structural and wired into kustomize, the webhook and RBAC.
+check "manifests: CRD, webhook rule and RBAC for Tenants" 0 python3 - manifests <<'PY'
+import sys, yaml
+d = sys.argv[1]
+load = lambda f: [x for x in yaml.safe_load_all(open(d + "/" + f)) if x]
+assert "crd-tenants.yaml" in yaml.safe_load(open(d + "/kustomization.yaml"))["resources"]
+(crd,) = load("crd-tenants.yaml")
+assert crd["metadata"]["name"] == "tenants.tenantguard.io" and crd["spec"]["scope"] == "Cluster"
+assert crd["spec"]["names"]["kind"] == "Tenant" and "tn" in crd["spec"]["names"]["shortNames"]
+(v,) = crd["spec"]["versions"]
+assert v["name"] == "v1alpha1" and v["subresources"] == {"status": {}}
+assert [c["name"] for c in v["additionalPrinterColumns"]] == ["Namespace", "Domains", "Ready", "Age"]
+def structural(s, path):   # every node says its type (or is int-or-string), as apiextensions requires
+    assert "type" in s or s.get("x-kubernetes-int-or-string"), path
+    for k, sub in s.get("properties", {}).items():
+        structural(sub, path + "." + k)
+    if "items" in s:
+        structural(s["items"], path + "[]")
+    if isinstance(s.get("additionalProperties"), dict):
+        structural(s["additionalProperties"], path + "{}")
+schema = v["schema"]["openAPIV3Schema"]
+structural(schema, "")
+cond = schema["properties"]["status"]["properties"]["conditions"]["items"]
+assert set(cond["required"]) == {"type", "status", "lastTransitionTime", "reason", "message"}
+validate = load("webhooks.yaml")[0]["webhooks"][0]
+assert any(r["apiGroups"] == ["tenantguard.io"] and r["resources"] == ["tenants"] and
+           set(r["operations"]) == {"CREATE", "UPDATE"} for r in validate["rules"])
+rules = [r for doc in load("rbac.yaml") if doc["kind"] in ("ClusterRole", "Role") for r in doc["rules"]]
+def can(group, res, *verbs):
+    return any(group in r["apiGroups"] and res in r["resources"] and set(verbs) <= set(r["verbs"]) for r in rules)
+assert can("tenantguard.io", "tenants", "get", "list", "watch")
+assert can("tenantguard.io", "tenants/status", "get", "update", "patch")
+assert can("", "events", "create", "patch") and can("events.k8s.io", "events", "create", "patch")
+assert can("coordination.k8s.io", "leases", "get", "create", "update")
+assert can("", "namespaces", "get", "list", "watch", "create", "patch", "update")
+for g, r in (("networking.k8s.io", "networkpolicies"), ("", "resourcequotas"), ("", "services"),
+             ("networking.k8s.io", "ingresses")):
+    assert can(g, r, "list", "watch", "create", "patch", "update", "delete"), r
+PY
+
 check "version exits 0" 0 "$TG" version
 expect_out "version prints the name" "$tmp/out" 'tenantguard'
 check "no command exits 2" 2 "$TG"
