@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube: a Kubernetes API client on libcurl + jansson: config, LIST, WATCH, GET/POST/PUT/DELETE. */
+/* kube: a Kubernetes API client on libcurl + jansson: config, LIST, WATCH, requests, apply. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -35,6 +35,8 @@
 #define KUBE_REQUEST_SECS  60L
 #define KUBE_WATCH_SLACK   30L   /* beyond timeoutSeconds before we stop waiting ourselves */
 #define KUBE_POLL_MS       100
+#define KUBE_JSON          "application/json"
+#define KUBE_APPLY_YAML    "application/apply-patch+yaml"
 
 struct kube_client {
 	char *server;        /* "https://host:port[/prefix]", no trailing '/' */
@@ -139,6 +141,13 @@ buf_write(char *data, size_t size, size_t n, void *arg)
 	return buf_add(arg, data, size * n) ? size * n : 0;
 }
 
+/* `value` percent-encoded for a query (new string; curl_free it). */
+static char *
+query_escape(const char *value)
+{
+	return curl_easy_escape(NULL, value, 0);
+}
+
 static const char *
 jstr(const json_t *obj, const char *key)
 {
@@ -230,14 +239,6 @@ static bool
 stopping(const struct kube_client *kc, volatile const int *also)
 {
 	return (kc->stop != NULL && *kc->stop) || (also != NULL && *also);
-}
-
-static int
-req_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-    curl_off_t ulnow)
-{
-	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
-	return stopping(arg, NULL) ? 1 : 0;
 }
 
 void
@@ -756,13 +757,25 @@ fail:
 /* ---- requests --------------------------------------------------------------------------- */
 
 struct req {
+	struct kube_client *kc;
 	CURL *h;
 	struct curl_slist *hdrs;
 	char *auth;
 	char *url;
 	char *body;
+	const char *content_type;   /* of body; NULL: application/json */
+	volatile const int *stop;   /* this call's own stop flag, besides the client's */
 	char errbuf[CURL_ERROR_SIZE];
 };
+
+static int
+req_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	const struct req *r = arg;
+	(void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+	return stopping(r->kc, r->stop) ? 1 : 0;
+}
 
 static CURL *
 handle_take(struct kube_client *kc)
@@ -832,7 +845,10 @@ req_prepare(struct kube_client *kc, struct req *r, const char *method, char *err
 		r->hdrs = l;
 	}
 	if (r->body != NULL) {
-		if ((l = curl_slist_append(r->hdrs, "Content-Type: application/json")) == NULL)
+		char ct[128];
+		snprintf(ct, sizeof(ct), "Content-Type: %s",
+		    r->content_type ? r->content_type : KUBE_JSON);
+		if ((l = curl_slist_append(r->hdrs, ct)) == NULL)
 			goto nomem;
 		r->hdrs = l;
 	}
@@ -854,10 +870,11 @@ req_prepare(struct kube_client *kc, struct req *r, const char *method, char *err
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "tenantguard");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->hdrs);
-	if (kc->stop != NULL) {
+	r->kc = kc;
+	if (kc->stop != NULL || r->stop != NULL) {
 		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, req_progress);
-		curl_easy_setopt(h, CURLOPT_XFERINFODATA, kc);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, r);
 	}
 	if (kc->ca != NULL) {
 		/* The cluster's CA only: not the system store besides it. */
@@ -959,15 +976,17 @@ http_error(struct kube_client *kc, const char *what, long code, const json_t *st
 }
 
 /*
- * Sends METHOD to server+path (path_q: with our query) and collects the answer in *b.
- * Returns the HTTP status, or with err set -1 when there is none, -2 when the client's
- * stop flag cut it short.
+ * Sends METHOD to server+path (path_q: with our query) with `obj` as a body of content_type
+ * (NULL: JSON) within the limits of `o` (may be NULL), and collects the answer in *b.
+ * Returns the HTTP status, or with err set -1 when there is none, -2 when a stop flag (the
+ * client's or the call's) cut it short.
  */
 static long
 request(struct kube_client *kc, const char *method, const char *path, const char *path_q,
-    const json_t *obj, struct buf *b, char *err, size_t errsz)
+    const json_t *obj, const char *content_type, const struct kube_call_opts *o,
+    struct buf *b, char *err, size_t errsz)
 {
-	struct req r = { 0 };
+	struct req r = { .content_type = content_type, .stop = o ? o->stop : NULL };
 	char what[512];
 	long status = -1;
 
@@ -983,15 +1002,16 @@ request(struct kube_client *kc, const char *method, const char *path, const char
 		goto out;
 	curl_easy_setopt(r.h, CURLOPT_WRITEFUNCTION, buf_write);
 	curl_easy_setopt(r.h, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(r.h, CURLOPT_TIMEOUT, KUBE_REQUEST_SECS);
-	if (stopping(kc, NULL)) {
+	curl_easy_setopt(r.h, CURLOPT_TIMEOUT_MS, o && o->timeout_ms > 0 ? o->timeout_ms :
+	    KUBE_REQUEST_SECS * 1000);
+	if (stopping(kc, r.stop)) {
 		snprintf(err, errsz, "%s: stopped", what);
 		status = -2;
 		goto out;
 	}
 	curl_easy_setopt(r.h, CURLOPT_ACCEPT_ENCODING, "");   /* the cap applies to decoded bytes */
 	CURLcode rc = curl_easy_perform(r.h);
-	if (rc == CURLE_ABORTED_BY_CALLBACK && stopping(kc, NULL)) {
+	if (rc == CURLE_ABORTED_BY_CALLBACK && stopping(kc, r.stop)) {
 		snprintf(err, errsz, "%s: stopped", what);
 		status = -2;
 	} else if (rc == CURLE_WRITE_ERROR && b->too_big)
@@ -1012,15 +1032,17 @@ out:
 	return status;
 }
 
+/* One request and its answer decoded; path_q is path with our query, if any. */
 static int
-request_json(struct kube_client *kc, const char *method, const char *path, const json_t *obj,
+request_json(struct kube_client *kc, const char *method, const char *path, const char *path_q,
+    const json_t *obj, const char *content_type, const struct kube_call_opts *o,
     json_t **body, char *err, size_t errsz)
 {
 	struct buf b;
 	char what[512];
 
 	*body = NULL;
-	long status = request(kc, method, path, path, obj, &b, err, errsz);
+	long status = request(kc, method, path, path_q, obj, content_type, o, &b, err, errsz);
 	if (status < 0)
 		return -1;   /* stopped, too */
 	if (b.len > 0)
@@ -1034,40 +1056,60 @@ request_json(struct kube_client *kc, const char *method, const char *path, const
 }
 
 int
+kube_call(struct kube_client *kc, const char *method, const char *path, const json_t *obj,
+    const struct kube_call_opts *opts, json_t **body, char *err, size_t errsz)
+{
+	return request_json(kc, method, path, path, obj, NULL, opts, body, err, errsz);
+}
+
+int
 kube_get(struct kube_client *kc, const char *path, json_t **body, char *err, size_t errsz)
 {
-	return request_json(kc, "GET", path, NULL, body, err, errsz);
+	return kube_call(kc, "GET", path, NULL, NULL, body, err, errsz);
 }
 
 int
 kube_create(struct kube_client *kc, const char *path, const json_t *obj, json_t **body,
     char *err, size_t errsz)
 {
-	return request_json(kc, "POST", path, obj, body, err, errsz);
+	return kube_call(kc, "POST", path, obj, NULL, body, err, errsz);
 }
 
 int
 kube_update(struct kube_client *kc, const char *path, const json_t *obj, json_t **body,
     char *err, size_t errsz)
 {
-	return request_json(kc, "PUT", path, obj, body, err, errsz);
+	return kube_call(kc, "PUT", path, obj, NULL, body, err, errsz);
 }
 
 int
 kube_delete(struct kube_client *kc, const char *path, const json_t *obj, json_t **body,
     char *err, size_t errsz)
 {
-	return request_json(kc, "DELETE", path, obj, body, err, errsz);
+	return kube_call(kc, "DELETE", path, obj, NULL, body, err, errsz);
+}
+
+int
+kube_apply(struct kube_client *kc, const char *path, const json_t *obj,
+    const char *field_manager, json_t **body, char *err, size_t errsz)
+{
+	char *esc = query_escape(field_manager), *pq = NULL;
+	int st = -1;
+
+	*body = NULL;
+	if (esc == NULL || (pq = str_printf("%s%cfieldManager=%s&force=true", path,
+	    strchr(path, '?') ? '&' : '?', esc)) == NULL) {
+		snprintf(err, errsz, "PATCH %s: out of memory", path);
+		goto out;
+	}
+	st = request_json(kc, "PATCH", path, pq, obj, KUBE_APPLY_YAML, NULL, body, err, errsz);
+out:
+	curl_free(esc);
+	free(pq);
+	return st;
 }
 
 /* ---- LIST ------------------------------------------------------------------------------- */
-
-/* `value` percent-encoded for a query (new string; curl_free it). */
-static char *
-query_escape(const char *value)
-{
-	return curl_easy_escape(NULL, value, 0);
-}
 
 /* Gives each item the kind ("FooList" -> "Foo") and apiVersion its List leaves out. */
 static void
@@ -1109,7 +1151,7 @@ kube_list(struct kube_client *kc, const char *path,
 			free(pq);
 			break;
 		}
-		long status = request(kc, "GET", path, pq, NULL, &b, err, errsz);
+		long status = request(kc, "GET", path, pq, NULL, NULL, NULL, &b, err, errsz);
 		free(pq);
 		if (status == -2)
 			result = KUBE_STOPPED;

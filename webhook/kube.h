@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube: a Kubernetes API client on libcurl + jansson: config, LIST, WATCH, GET/POST/PUT/DELETE. */
+/* kube: a Kubernetes API client on libcurl + jansson: config, LIST, WATCH, requests, apply. */
 #ifndef TG_KUBE_H
 #define TG_KUBE_H
 #include <jansson.h>
@@ -109,6 +109,34 @@ int kube_update(struct kube_client *kc, const char *path, const json_t *obj, jso
     char *err, size_t errsz);
 int kube_delete(struct kube_client *kc, const char *path, const json_t *obj, json_t **body,
     char *err, size_t errsz);
+
+/*
+ * Server-side apply: PATCH `path` (the object's URL, or a subresource's such as .../status)
+ * with `obj` (borrowed; a JSON document is valid YAML) as application/apply-patch+yaml, the
+ * query fieldManager=field_manager&force=true appended (with '&' when path has a query).
+ * The object is created when it does not exist (201); fields another manager owns are taken
+ * over (force). Return value, *body and err as for kube_update.
+ */
+int kube_apply(struct kube_client *kc, const char *path, const json_t *obj,
+    const char *field_manager, json_t **body, char *err, size_t errsz);
+
+/*
+ * Limits of one call of kube_call. `stop` (NULL: none) ends the call soon after *stop becomes
+ * non-zero (within about a second), as the client-wide flag does, but for this call only;
+ * timeout_ms (0: 60 s) bounds the whole call, connecting included.
+ */
+struct kube_call_opts {
+	volatile const int *stop;
+	long timeout_ms;
+};
+
+/*
+ * kube_get, kube_create, kube_update and kube_delete, as `method` "GET", "POST", "PUT" or
+ * "DELETE", with per-call limits (`opts` borrowed, NULL: none). Returns as they do; -1 with
+ * "stopped" or a timeout in err when a limit cut the call short (it may have been done).
+ */
+int kube_call(struct kube_client *kc, const char *method, const char *path, const json_t *obj,
+    const struct kube_call_opts *opts, json_t **body, char *err, size_t errsz);
 
 /*
  * The delay in milliseconds before retry number `attempt` (0 for the first): 200 ms doubled

@@ -18,7 +18,8 @@
  *   kube_probe watch CONFIG PATH RV TIMEOUT [STOP_AFTER_MS]
  *       "event TYPE NAMESPACE/NAME rv=RV" per event, then "watch RESULT rv=RV [stop_ms=N]"
  *   kube_probe req CONFIG METHOD PATH [JSON_FILE]
- *       "status N rv=RV" (the answer's metadata.resourceVersion)
+ *       "status N rv=RV" (the answer's metadata.resourceVersion); METHOD APPLY is
+ *       kube_apply of JSON_FILE with the field manager "tenantguard"
  *   kube_probe rotate SA_DIR PATH NEW_TOKEN_FILE
  *       in-cluster: lists PATH, renames NEW_TOKEN_FILE over SA_DIR/token, lists PATH again
  * With PROBE_CLIENT_STOP_MS=N in the environment, the client's own stop flag is raised after
@@ -155,6 +156,8 @@ do_req(struct kube_client *kc, const char *method, const char *path, const char 
 		st = kube_update(kc, path, obj, &body, err, sizeof(err));
 	else if (strcmp(method, "DELETE") == 0)
 		st = kube_delete(kc, path, obj, &body, err, sizeof(err));
+	else if (strcmp(method, "APPLY") == 0 && obj != NULL)
+		st = kube_apply(kc, path, obj, "tenantguard", &body, err, sizeof(err));
 	else {
 		fprintf(stderr, "unknown method %s\n", method);
 		json_decref(obj);
