@@ -43,27 +43,93 @@ out:
 }
 
 json_t *
+baseline_bridge(const struct config *cfg, const struct tenant *t)
+{
+	char ns[256], name[300], target[600];
+
+	if (!template_expand(&cfg->tenant_namespace, t->name, ns, sizeof(ns)))
+		return NULL;
+	snprintf(name, sizeof(name), "%s-gateway", t->name);
+	snprintf(target, sizeof(target), "%s-gateway.%s.svc.%s", t->name, ns, cfg->cluster_domain);
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:s, s:[{s:s, s:i, s:s}]}}",
+	    "apiVersion", "v1", "kind", "Service",
+	    "metadata", "name", name, "namespace", cfg->entry_namespace, "labels", labels(t->name),
+	    "spec", "type", "ExternalName", "externalName", target, "ports",
+	    "name", "http", "port", cfg->gateway_port, "protocol", "TCP");
+}
+
+json_t *
 baseline_bridges(const struct config *cfg)
 {
 	json_t *out = json_array();
-	char ns[256], name[300], target[600];
 
 	for (size_t i = 0; out != NULL && i < cfg->n_tenants; i++) {
-		const struct tenant *t = &cfg->tenants[i];
-		if (!template_expand(&cfg->tenant_namespace, t->name, ns, sizeof(ns)))
-			continue;
-		snprintf(name, sizeof(name), "%s-gateway", t->name);
-		snprintf(target, sizeof(target), "%s-gateway.%s.svc.%s", t->name, ns,
-		    cfg->cluster_domain);
-		json_t *svc = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:s, s:[{s:s, s:i, "
-		    "s:s}]}}", "apiVersion", "v1", "kind", "Service",
-		    "metadata", "name", name, "namespace", cfg->entry_namespace, "labels",
-		    labels(t->name), "spec", "type", "ExternalName", "externalName", target, "ports",
-		    "name", "http", "port", cfg->gateway_port, "protocol", "TCP");
+		json_t *svc = baseline_bridge(cfg, &cfg->tenants[i]);
 		if (svc == NULL || json_array_append_new(out, svc) != 0) {
 			json_decref(out);
 			return NULL;
 		}
 	}
+	return out;
+}
+
+json_t *
+baseline_namespace(const struct config *cfg, const struct tenant *t)
+{
+	char ns[256];
+	json_t *lb;
+
+	if (!template_expand(&cfg->tenant_namespace, t->name, ns, sizeof(ns)))
+		return NULL;
+	/* Pod Security "restricted": a tenant's Higress runs unprivileged, like every pod there. */
+	lb = json_pack("{s:s, s:s, s:s, s:s, s:s}", NAMES_TENANT_LABEL, t->name,
+	    "pod-security.kubernetes.io/enforce", "restricted",
+	    "pod-security.kubernetes.io/enforce-version", "latest",
+	    "pod-security.kubernetes.io/audit", "restricted",
+	    "pod-security.kubernetes.io/warn", "restricted");
+	return json_pack("{s:s, s:s, s:{s:s, s:o}}", "apiVersion", "v1", "kind", "Namespace",
+	    "metadata", "name", ns, "labels", lb);
+}
+
+/* One rule: `host` → the tenant's bridge on gatewayPort. */
+static json_t *
+route_rule(const struct config *cfg, const char *host, const char *bridge)
+{
+	return json_pack("{s:s, s:{s:[{s:s, s:s, s:{s:{s:s, s:{s:i}}}}]}}", "host", host,
+	    "http", "paths", "path", "/", "pathType", "Prefix", "backend", "service",
+	    "name", bridge, "port", "number", cfg->gateway_port);
+}
+
+json_t *
+baseline_routes(const struct config *cfg, const struct tenant *t, const json_t *hosts)
+{
+	char name[300], bridge[300], sys[512], secret[300];
+	json_t *rules = json_array(), *custom = json_array(), *tls = NULL, *out = NULL, *h;
+	size_t i;
+
+	snprintf(name, sizeof(name), "%s%s", NAMES_ROUTES_PREFIX, t->name);
+	snprintf(bridge, sizeof(bridge), "%s-gateway", t->name);
+	snprintf(sys, sizeof(sys), "*.%s.%s", t->name, cfg->system_domain);
+	if (rules == NULL || custom == NULL ||
+	    !template_expand(&cfg->tenant_cert_secret, t->name, secret, sizeof(secret)) ||
+	    json_array_append_new(rules, route_rule(cfg, sys, bridge)) != 0)
+		goto out;
+	json_array_foreach(hosts, i, h) {
+		if (json_array_append_new(rules, route_rule(cfg, json_string_value(h), bridge)) != 0 ||
+		    json_array_append(custom, h) != 0)
+			goto out;
+	}
+	tls = json_pack("[{s:[s], s:s}]", "hosts", sys, "secretName", cfg->system_cert_secret);
+	if (tls == NULL || (json_array_size(custom) > 0 && json_array_append_new(tls,
+	    json_pack("{s:O, s:s}", "hosts", custom, "secretName", secret)) != 0))
+		goto out;
+	out = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:O, s:O}}",
+	    "apiVersion", "networking.k8s.io/v1", "kind", "Ingress",
+	    "metadata", "name", name, "namespace", cfg->entry_namespace, "labels", labels(t->name),
+	    "spec", "tls", tls, "rules", rules);
+out:
+	json_decref(rules);
+	json_decref(custom);
+	json_decref(tls);
 	return out;
 }

@@ -15,7 +15,23 @@ struct tenant;
  */
 json_t *baseline_objects(const struct config *cfg, const struct tenant *t);
 
-/* The ExternalName bridge Service of every tenant, in the entry namespace (new reference). */
+/* The ExternalName bridge Service of tenant t in the entry namespace (new reference), or NULL. */
+json_t *baseline_bridge(const struct config *cfg, const struct tenant *t);
+/* The bridge of every tenant (new reference). */
 json_t *baseline_bridges(const struct config *cfg);
+
+/*
+ * The tenant namespace as tenantguard keeps it: the tenantguard.io/tenant label and the Pod
+ * Security "restricted" labels (new reference), or NULL.
+ */
+json_t *baseline_namespace(const struct config *cfg, const struct tenant *t);
+
+/*
+ * routeSync: Ingress tenantguard-routes-T in the entry namespace routing the tenant's system
+ * wildcard and every host of `hosts` (a JSON array of normalised patterns, borrowed: its
+ * custom hosts) to its bridge, with TLS from systemCertSecret and tenantCertSecret (DESIGN §3).
+ * New reference, or NULL.
+ */
+json_t *baseline_routes(const struct config *cfg, const struct tenant *t, const json_t *hosts);
 
 #endif

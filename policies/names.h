@@ -9,5 +9,6 @@
 #define NAMES_TENANT_LABEL    "tenantguard.io/tenant"
 #define NAMES_NETWORK_POLICY  "tenantguard-isolation"
 #define NAMES_QUOTA           "tenantguard-quota"
+#define NAMES_ROUTES_PREFIX   "tenantguard-routes-"
 
 #endif

@@ -39,6 +39,10 @@ run e2e bash tests/e2e/run_e2e.sh "$BUILD"
 run kube-client bash tests/e2e/run_kube_client.sh "$BUILD"
 run live bash tests/e2e/run_live.sh "$BUILD"
 run race bash tests/e2e/run_race.sh "$BUILD"
+run race-kubectl bash tests/e2e/run_race_kubectl.sh "$BUILD"
+run restart bash tests/e2e/run_restart.sh "$BUILD"
+run leader bash tests/e2e/run_leader.sh "$BUILD"
+run tenants bash tests/e2e/run_tenants.sh "$BUILD"
 
 total_fail=$((total_fail + broken))
 echo "$total_pass passed, $total_fail failed"

@@ -27,20 +27,26 @@ struct informer {
 	const char       *path;          /* the collection, all namespaces */
 	const char       *group_path;    /* discovery document to check first, or NULL */
 	const char       *resource;      /* the resource's name in that document */
-	bool              required;      /* counts for readiness */
 	pthread_t         thread;
 	bool              started;
-	atomic_bool       synced;        /* the first full LIST is in */
+	atomic_bool       synced;        /* the first full LIST is in, or discovery found none */
 	_Atomic uint64_t  restarts;
 	_Atomic int64_t   synced_at;     /* CLOCK_MONOTONIC seconds; 0: never */
+	bool              progressed;    /* the current watch delivered an event */
+	bool              failing;       /* the last watch failed: say when one works again */
 	unsigned          seed;          /* backoff jitter, this thread's own */
 };
 
-#define N_INFORMERS 3
+#define N_INFORMERS 7
+/* Only what tenantguard manages: its baseline, bridges, routes (tenants cannot set this label
+ * on objects the managed-object rule guards, and a removed label reads as a deletion). */
+#define MANAGED_SELECTOR "?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dtenantguard"
 
 struct informers {
 	struct kube_client *kc;
 	struct live        *lv;
+	informer_notify_fn  notify;
+	void               *notify_arg;
 	volatile int        stop;
 	struct informer     inf[N_INFORMERS];
 };
@@ -88,12 +94,19 @@ on_event(const char *type, const json_t *obj, void *arg)
 	char err[256];
 	int rc = 0;
 
+	if (in->failing)
+		log_info("informer %s: watch resumed", in->kind);
+	in->failing = false;
+	in->progressed = true;
+
 	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0)
 		rc = live_upsert(in->set->lv, obj, err, sizeof(err));
 	else if (strcmp(type, "DELETED") == 0)
 		rc = live_delete(in->set->lv, obj, err, sizeof(err));
 	if (rc != 0)
 		log_warnx("informer %s: %s event: %s", in->kind, type, err);
+	else if (in->set->notify != NULL && strcmp(type, "BOOKMARK") != 0)
+		in->set->notify(in->set->notify_arg, in->kind, type, obj);
 	touched(in);
 	return 0;
 }
@@ -151,6 +164,8 @@ relist(struct informer *in, char *rv, size_t rvsz, char *err, size_t errsz)
 		    (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000), rv);
 		touched(in);
 		atomic_store(&in->synced, true);
+		if (in->set->notify != NULL)
+			in->set->notify(in->set->notify_arg, in->kind, "LISTED", NULL);
 	}
 	json_decref(items);
 	return rc;
@@ -175,6 +190,8 @@ informer_main(void *arg)
 				continue;
 			}
 			if (rc == 0) {
+				/* Nothing to wait for: an absent API holds no objects. */
+				atomic_store(&in->synced, true);
 				if (!absent_logged)
 					log_info("informer %s: %s not served (no CRD); looking again every "
 					    "%d s", in->kind, in->group_path, INFORMER_DISCOVERY_RETRY_MS / 1000);
@@ -199,8 +216,12 @@ informer_main(void *arg)
 			}
 			continue;
 		}
+		in->progressed = false;
 		rc = kube_watch(set->kc, in->path, rv, sizeof(rv), INFORMER_WATCH_SECONDS, on_event,
 		    in, &set->stop, err, sizeof(err));
+		/* A watch that worked for a while ends the previous outage's backoff. */
+		if (in->progressed)
+			attempt = 0;
 		switch (rc) {
 		case KUBE_OK:       /* the server's timeout: resume where it stopped */
 			touched(in);
@@ -216,6 +237,7 @@ informer_main(void *arg)
 			atomic_fetch_add(&in->restarts, 1);
 			log_warnx("informer %s: watch: %s; resuming from resourceVersion %s", in->kind,
 			    err, rv);
+			in->failing = true;
 			nap(set, kube_backoff_next(attempt++, &in->seed));
 			break;
 		default:            /* KUBE_STOPPED */
@@ -226,16 +248,21 @@ informer_main(void *arg)
 }
 
 struct informers *
-informers_start(struct kube_client *kc, struct live *lv)
+informers_start(struct kube_client *kc, struct live *lv, informer_notify_fn notify, void *arg)
 {
 	static const struct {
 		const char *kind, *path, *group_path, *resource;
-		bool required;
 	} defs[N_INFORMERS] = {
-		{ "Ingress", "/apis/networking.k8s.io/v1/ingresses", NULL, NULL, true },
-		{ "Namespace", "/api/v1/namespaces", NULL, NULL, true },
+		{ "Ingress", "/apis/networking.k8s.io/v1/ingresses", NULL, NULL },
+		{ "Namespace", "/api/v1/namespaces", NULL, NULL },
 		{ "HTTPRoute", "/apis/gateway.networking.k8s.io/v1/httproutes",
-		  "/apis/gateway.networking.k8s.io/v1", "httproutes", false },
+		  "/apis/gateway.networking.k8s.io/v1", "httproutes" },
+		{ "Tenant", "/apis/tenantguard.io/v1alpha1/tenants", "/apis/tenantguard.io/v1alpha1",
+		  "tenants" },
+		{ "Service", "/api/v1/services" MANAGED_SELECTOR, NULL, NULL },
+		{ "NetworkPolicy", "/apis/networking.k8s.io/v1/networkpolicies" MANAGED_SELECTOR,
+		  NULL, NULL },
+		{ "ResourceQuota", "/api/v1/resourcequotas" MANAGED_SELECTOR, NULL, NULL },
 	};
 	struct informers *set = calloc(1, sizeof(*set));
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&seed;
@@ -244,6 +271,8 @@ informers_start(struct kube_client *kc, struct live *lv)
 		return NULL;
 	set->kc = kc;
 	set->lv = lv;
+	set->notify = notify;
+	set->notify_arg = arg;
 	kube_client_set_stop(kc, &set->stop);
 	for (size_t i = 0; i < N_INFORMERS; i++) {
 		struct informer *in = &set->inf[i];
@@ -253,7 +282,6 @@ informers_start(struct kube_client *kc, struct live *lv)
 		in->path = defs[i].path;
 		in->group_path = defs[i].group_path;
 		in->resource = defs[i].resource;
-		in->required = defs[i].required;
 		in->seed = seed + (unsigned)i * 7919u;
 		atomic_init(&in->synced, false);
 		atomic_init(&in->restarts, 0);
@@ -275,7 +303,7 @@ bool
 informers_synced(struct informers *set)
 {
 	for (size_t i = 0; i < N_INFORMERS; i++)
-		if (set->inf[i].required && !atomic_load(&set->inf[i].synced))
+		if (!atomic_load(&set->inf[i].synced))
 			return false;
 	return true;
 }

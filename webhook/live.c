@@ -16,7 +16,7 @@
 #include "state.h"
 #include "strmap.h"
 
-#define LIVE_KINDS   8      /* distinct kinds counted; more are counted under the last slot */
+#define LIVE_KINDS   12     /* distinct kinds counted; more are counted under the last slot */
 #define LIVE_KEY_MAX 768    /* "Kind/namespace/name": 63 + 253 + 253 and separators fit */
 
 /* A config and how to let go of it. */
@@ -289,6 +289,65 @@ size_t
 live_claims(struct live *lv)
 {
 	return atomic_load(&lv->claims);
+}
+
+struct list_arg {
+	const char *prefix;   /* "Kind/" or "Kind/ns/" */
+	size_t      len;
+	json_t     *out;
+	int         rc;
+};
+
+static void
+list_one(const char *key, void *value, void *arg)
+{
+	struct list_arg *la = arg;
+	json_t *c;
+
+	if (la->rc != 0 || strncmp(key, la->prefix, la->len) != 0)
+		return;
+	if ((c = json_deep_copy(value)) == NULL || json_array_append_new(la->out, c) != 0)
+		la->rc = -1;
+}
+
+json_t *
+live_get(struct live *lv, const char *kind, const char *ns, const char *name)
+{
+	char key[LIVE_KEY_MAX];
+	json_t *c = NULL;
+	int n = snprintf(key, sizeof(key), "%s/%s/%s", kind, ns != NULL ? ns : "", name);
+
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return NULL;
+	pthread_mutex_lock(&lv->wlock);
+	const json_t *o = strmap_get(lv->objects, key);
+	if (o != NULL)
+		c = json_deep_copy(o);
+	pthread_mutex_unlock(&lv->wlock);
+	return c;
+}
+
+json_t *
+live_list(struct live *lv, const char *kind, const char *ns)
+{
+	char prefix[LIVE_KEY_MAX];
+	struct list_arg la = { prefix, 0, json_array(), 0 };
+	int n = ns != NULL ? snprintf(prefix, sizeof(prefix), "%s/%s/", kind, ns) :
+	    snprintf(prefix, sizeof(prefix), "%s/", kind);
+
+	if (la.out == NULL || n < 0 || (size_t)n >= sizeof(prefix)) {
+		json_decref(la.out);
+		return NULL;
+	}
+	la.len = (size_t)n;
+	pthread_mutex_lock(&lv->wlock);
+	strmap_each(lv->objects, list_one, &la);
+	pthread_mutex_unlock(&lv->wlock);
+	if (la.rc != 0) {
+		json_decref(la.out);
+		return NULL;
+	}
+	return la.out;
 }
 
 /* ---- batches ---- */

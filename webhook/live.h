@@ -64,6 +64,17 @@ int live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz);
 int live_replace_kind(struct live *lv, const char *kind, const json_t *objs, char *err,
     size_t errsz);
 
+/*
+ * Copies of the stored objects of `kind` in namespace `ns` (NULL: every namespace; "" for
+ * cluster-scoped objects) as a JSON array (new reference), or NULL when out of memory. They
+ * are trimmed like every stored object (no managedFields, annotations or status). Takes the
+ * writer lock and visits every stored object: for the reconciler, never the request path,
+ * and never between live_read_begin and live_read_end (the writer may be waiting for it).
+ */
+json_t *live_list(struct live *lv, const char *kind, const char *ns);
+/* A copy of one stored object (new reference), or NULL when absent. Same rules as live_list. */
+json_t *live_get(struct live *lv, const char *kind, const char *ns, const char *name);
+
 /* Stored objects of `kind` (NULL: all), and claims in the active copy. Thread-safe. */
 size_t live_objects(struct live *lv, const char *kind);
 size_t live_claims(struct live *lv);

@@ -28,6 +28,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: tenantguard serve [--config F] [--listen HOST:PORT] [--tls-cert F --tls-key F]\n"
 	    "                         [--client-ca F] [--state F | --kubeconfig F] [--threads N]\n"
+	    "                         [--no-reconcile]\n"
 	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
 	    "       tenantguard check-config F\n"
 	    "       tenantguard render baseline TENANT [--config F] [--output yaml|json]\n"
@@ -266,7 +267,9 @@ cmd_serve(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "no-reconcile", no_argument, NULL, 'R' },
 		{ "claim-grace", required_argument, NULL, 'G' },   /* hidden: for tests */
+		{ "lease-seconds", required_argument, NULL, 'L' }, /* hidden: for tests */
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server_opts o;
@@ -295,6 +298,13 @@ cmd_serve(int argc, char **argv)
 		case 'G':
 			if (parse_bounded(optarg, 1, 86400, &o.claim_grace) != 0) {
 				fprintf(stderr, "tenantguard: --claim-grace must be 1..86400 seconds\n");
+				return 2;
+			}
+			break;
+		case 'R': o.no_reconcile = true; break;
+		case 'L':
+			if (parse_bounded(optarg, 3, 3600, &o.lease_seconds) != 0) {
+				fprintf(stderr, "tenantguard: --lease-seconds must be 3..3600\n");
 				return 2;
 			}
 			break;

@@ -31,10 +31,12 @@
 #include "config_load.h"
 #include "fileio.h"
 #include "informer.h"
+#include "jsonget.h"
 #include "kube.h"
 #include "live.h"
 #include "log.h"
 #include "metrics.h"
+#include "reconcile.h"
 #include "review.h"
 #include "state.h"
 #include "state_load.h"
@@ -105,6 +107,11 @@ struct server {
 	struct live              *live;
 	struct informers         *inf;
 	struct claimstore        *cs;         /* durable first-come claims */
+	struct reconciler        *rec;        /* tenant objects (leader only writes) */
+	_Atomic(struct informers *) inf_pub;  /* `inf` for other threads, once started */
+	pthread_t                 main_thread;
+	atomic_bool               tenants_dirty;  /* Tenant objects changed: rebuild the config */
+	char                     *tenants_seen;   /* main thread: what the config was built from */
 
 	atomic_uint               active;     /* requests between first call and completion */
 	atomic_bool               draining;
@@ -250,6 +257,75 @@ file_changed(const char *path, struct file_stamp *old)
 }
 
 /*
+ * What the config takes from the Tenant objects (name, creation time, spec, in the live
+ * cache's order-free form) as text, with the objects in *tenants (new reference). NULL when
+ * out of memory.
+ */
+static char *
+tenants_fingerprint(struct live *lv, json_t **tenants)
+{
+	json_t *all = live_list(lv, "Tenant", ""), *keep = json_object(), *o;
+	char *text = NULL;
+	size_t i;
+
+	*tenants = all;
+	if (all == NULL || keep == NULL)
+		goto out;
+	json_array_foreach(all, i, o) {
+		const json_t *md = json_object_get(o, "metadata");
+		json_t *e = json_pack("{s:O?, s:O?}", "created",
+		    json_object_get(md, "creationTimestamp"), "spec", json_object_get(o, "spec"));
+		if (e == NULL || json_object_set_new(keep, jsonget_str(md, "name") ?
+		    jsonget_str(md, "name") : "", e) != 0)
+			goto out;
+	}
+	text = json_dumps(keep, JSON_COMPACT | JSON_SORT_KEYS);
+out:
+	json_decref(keep);
+	if (text == NULL) {
+		json_decref(all);
+		*tenants = NULL;
+	}
+	return text;
+}
+
+/* A Tenant left out of the config is an error an admin must see: logged at every load. */
+static void
+tenants_rejected_log(const json_t *rejected)
+{
+	const char *name;
+	const json_t *why;
+
+	json_object_foreach((json_t *)rejected, name, why)
+		log_warnx("Tenant %s is not in effect: %s", name, json_string_value(why));
+}
+
+/*
+ * Informer notifications: Tenant changes wake the main thread to rebuild the config; every
+ * change goes to the reconciler.
+ */
+static void
+live_notify(void *arg, const char *kind, const char *type, const json_t *obj)
+{
+	struct server *s = arg;
+
+	if (strcmp(kind, "Tenant") == 0) {
+		atomic_store(&s->tenants_dirty, true);
+		pthread_kill(s->main_thread, SIGUSR1);
+	}
+	reconciler_notify(s->rec, kind, type, obj);
+}
+
+/* The reconciler waits for this: an unsynced cache would look like missing objects. */
+static bool
+live_synced(void *arg)
+{
+	struct informers *inf = atomic_load(&((struct server *)arg)->inf_pub);
+
+	return inf != NULL && informers_synced(inf);
+}
+
+/*
  * Loads what changed since the last call (everything on the first call or when `force`) and
  * installs a new snapshot. A config that fails keeps the last good one; a good config whose
  * state fails becomes the base for the next state load, while the old snapshot stays in
@@ -272,13 +348,35 @@ server_reload(struct server *s, bool force)
 		st_changed = file_changed(spath, &s->state_stamp);
 	if (first || force)
 		cfg_changed = st_changed = true;
-	if (!cfg_changed && !st_changed)
+	json_t *tenants = NULL, *rejected = NULL;
+	if (s->live != NULL && (atomic_exchange(&s->tenants_dirty, false) || cfg_changed)) {
+		/* Tenant objects are part of the config; a status-only change is not a change. */
+		char *seen = tenants_fingerprint(s->live, &tenants);
+		if (seen == NULL) {
+			log_warnx("Tenant objects: out of memory; the config stays as it is");
+			atomic_store(&s->tenants_dirty, true);
+		} else if (s->tenants_seen == NULL || strcmp(seen, s->tenants_seen) != 0) {
+			free(s->tenants_seen);
+			s->tenants_seen = seen;
+			cfg_changed = st_changed = true;
+		} else {
+			free(seen);
+		}
+	}
+	if (!cfg_changed && !st_changed) {
+		json_decref(tenants);
 		return 0;
+	}
 
 	if (cfg_changed) {
 		err[0] = '\0';
-		cfg = cpath != NULL ? config_load_file(cpath, err, sizeof(err)) :
-		    config_load_default(err, sizeof(err));
+		rejected = json_object();
+		cfg = cpath != NULL ? config_load_file_tenants(cpath, tenants, rejected, err,
+		    sizeof(err)) : config_load_default_tenants(tenants, rejected, err, sizeof(err));
+		json_decref(tenants);
+		tenants = NULL;
+		if (cfg != NULL)
+			tenants_rejected_log(rejected);
 		if (cfg == NULL) {
 			metrics_config_failed();
 			if (first) {
@@ -311,8 +409,11 @@ server_reload(struct server *s, bool force)
 				    "it keeps the previous config", cname);
 				metrics_config_failed();
 			}
+			reconciler_config_changed(s->rec, rejected);
 		}
 	}
+	json_decref(tenants);
+	json_decref(rejected);
 
 	/* The state is rebuilt with every new config: owners are attributed through it. */
 	err[0] = '\0';
@@ -1153,6 +1254,7 @@ server_run(const struct server_opts *o)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);   /* live_notify: Tenant objects changed */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	memset(&ign, 0, sizeof(ign));
 	ign.sa_handler = SIG_IGN;
@@ -1188,8 +1290,17 @@ server_run(const struct server_opts *o)
 		goto out;
 	if (server_reload(&s, true) != 0)
 		goto out;
-	if (s.live != NULL && (s.inf = informers_start(s.kc, s.live)) == NULL)
-		goto out;
+	if (s.live != NULL) {
+		s.main_thread = pthread_self();
+		if (!o->no_reconcile && (s.rec = reconciler_start(s.kc, s.live, NULL,
+		    o->lease_seconds, live_synced, &s, err, sizeof(err))) == NULL) {
+			log_warnx("reconciler: %s", err);
+			goto out;
+		}
+		if ((s.inf = informers_start(s.kc, s.live, live_notify, &s)) == NULL)
+			goto out;
+		atomic_store(&s.inf_pub, s.inf);
+	}
 	if (s.cs != NULL) {
 		unsigned grace = o->claim_grace != 0 ? o->claim_grace : CLAIMSTORE_GRACE;
 		unsigned every = grace < CLAIMSTORE_REAP_INTERVAL ? grace : CLAIMSTORE_REAP_INTERVAL;
@@ -1235,6 +1346,7 @@ out:
 		MHD_stop_daemon(d);
 	/* No request is running any more: nothing reads the live copies. */
 	claimstore_reaper_stop(s.cs);   /* it reads them too */
+	reconciler_stop(s.rec);         /* before the informers raise the client's stop flag */
 	informers_stop(s.inf);
 	live_free(s.live);
 	claimstore_free(s.cs);
@@ -1243,6 +1355,7 @@ out:
 	cref_put(s.cref);
 	tlsreload_clear();   /* the daemon, and every session with it, is gone by now */
 	pem_free(ca, ca_len);
+	free(s.tenants_seen);
 	pthread_mutex_destroy(&s.snap_lock);
 	return status;
 }

@@ -18,6 +18,8 @@ struct server_opts {
 	unsigned    claim_grace;  /* seconds before a claim no live object holds is released;
 	                             0: CLAIMSTORE_GRACE */
 	unsigned    threads;      /* worker threads; 0: 2 */
+	bool        no_reconcile; /* live state without the tenant reconciler (and its Lease) */
+	unsigned    lease_seconds;/* the reconciler's Lease duration; 0: leader.c's default */
 };
 
 /*

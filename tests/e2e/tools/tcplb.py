@@ -2,7 +2,8 @@
 """tcplb: a small L4 TCP load balancer for the e2e tests (test infrastructure, stdlib only).
 
 It plays the Service/kube-proxy in front of several webhook replicas: every accepted
-connection goes to one backend, chosen per connection (round-robin or at random), and bytes
+connection goes to one backend, chosen per connection (round-robin or at random; one that
+refuses is skipped for the next), and bytes
 are piped both ways untouched, so TLS passes through end to end.
 
     tcplb.py --listen 127.0.0.1:PORT --backend 127.0.0.1:P1 --backend 127.0.0.1:P2
@@ -54,13 +55,20 @@ class Balancer:
         os.replace(tmp, self.stats_file)
 
     async def handle(self, creader, cwriter):
-        b = self.pick()
-        c = self.count[b]
-        try:
-            breader, bwriter = await asyncio.open_connection(*b)
-        except OSError:
-            c["failed"] += 1
-            self.write_stats()
+        # A backend that refuses (a killed replica) is skipped for the next one, as a Service
+        # stops sending to a pod that is gone.
+        first = self.pick()
+        i0 = self.backends.index(first)
+        for k in range(len(self.backends)):
+            b = self.backends[(i0 + k) % len(self.backends)]
+            c = self.count[b]
+            try:
+                breader, bwriter = await asyncio.open_connection(*b)
+                break
+            except OSError:
+                c["failed"] += 1
+                self.write_stats()
+        else:
             cwriter.close()
             return
         c["connections"] += 1
