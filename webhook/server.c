@@ -378,6 +378,8 @@ server_reload(struct server *s, bool force)
 		if (cfg != NULL)
 			tenants_rejected_log(rejected);
 		if (cfg == NULL) {
+			json_decref(rejected);
+			rejected = NULL;
 			metrics_config_failed();
 			if (first) {
 				log_warnx("config %s: %s", cname, err);
@@ -394,6 +396,7 @@ server_reload(struct server *s, bool force)
 			if (c == NULL) {
 				log_warn("config %s", cname);
 				config_free(cfg);
+				json_decref(rejected);
 				metrics_config_failed();
 				return first ? -1 : 0;
 			}
