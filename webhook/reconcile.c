@@ -25,6 +25,7 @@
 #define TENANT_API     "tenantguard.io/v1alpha1"
 #define STATUS_HOSTS   100   /* status.hosts lists at most this many */
 #define NAME_MAX_LEN   256
+#define RETRY_MAX_MS   30000 /* failed applies are retried after 1 s, doubling up to this */
 
 struct reconciler {
 	struct kube_client *kc;
@@ -643,6 +644,11 @@ reconcile_tenant(struct reconciler *r, const char *name, const json_t *tenants,
 			    "namespace, baseline and bridge are applied", gen);
 		if (hosts != custom)
 			json_decref(hosts);
+	} else if (tobj != NULL && jsonget_str(rejected, name) != NULL) {
+		/* A Tenant object named like a config-file tenant: the file's is in effect. */
+		json_t *none = json_array();
+		write_status(r, name, "", none, false, "Rejected", jsonget_str(rejected, name), gen);
+		json_decref(none);
 	}
 	json_decref(custom);
 	json_decref(routes);
@@ -679,8 +685,8 @@ ts_before(const struct timespec *a, const struct timespec *b)
 /*
  * Waits for work: new marks run at once; a full pass every RECONCILE_RESYNC seconds; tenants
  * whose apply failed again at `retry_at` (a second after the first failure, doubling while
- * they keep failing, capped at the resync period: a missing entry namespace must not turn
- * into a request storm, and must not hold up other tenants).
+ * they keep failing, up to RETRY_MAX_MS: a missing entry namespace must not turn into a
+ * request storm, and must not hold up other tenants).
  */
 static void *
 reconcile_main(void *arg)
@@ -763,8 +769,7 @@ reconcile_main(void *arg)
 			if (failed > 0) {
 				streak++;
 				retry_at = now;
-				ts_add_ms(&retry_at, streak > 5 ? RECONCILE_RESYNC * 1000L :
-				    1000L << (streak - 1));
+				ts_add_ms(&retry_at, streak > 5 ? RETRY_MAX_MS : 1000L << (streak - 1));
 			} else if (json_array_size(retry) == 0) {
 				streak = 0;
 			}

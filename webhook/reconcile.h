@@ -10,7 +10,7 @@ struct live;
 
 #define RECONCILE_FIELD_MANAGER "tenantguard"
 #define RECONCILE_LEASE_NAME    "tenantguard-reconciler"
-#define RECONCILE_RESYNC        30   /* seconds between full passes over every tenant */
+#define RECONCILE_RESYNC        300  /* seconds between full passes (events drive the rest) */
 
 /*
  * One thread, in every replica; only the holder of the Lease tenantguard-system/

@@ -31,6 +31,15 @@ adm apply -f "$top/manifests/crd-tenants.yaml" >"$work/crd.log" 2>&1 &&
 	ok "manifests/crd-tenants.yaml applies and is established" ||
 	{ bad "the Tenant CRD"; sed 's/^/     /' "$work/crd.log"; summary; exit 1; }
 
+# A Tenant named like a config-file tenant, created before the webhook is registered (which
+# would refuse it): it must be left out of the config, logged, and say so in its status.
+cat <<'YAML' | adm apply -f - >/dev/null 2>&1 || bad "create Tenant tenant2 (clash)"
+apiVersion: tenantguard.io/v1alpha1
+kind: Tenant
+metadata: {name: tenant2}
+spec: {customDomains: ["*.clash.io"]}
+YAML
+
 cat >"$work/config.yaml" <<'YAML'
 systemDomain: aigw.example.com
 routeSync: true
@@ -148,6 +157,14 @@ head -n 1 "$work/get.out" | grep -q 'NAMESPACE' && grep -qE '^tenant3 +tenant3-g
 ev=$(adm get events -n default --field-selector involvedObject.kind=Tenant,involvedObject.name=tenant3 -o jsonpath='{range .items[*]}{.reason}:{.message}{"\n"}{end}' 2>/dev/null)
 echo "$ev" | grep -q 'Created:created NetworkPolicy tenant3-gateway/tenantguard-isolation' && echo "$ev" | grep -q 'Routes:' &&
 	ok "events on the Tenant say what was created ($(echo "$ev" | grep -c .) events)" || { bad "events on tenant3:"; echo "$ev" | sed 's/^/     /'; }
+
+ms=$(within 5000 sh -c '"$0" --kubeconfig "$1" get tenant tenant2 -o jsonpath="{.status.conditions[0].reason}" | grep -qx Rejected' "$KUBECTL" "$KUBECONFIG_ADMIN") &&
+check "Tenant tenant2 (also a config-file tenant) is rejected: Ready False, the reason in its status" \
+    "o['status']['conditions'][0]['status']=='False' and 'config file' in o['status']['conditions'][0]['message']" tenant tenant2 ||
+	{ bad "Tenant tenant2 not marked Rejected"; jp tenant tenant2 -o yaml | sed 's/^/     /'; }
+grep -q 'Tenant tenant2 is not in effect' "$work/serve1.log" && ok "and the clash is logged" || bad "Tenant tenant2's clash not logged"
+check "and tenant2's objects stay the config file's (the bridge carries no owner reference)" \
+    "'ownerReferences' not in o['metadata']" -n higress-system service tenant2-gateway
 
 # --- protection and healing ------------------------------------------------------------------
 expect "alice (tenant1) deleting tenant1's NetworkPolicy is denied [managed-object]" deny:'\[managed-object\]' \
