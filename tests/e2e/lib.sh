@@ -60,3 +60,46 @@ tg_wait_ready() {
 	done
 	return 1
 }
+
+# freeport: a free TCP port on loopback.
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# tg_replica N WORK [ARGS...]: a `tenantguard serve --kubeconfig` replica (admin credentials,
+# the serving pair in WORK/certs, POD_NAME replica-N, which names it in Leases) on a free
+# port: sets port[N] and pid[N], appends to WORK/serveN.log, and is stopped at teardown.
+# Needs $tg.
+declare -a port pid
+tg_replica() {
+	local r=$1 w=$2; shift 2
+	port[$r]=$(freeport)
+	POD_NAME=replica-$r setsid "$tg" serve --listen "127.0.0.1:${port[$r]}" \
+	    --tls-cert "$w/certs/tls.crt" --tls-key "$w/certs/tls.key" \
+	    --kubeconfig "$KUBECONFIG_ADMIN" "$@" </dev/null >>"$w/serve$r.log" 2>&1 &
+	pid[$r]=$!
+	echo "${pid[$r]}" >>"$TENANTGUARD_CLUSTER_PIDS"
+}
+
+# tg_balancer WORK PORT...: tools/tcplb.py on a free port ($lbport, pid $lbpid) in front of the replicas on
+# PORT..., round-robin per connection (the apiserver keeps its connections alive, so each
+# connection, not each review, is balanced), stats in WORK/lb.stats. Returns once it listens
+# (it has written its stats): it is not probed with a connection, which would take the first
+# turn of the round-robin from the apiserver.
+tg_balancer() {
+	local w=$1 p; shift
+	local backends=()
+	for p in "$@"; do backends+=(--backend "127.0.0.1:$p"); done
+	lbport=$(freeport)
+	setsid python3 "$e2e/tools/tcplb.py" --listen "127.0.0.1:$lbport" --mode rr \
+	    --stats "$w/lb.stats" "${backends[@]}" </dev/null >"$w/lb.log" 2>&1 &
+	lbpid=$!
+	echo "$lbpid" >>"$TENANTGUARD_CLUSTER_PIDS"
+	for _ in $(seq 100); do [ -s "$w/lb.stats" ] && return 0; sleep 0.05; done
+	return 1
+}
+
+# tg_webhooks URL CABUNDLE OUT: manifests/webhooks.yaml as shipped, with its Service reference
+# swapped for https://URL plus the path and the caBundle filled in (as `make manifests` does).
+tg_webhooks() {
+	sed -E -e "s|^( *)service: \{name: tenantguard, namespace: tenantguard-system, path: (/[a-z]+), port: 443\}|\1url: https://$1\2|" \
+	       -e "s|^( *caBundle:).*|\1 $2|" "$e2e/../../manifests/webhooks.yaml" >"$3"
+}

@@ -22,7 +22,7 @@ bob()   { "$KUBECTL" --request-timeout=20s --kubeconfig "$KUBECONFIG_BOB" "$@"; 
 
 # tenantguard itself, on loopback, with certificates from its own `certs` command.
 "$tg" certs --out "$dir/tg" >"$dir/tg-cabundle" 2>"$dir/tg-certs.log" || { bad "tenantguard certs"; summary; exit 1; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(freeport)
 start_serve() {
 	setsid "$tg" serve --listen "127.0.0.1:$port" --tls-cert "$dir/tg/tls.crt" --tls-key "$dir/tg/tls.key" \
 	    </dev/null >>"$dir/tenantguard.log" 2>&1 &
@@ -34,9 +34,7 @@ start_serve || { bad "tenantguard serve did not get ready"; cat "$dir/tenantguar
 
 # The webhook configurations exactly as shipped, with the Service reference swapped for the
 # local URL and the caBundle filled in, as `make manifests` would.
-bundle=$(cat "$dir/tg-cabundle")
-sed -E -e "s|^( *)service: \{name: tenantguard, namespace: tenantguard-system, path: (/[a-z]+), port: 443\}|\1url: https://127.0.0.1:$port\2|" \
-       -e "s|^( *caBundle:).*|\1 $bundle|" "$top/manifests/webhooks.yaml" >"$dir/webhooks.yaml"
+tg_webhooks "127.0.0.1:$port" "$(cat "$dir/tg-cabundle")" "$dir/webhooks.yaml"
 expect "the shipped webhook configurations register (URL client config)" allow admin apply -f "$dir/webhooks.yaml"
 # The apiserver picks new webhook configurations up asynchronously; wait for a verdict.
 for _ in $(seq 100); do

@@ -19,7 +19,6 @@ log=$work/tenantguard.log
 "$tg" certs --out "$work/certs" >/dev/null 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
 admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
 grace=2 interval=2   # --claim-grace 2: release rounds every min(5, grace) s
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # serve KUBECONFIG LOG: starts tenantguard with live state on a new port ($port, $serve_pid).
 serve() {

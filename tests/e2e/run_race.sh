@@ -16,19 +16,8 @@ dir=$TENANTGUARD_CLUSTER_DIR
 work=$dir/race; mkdir -p "$work"
 "$tg" certs --out "$work/certs" >/dev/null 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
 admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# serve N [ARGS...]: replica N on a new port (port[N], pid[N]), logging to $work/serveN.log.
-declare -a port pid
-serve() {
-	local r=$1; shift
-	port[$r]=$(freeport)
-	setsid "$tg" serve --listen "127.0.0.1:${port[$r]}" --tls-cert "$work/certs/tls.crt" \
-	    --tls-key "$work/certs/tls.key" --kubeconfig "$KUBECONFIG_ADMIN" "$@" </dev/null \
-	    >>"$work/serve$r.log" 2>&1 &
-	pid[$r]=$!
-	echo "${pid[$r]}" >>"$TENANTGUARD_CLUSTER_PIDS"
-}
+serve() { tg_replica "$1" "$work" "${@:2}"; }
 serve 1; serve 2
 tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" &&
 	ok "two replicas ready on ports ${port[1]} and ${port[2]}" ||

@@ -28,42 +28,20 @@ admin create namespace tenantguard-system >/dev/null || { bad "create namespace 
 
 # The serving certificate names 127.0.0.1, which is what the apiserver dials (the balancer).
 "$tg" certs --out "$work/certs" >"$work/cabundle" 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# serve N: replica N on a new port (port[N], pid[N]), logging to $work/serveN.log.
-declare -a port pid
-serve() {
-	local r=$1; shift
-	port[$r]=$(freeport)
-	setsid "$tg" serve --listen "127.0.0.1:${port[$r]}" --tls-cert "$work/certs/tls.crt" \
-	    --tls-key "$work/certs/tls.key" --kubeconfig "$KUBECONFIG_ADMIN" "$@" </dev/null \
-	    >>"$work/serve$r.log" 2>&1 &
-	pid[$r]=$!
-	echo "${pid[$r]}" >>"$TENANTGUARD_CLUSTER_PIDS"
-}
-serve 1; serve 2
+serve() { tg_replica "$1" "$work" "${@:2}"; }
+# (no reconciler: its writes would go through the balancer first and skew which connections
+# the apiserver keeps; this test is about claims only)
+serve 1 --no-reconcile; serve 2 --no-reconcile
 tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" ||
 	{ bad "replicas not ready"; tail -n 20 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
 
-# The balancer: a backend per connection, round-robin (the apiserver keeps its connections
-# alive, so each connection, not each review, is balanced).
-lbport=$(freeport)
-setsid python3 "$e2e/tools/tcplb.py" --listen "127.0.0.1:$lbport" --mode rr --stats "$work/lb.stats" \
-    --backend "127.0.0.1:${port[1]}" --backend "127.0.0.1:${port[2]}" </dev/null >"$work/lb.log" 2>&1 &
-lbpid=$!
-echo "$lbpid" >>"$TENANTGUARD_CLUSTER_PIDS"
-# (ready when it has written its stats; not probed with a connection, which would take the
-# first turn of the round-robin from the apiserver)
-for _ in $(seq 100); do [ -s "$work/lb.stats" ] && break; sleep 0.05; done
+tg_balancer "$work" "${port[1]}" "${port[2]}"
 [ -s "$work/lb.stats" ] &&
 	ok "two replicas ready on ports ${port[1]} and ${port[2]}, behind tcplb.py on $lbport ($((SECONDS - t0)) s with the cluster)" ||
 	{ bad "tcplb.py did not start"; sed 's/^/     /' "$work/lb.log"; summary; exit 1; }
 
-# The webhook configurations as shipped, the Service swapped for the balancer's URL, caBundle
-# filled in (as run_e2e.sh does).
-bundle=$(cat "$work/cabundle")
-sed -E -e "s|^( *)service: \{name: tenantguard, namespace: tenantguard-system, path: (/[a-z]+), port: 443\}|\1url: https://127.0.0.1:$lbport\2|" \
-       -e "s|^( *caBundle:).*|\1 $bundle|" "$top/manifests/webhooks.yaml" >"$work/webhooks.yaml"
+tg_webhooks "127.0.0.1:$lbport" "$(cat "$work/cabundle")" "$work/webhooks.yaml"
 if ! admin apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1; then
 	bad "register manifests/webhooks.yaml"; sed 's/^/     /' "$work/register.log"; summary; exit 1
 fi
@@ -114,6 +92,9 @@ for n in $(seq "$ROUNDS"); do
 	esac
 	ingress "$work/a-$n.yaml" tenant1-gateway "alice-r$n" "$h1"
 	ingress "$work/b-$n.yaml" tenant2-gateway "bob-r$n" "$h2"
+	# The apiserver is idle between rounds: the balancer drops its kept-alive connections, so
+	# every round starts on new ones and the round-robin hands rounds to both replicas.
+	kill -USR1 "$lbpid"; sleep 0.05
 	alice apply -f "$work/a-$n.yaml" >"$work/o1-$n" 2>&1 & p1=$!
 	bob   apply -f "$work/b-$n.yaml" >"$work/o2-$n" 2>&1 & p2=$!
 	wait "$p1"; rc1=$?; wait "$p2"; rc2=$?
@@ -161,10 +142,10 @@ cmp -s "$work/claims" "$work/expected-claims" &&
 	{ bad "tg-claim-race.io differs from the winners (< ConfigMap, > winners):"; diff "$work/claims" "$work/expected-claims" | sed 's/^/     /'; }
 
 # --- both replicas decided reviews of the race --------------------------------------------
-# The apiserver keeps its webhook connections alive and reuses an idle one, so it opens a
-# second connection (the round-robin's other replica) only when two reviews are in flight at
-# once, which is exactly what the race makes happen. Counted from each replica's /metrics,
-# as the difference to before the race.
+# The apiserver keeps its webhook connections alive and reuses an idle one; the balancer drops
+# them between rounds, so each round opens new ones, alternating replicas, and two reviews in
+# flight at once use two connections. Counted from each replica's /metrics, as the difference
+# to before the race.
 read -r a1 d1 <<<"$(reviews 1)"; read -r a2 d2 <<<"$(reviews 2)"
 a1=$((a1 - a1_0)) d1=$((d1 - d1_0)) a2=$((a2 - a2_0)) d2=$((d2 - d2_0))
 lbconn=$(tr '\n' ';' <"$work/lb.stats")

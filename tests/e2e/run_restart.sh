@@ -29,7 +29,6 @@ work=$dir/restart; mkdir -p "$work"
 log=$work/tenantguard.log
 "$tg" certs --out "$work/certs" >/dev/null 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
 admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
 
 port=$(freeport)

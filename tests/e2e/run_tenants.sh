@@ -51,27 +51,12 @@ tenants:
     customDomains: ["*.client.com"]
 YAML
 "$tg" certs --out "$work/certs" >"$work/cabundle" 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-declare -a port pid
-serve() {   # serve N: replica N (port[N], pid[N]), log $work/serveN.log
-	local r=$1
-	port[$r]=$(freeport)
-	POD_NAME=replica-$r setsid "$tg" serve --listen "127.0.0.1:${port[$r]}" --config "$work/config.yaml" \
-	    --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
-	    --kubeconfig "$KUBECONFIG_ADMIN" --lease-seconds "$LEASE" </dev/null >>"$work/serve$r.log" 2>&1 &
-	pid[$r]=$!
-	echo "${pid[$r]}" >>"$TENANTGUARD_CLUSTER_PIDS"
-}
+serve() { tg_replica "$1" "$work" --config "$work/config.yaml" --lease-seconds "$LEASE"; }
 serve 1; serve 2
 tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" ||
 	{ bad "replicas not ready"; tail -n 20 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
-lbport=$(freeport)
-setsid python3 "$e2e/tools/tcplb.py" --listen "127.0.0.1:$lbport" --mode rr --stats "$work/lb.stats" \
-    --backend "127.0.0.1:${port[1]}" --backend "127.0.0.1:${port[2]}" </dev/null >"$work/lb.log" 2>&1 &
-echo "$!" >>"$TENANTGUARD_CLUSTER_PIDS"
-bundle=$(cat "$work/cabundle")
-sed -E -e "s|^( *)service: \{name: tenantguard, namespace: tenantguard-system, path: (/[a-z]+), port: 443\}|\1url: https://127.0.0.1:$lbport\2|" \
-       -e "s|^( *caBundle:).*|\1 $bundle|" "$top/manifests/webhooks.yaml" >"$work/webhooks.yaml"
+tg_balancer "$work" "${port[1]}" "${port[2]}" || { bad "tcplb.py did not start"; summary; exit 1; }
+tg_webhooks "127.0.0.1:$lbport" "$(cat "$work/cabundle")" "$work/webhooks.yaml"
 adm apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1 || { bad "register webhooks"; sed 's/^/     /' "$work/register.log"; summary; exit 1; }
 answered=false
 for _ in $(seq 100); do

@@ -11,6 +11,7 @@ are piped both ways untouched, so TLS passes through end to end.
 
 Per-backend counts ("BACKEND connections=N failed=N open=N") are written to FILE after every
 connection change (atomically) and printed on stdout at SIGTERM/SIGINT, then it exits 0.
+SIGUSR1 closes every open connection (a test sends it while the client is idle).
 """
 import argparse
 import asyncio
@@ -34,6 +35,13 @@ class Balancer:
         self.stats_file = stats
         self.next = 0
         self.count = {b: {"connections": 0, "failed": 0, "open": 0} for b in backends}
+        self.writers = set()   # both ends of every open connection, for drop()
+
+    def drop(self):
+        """SIGUSR1: closes every connection, so the client's next request opens a new one
+        (and the round-robin moves on) instead of reusing the replica it last talked to."""
+        for w in list(self.writers):
+            w.close()
 
     def pick(self):
         if self.mode == "random":
@@ -73,6 +81,7 @@ class Balancer:
             return
         c["connections"] += 1
         c["open"] += 1
+        self.writers.update((bwriter, cwriter))
         self.write_stats()
 
         async def pipe(reader, writer):
@@ -98,6 +107,7 @@ class Balancer:
         finally:
             for w in (bwriter, cwriter):
                 w.close()
+                self.writers.discard(w)
             c["open"] -= 1
             self.write_stats()
 
@@ -116,6 +126,7 @@ async def main():
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, lb.drop)
     await stop.wait()
     server.close()
     lb.write_stats()
