@@ -225,7 +225,8 @@ assert can("tenantguard.io", "tenants", "get", "list", "watch")
 assert can("tenantguard.io", "tenants/status", "get", "update", "patch")
 assert can("", "events", "create", "patch") and can("events.k8s.io", "events", "create", "patch")
 assert can("coordination.k8s.io", "leases", "get", "create", "update")
-assert can("", "namespaces", "get", "list", "watch", "create", "patch", "update")
+assert can("", "namespaces", "get", "list", "watch", "create", "patch", "update", "delete")
+assert can("", "configmaps", "get", "list", "create", "update")   # claims, and their release
 for g, r in (("networking.k8s.io", "networkpolicies"), ("", "resourcequotas"), ("", "services"),
              ("networking.k8s.io", "ingresses")):
     assert can(g, r, "list", "watch", "create", "patch", "update", "delete"), r

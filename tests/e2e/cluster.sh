@@ -26,7 +26,10 @@
 #
 # Users (static tokens, --token-auth-file): admin (group system:masters), alice (group
 # tenant1) with ClusterRole edit in namespace tenant1-gateway only, bob (group tenant2) with
-# edit in tenant2-gateway only. Namespaces tenant1-gateway, tenant2-gateway, higress-system.
+# edit in tenant2-gateway only, and system:serviceaccount:tenantguard-system:tenantguard
+# (groups system:serviceaccounts[:tenantguard-system]; no rights until a test applies
+# manifests/rbac.yaml, whose ServiceAccount subject names exactly this user): what the
+# Deployment's pods are. Namespaces tenant1-gateway, tenant2-gateway, higress-system.
 set -euo pipefail
 e2e=$(cd "$(dirname "$0")" && pwd)
 last=${TMPDIR:-/tmp}/tenantguard-cluster.last
@@ -169,14 +172,15 @@ cmd_up() {
 		chmod 644 ca.crt apiserver.crt sa.pub
 	) || die "openssl failed"
 
-	local t_admin t_alice t_bob t_kcm
+	local t_admin t_alice t_bob t_kcm t_sa
 	t_admin=$(openssl rand -hex 24); t_alice=$(openssl rand -hex 24); t_bob=$(openssl rand -hex 24)
-	t_kcm=$(openssl rand -hex 24)
+	t_kcm=$(openssl rand -hex 24); t_sa=$(openssl rand -hex 24)
 	( umask 077; cat >"$dir/tokens.csv" <<CSV
 $t_admin,admin,uid-admin,"system:masters"
 $t_kcm,system:kube-controller-manager,uid-kcm,"system:masters"
 $t_alice,alice,uid-alice,"tenant1"
 $t_bob,bob,uid-bob,"tenant2"
+$t_sa,system:serviceaccount:tenantguard-system:tenantguard,uid-sa,"system:serviceaccounts,system:serviceaccounts:tenantguard-system"
 CSV
 	)
 
@@ -206,6 +210,7 @@ CSV
 	write_kubeconfig "$dir/admin.kubeconfig" admin "$t_admin"
 	write_kubeconfig "$dir/alice.kubeconfig" alice "$t_alice"
 	write_kubeconfig "$dir/bob.kubeconfig" bob "$t_bob"
+	write_kubeconfig "$dir/tenantguard.kubeconfig" tenantguard "$t_sa"
 	write_kubeconfig "$dir/kube-controller-manager.kubeconfig" system:kube-controller-manager "$t_kcm"
 
 	start kube-controller-manager "$bin/kube-controller-manager" \
@@ -256,6 +261,7 @@ export KUBECTL=$bin/kubectl
 export KUBECONFIG_ADMIN=$dir/admin.kubeconfig
 export KUBECONFIG_ALICE=$dir/alice.kubeconfig
 export KUBECONFIG_BOB=$dir/bob.kubeconfig
+export KUBECONFIG_TENANTGUARD=$dir/tenantguard.kubeconfig
 export KUBECONFIG=$dir/admin.kubeconfig
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy ALL_PROXY all_proxy

@@ -64,8 +64,9 @@ tg_wait_ready() {
 # freeport: a free TCP port on loopback.
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# tg_replica N WORK [ARGS...]: a `tenantguard serve --kubeconfig` replica (admin credentials,
-# the serving pair in WORK/certs, POD_NAME replica-N, which names it in Leases) on a free
+# tg_replica N WORK [ARGS...]: a `tenantguard serve --kubeconfig` replica ($TG_KUBECONFIG, by
+# default the admin's; the serving pair in WORK/certs; POD_NAME replica-N, which names it in
+# Leases) on a free
 # port: sets port[N] and pid[N], appends to WORK/serveN.log, and is stopped at teardown.
 # Needs $tg.
 declare -a port pid
@@ -74,7 +75,7 @@ tg_replica() {
 	port[$r]=$(freeport)
 	POD_NAME=replica-$r setsid "$tg" serve --listen "127.0.0.1:${port[$r]}" \
 	    --tls-cert "$w/certs/tls.crt" --tls-key "$w/certs/tls.key" \
-	    --kubeconfig "$KUBECONFIG_ADMIN" "$@" </dev/null >>"$w/serve$r.log" 2>&1 &
+	    --kubeconfig "${TG_KUBECONFIG:-$KUBECONFIG_ADMIN}" "$@" </dev/null >>"$w/serve$r.log" 2>&1 &
 	pid[$r]=$!
 	echo "${pid[$r]}" >>"$TENANTGUARD_CLUSTER_PIDS"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tenants as Kubernetes objects (issue 6), on the real kube-apiserver + controller-manager:
-# the Tenant CRD from manifests/, two `tenantguard serve --kubeconfig` replicas (config with
-# routeSync on) behind tools/tcplb.py, the shipped webhook configurations registered with the
+# the Tenant CRD and RBAC from manifests/, two `tenantguard serve --kubeconfig` replicas
+# running as the tenantguard ServiceAccount (config with routeSync on) behind tools/tcplb.py, the shipped webhook configurations registered with the
 # balancer's URL. One `kubectl apply` of a Tenant must yield its namespace, NetworkPolicy,
 # ResourceQuota, bridge and routes within 2 s; tenants' deletions are refused, admins' healed;
 # a quota override, a bound and a released custom host follow; an overlapping Tenant is
@@ -40,9 +40,17 @@ metadata: {name: tenant2}
 spec: {customDomains: ["*.clash.io"]}
 YAML
 
+# The replicas run as the Deployment's ServiceAccount with manifests/rbac.yaml as shipped, so
+# a missing verb fails here; its admin entry is the one the shipped ConfigMap has.
+adm apply -f "$top/manifests/rbac.yaml" >"$work/rbac.log" 2>&1 && ok "manifests/rbac.yaml applies" ||
+	{ bad "manifests/rbac.yaml"; sed 's/^/     /' "$work/rbac.log"; }
+export TG_KUBECONFIG=$KUBECONFIG_TENANTGUARD
 cat >"$work/config.yaml" <<'YAML'
 systemDomain: aigw.example.com
 routeSync: true
+admins:
+  groups: [system:masters]
+  users: [system:serviceaccount:tenantguard-system:tenantguard]
 tenants:
   - name: tenant1
     customDomains: ["*.customer.com"]
@@ -248,6 +256,11 @@ for r in 1 2; do
 	kill -TERM "${pid[$r]}"; wait "${pid[$r]}"; rc=$?
 	[ "$rc" = 0 ] && ok "replica $r: SIGTERM → exit 0" || bad "replica $r: exit $rc"
 done
+if grep -qiE '"level":"warn".*(forbidden|403)' "$work"/serve*.log; then
+	bad "the ServiceAccount was refused something (manifests/rbac.yaml):"; grep -hiE '"level":"warn".*(forbidden|403)' "$work"/serve*.log | head -5 | sed 's/^/     /'
+else
+	ok "manifests/rbac.yaml gave the ServiceAccount everything it asked for (no 403 in the logs)"
+fi
 if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$work"/serve*.log; then
 	bad "serve under the sanitizers:"; grep -A20 -E 'ERROR:|runtime error' "$work"/serve*.log | head -40
 else
