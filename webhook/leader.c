@@ -61,12 +61,12 @@ micro_time(char *out, size_t outsz)
 {
 	struct timespec ts;
 	struct tm tm;
-	char base[32];
+	char base[24];   /* "2026-11-27T16:00:00" */
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outsz, "%s.%06ldZ", base, ts.tv_nsec / 1000);
+	snprintf(out, outsz, "%s.%06dZ", base, (int)(ts.tv_nsec / 1000 % 1000000));
 }
 
 static const char *
