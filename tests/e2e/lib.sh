@@ -66,10 +66,8 @@ freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0
 
 # tg_replica N WORK [ARGS...]: a `tenantguard serve --kubeconfig` replica ($TG_KUBECONFIG, by
 # default the admin's; the serving pair in WORK/certs; POD_NAME replica-N, which names it in
-# Leases) on a free
-# port: sets port[N] and pid[N], appends to WORK/serveN.log, and is stopped at teardown.
-# Needs $tg.
-declare -a port pid
+# Leases) on a free port: sets the indexed arrays port[N] and pid[N], appends to
+# WORK/serveN.log, and is stopped at teardown. Needs $tg.
 tg_replica() {
 	local r=$1 w=$2; shift 2
 	port[$r]=$(freeport)
