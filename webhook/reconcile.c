@@ -545,42 +545,30 @@ sweep(struct reconciler *r, const char *only)
 	}
 }
 
-/* One tenant's pass. -1 when something could not be applied (retried soon), else 0. */
-static int
-reconcile_tenant(struct reconciler *r, const char *name, const json_t *tenants,
-    const json_t *rejected)
+/* Status of a Tenant object left out of the config (or shadowed by a config-file tenant). */
+static void
+status_rejected(struct reconciler *r, const char *name, const char *why, json_int_t gen)
 {
-	struct want w;
-	const json_t *tobj = tenant_object(tenants, name);
-	const char *uid = tobj != NULL ? meta_str(tobj, "uid") : NULL;
-	json_int_t gen = tobj != NULL ? json_integer_value(jsonget_path(tobj, "metadata.generation")) : 0;
-	json_t *custom = NULL, *routes = NULL, *o;
-	char err[512] = "", msg[1024], failed[1400] = "";
-	const char *what;
-	size_t i;
-	int rc = want_load(r, name, &w);
+	json_t *none = json_array();
 
-	if (rc < 0)
-		return -1;
-	if (rc == 0) {
-		const char *why = jsonget_str(rejected, name);
-		sweep(r, name);
-		if (tobj != NULL && uid != NULL && why != NULL) {
-			json_t *none = json_array();
-			write_status(r, name, "", none, false, "Rejected", why, gen);
-			json_decref(none);
-		}
-		return 0;
-	}
-	if (w.from_object && uid == NULL) {
-		/* Its Tenant is gone and the config will follow: applying now would strip the
-		 * owner references, and the sweep would no longer know the namespace as its. */
-		want_clear(&w);
-		return 0;
-	}
-	if (!w.from_object)
-		uid = NULL;   /* a config-file tenant: nothing owns its objects */
-	json_array_foreach(w.objects, i, o) {
+	write_status(r, name, "", none, false, "Rejected", why, gen);
+	json_decref(none);
+}
+
+/*
+ * Applies w's namespace, baseline and bridge; owned by Tenant `uid` (NULL: a config-file
+ * tenant). A failure's description goes to `failed` (left alone otherwise).
+ */
+static void
+apply_objects(struct reconciler *r, const struct want *w, const char *uid, char *failed,
+    size_t failedsz)
+{
+	char err[512], msg[1024];
+	const char *what;
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(w->objects, i, o) {
 		const char *kind = jsonget_str(o, "kind"), *ns = meta_str(o, "namespace");
 		json_t *cached = live_get(r->lv, kind, ns != NULL ? ns : "", meta_str(o, "name"));
 		bool ours = true;
@@ -593,47 +581,99 @@ reconcile_tenant(struct reconciler *r, const char *name, const json_t *tenants,
 				    NAMES_MANAGED_BY_KEY, json_string(NAMES_MANAGED_BY));
 		}
 		if (uid != NULL && ours)
-			set_owner(o, name, uid);
+			set_owner(o, w->name, uid);
 		if (apply_one(r, o, cached, &what, err, sizeof(err)) != 0) {
-			log_warnx("reconcile: tenant %s: apply %s %s: %s", name, kind,
+			log_warnx("reconcile: tenant %s: apply %s %s: %s", w->name, kind,
 			    meta_str(o, "name"), err);
-			snprintf(failed, sizeof(failed), "%s %s: %s", kind, meta_str(o, "name"), err);
+			snprintf(failed, failedsz, "%s %s: %s", kind, meta_str(o, "name"), err);
 		} else if (what[0] != '\0') {
 			snprintf(msg, sizeof(msg), "%s %s %s%s%s", what, kind, ns != NULL ? ns : "",
 			    ns != NULL ? "/" : "", meta_str(o, "name"));
-			log_info("reconcile: tenant %s: %s", name, msg);
+			log_info("reconcile: tenant %s: %s", w->name, msg);
 			if (uid != NULL)
-				post_event(r, name, uid, "Normal", what[0] == 'c' ? "Created" : "Restored", msg);
+				post_event(r, w->name, uid, "Normal", what[0] == 'c' ? "Created" : "Restored",
+				    msg);
 		}
 		json_decref(cached);
 	}
-	if (held_hosts(r, &w, &custom, &routes) != 0) {
+}
+
+/*
+ * routeSync: applies w's routes Ingress (`routes`, may be NULL), or removes it when routeSync
+ * is off. `n_custom` counts its first-come hosts, for the event.
+ */
+static void
+apply_routes(struct reconciler *r, const struct want *w, json_t *routes, size_t n_custom,
+    const char *uid, char *failed, size_t failedsz)
+{
+	char rname[NAME_MAX_LEN + 32], err[512], msg[1024];
+	const char *what;
+	json_t *cached;
+
+	snprintf(rname, sizeof(rname), "%s%s", NAMES_ROUTES_PREFIX, w->name);
+	cached = live_get(r->lv, "Ingress", w->entry_ns, rname);
+	if (routes == NULL) {
+		if (cached != NULL)
+			delete_object(r, cached);
+		json_decref(cached);
+		return;
+	}
+	if (uid != NULL)
+		set_owner(routes, w->name, uid);
+	if (apply_one(r, routes, cached, &what, err, sizeof(err)) != 0) {
+		log_warnx("reconcile: tenant %s: apply Ingress %s: %s", w->name, rname, err);
+		snprintf(failed, failedsz, "Ingress %s: %s", rname, err);
+	} else if (what[0] != '\0') {
+		snprintf(msg, sizeof(msg), "routes Ingress %s/%s %s: %zu custom hosts", w->entry_ns,
+		    rname, what[0] == 'c' ? "created" : "updated", n_custom);
+		log_info("reconcile: tenant %s: %s", w->name, msg);
+		if (uid != NULL)
+			post_event(r, w->name, uid, "Normal", "Routes", msg);
+	}
+	json_decref(cached);
+}
+
+/* One tenant's pass. -1 when something could not be applied (retried soon), else 0. */
+static int
+reconcile_tenant(struct reconciler *r, const char *name, const json_t *tenants,
+    const json_t *rejected)
+{
+	struct want w;
+	const json_t *tobj = tenant_object(tenants, name);
+	const char *uid = tobj != NULL ? meta_str(tobj, "uid") : NULL;
+	const char *why = jsonget_str(rejected, name);
+	json_int_t gen = json_integer_value(jsonget_path(tobj, "metadata.generation"));
+	json_t *hosts = NULL, *routes = NULL;
+	char failed[1400] = "";
+	int rc = want_load(r, name, &w);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {   /* not a tenant (any more) */
+		sweep(r, name);
+		if (uid != NULL && why != NULL)
+			status_rejected(r, name, why, gen);
+		return 0;
+	}
+	if (!w.from_object) {
+		/* A config-file tenant: nothing owns its objects; a Tenant of the same name is
+		 * shadowed by it. */
+		if (tobj != NULL && why != NULL)
+			status_rejected(r, name, why, gen);
+		uid = NULL;
+	} else if (uid == NULL) {
+		/* Its Tenant is gone and the config will follow: applying now would strip the
+		 * owner references, and the sweep would no longer know the namespace as its. */
+		want_clear(&w);
+		return 0;
+	}
+	apply_objects(r, &w, uid, failed, sizeof(failed));
+	if (held_hosts(r, &w, &hosts, &routes) != 0)
 		snprintf(failed, sizeof(failed), "hosts of %s: out of memory", w.ns);
-	} else {
-		char rname[NAME_MAX_LEN + 32];
-		snprintf(rname, sizeof(rname), "%s%s", NAMES_ROUTES_PREFIX, name);
-		json_t *cached = live_get(r->lv, "Ingress", w.entry_ns, rname);
-		if (routes != NULL) {
-			if (uid != NULL)
-				set_owner(routes, name, uid);
-			if (apply_one(r, routes, cached, &what, err, sizeof(err)) != 0) {
-				log_warnx("reconcile: tenant %s: apply Ingress %s: %s", name, rname, err);
-				snprintf(failed, sizeof(failed), "Ingress %s: %s", rname, err);
-			} else if (what[0] != '\0') {
-				snprintf(msg, sizeof(msg), "routes Ingress %s/%s %s: %zu custom hosts",
-				    w.entry_ns, rname, what[0] == 'c' ? "created" : "updated",
-				    json_array_size(custom) - json_array_size(w.reservations));
-				log_info("reconcile: tenant %s: %s", name, msg);
-				if (uid != NULL)
-					post_event(r, name, uid, "Normal", "Routes", msg);
-			}
-		} else if (cached != NULL) {
-			delete_object(r, cached);   /* routeSync was turned off */
-		}
-		json_decref(cached);
-	}
-	if (uid != NULL) {
-		json_t *hosts = custom != NULL ? custom : json_array();
+	else
+		apply_routes(r, &w, routes, json_array_size(hosts) - json_array_size(w.reservations),
+		    uid, failed, sizeof(failed));
+	if (uid != NULL && hosts != NULL) {
 		while (json_array_size(hosts) > STATUS_HOSTS)
 			json_array_remove(hosts, json_array_size(hosts) - 1);
 		if (failed[0] != '\0')
@@ -642,15 +682,8 @@ reconcile_tenant(struct reconciler *r, const char *name, const json_t *tenants,
 			write_status(r, name, w.ns, hosts, true, "Reconciled", w.route_sync ?
 			    "namespace, baseline, bridge and routes are applied" :
 			    "namespace, baseline and bridge are applied", gen);
-		if (hosts != custom)
-			json_decref(hosts);
-	} else if (tobj != NULL && jsonget_str(rejected, name) != NULL) {
-		/* A Tenant object named like a config-file tenant: the file's is in effect. */
-		json_t *none = json_array();
-		write_status(r, name, "", none, false, "Rejected", jsonget_str(rejected, name), gen);
-		json_decref(none);
 	}
-	json_decref(custom);
+	json_decref(hosts);
 	json_decref(routes);
 	want_clear(&w);
 	return failed[0] != '\0' ? -1 : 0;
