@@ -65,7 +65,7 @@ for n in $(seq "$ROUNDS"); do
 	key=$wh; [ "${wh#\*.}" != "$wh" ] && key="_wild_.${wh#\*.}"
 	# (read up to 3 times: a kubectl call may fail under load; its errors are not shown)
 	shown=false
-	for _ in 1 2 3; do claims race.io | grep -qx "$key=tenant/$winner" && { shown=true; break; }; sleep 0.2; done
+	for _ in 1 2 3; do grep -qx "$key=tenant/$winner" <<<"$(claims race.io)" && { shown=true; break; }; sleep 0.2; done
 	if ! $shown; then
 		bad "round $n: ConfigMap tg-claim-race.io does not show $winner holding $wh"
 		claims race.io | sed 's/^/     /'; bad_rounds=$((bad_rounds + 1))
@@ -165,7 +165,7 @@ review 3 "$work/g1.json" | grep -q '"allowed":true' && [ "$(claimed_at gone.rel.
 	bad "re-claim of gone.rel.io: claimed-at $at0 → $(claimed_at gone.rel.io)"
 t0=$(date +%s%N) limit=$(( (grace + interval + 2) * 1000 )) freed=false
 while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt "$limit" ]; do
-	claims rel.io | grep -q '^gone\.rel\.io=' || { freed=true; break; }
+	grep -q '^gone\.rel\.io=' <<<"$(claims rel.io)" || { freed=true; break; }
 	sleep 0.2
 done
 el=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -173,10 +173,10 @@ $freed && [ "$el" -ge 1000 ] && ok "gone.rel.io released from tg-claim-rel.io $e
 	{ bad "gone.rel.io still claimed after $el ms:"; claims rel.io | sed 's/^/     /'; }
 grep -q "claim of host 'gone.rel.io' released" "$work/serve3.log" && ok "the release is logged" || bad "release not logged"
 review 3 "$work/g2.json" >"$work/g2.out"
-is_allowed "$work/g2.out" && claims rel.io | grep -qx 'gone.rel.io=tenant/tenant2' &&
+is_allowed "$work/g2.out" && grep -qx 'gone.rel.io=tenant/tenant2' <<<"$(claims rel.io)" &&
 	ok "tenant2 may now claim gone.rel.io, and holds it in tg-claim-rel.io" ||
 	{ bad "tenant2's gone.rel.io after the release:"; sed 's/^/     /' "$work/g2.out"; claims rel.io | sed 's/^/     /'; }
-claims rel.io | grep -qx 'kept.rel.io=tenant/tenant1' &&
+grep -qx 'kept.rel.io=tenant/tenant1' <<<"$(claims rel.io)" &&
 	ok "kept.rel.io, backed by a live Ingress, is not released" || { bad "kept.rel.io released:"; claims rel.io | sed 's/^/     /'; }
 review 3 "$work/k2.json" | grep -q '"allowed":false.*\[host-collision\]' &&
 	ok "tenant2's kept.rel.io is still denied [host-collision]" || bad "tenant2's kept.rel.io not denied"

@@ -172,7 +172,7 @@ ingress late late.newco5.com
 within "the watch follows new events: Ingress late.newco5.com → tenant1's late.newco5.com denied [host-collision]" 2000 \
 	collides "$work/late.json"
 code=$(review "$work/fresh.json")
-[[ $code == *'"allowed":true'* ]] && claims fresh.io | grep -qx 'app.fresh.io=tenant/tenant1' &&
+[[ $code == *'"allowed":true'* ]] && grep -qx 'app.fresh.io=tenant/tenant1' <<<"$(claims fresh.io)" &&
 	ok "the claim refused during the outage is allowed now, and made durable in tg-claim-fresh.io" ||
 	{ bad "app.fresh.io after the restart:"; echo "$code" | sed 's/^/     /'; claims fresh.io | sed 's/^/     /'; }
 
