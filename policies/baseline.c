@@ -127,6 +127,12 @@ baseline_routes(const struct config *cfg, const struct tenant *t, const json_t *
 	    "apiVersion", "networking.k8s.io/v1", "kind", "Ingress",
 	    "metadata", "name", name, "namespace", cfg->entry_namespace, "labels", labels(t->name),
 	    "spec", "tls", tls, "rules", rules);
+	if (out != NULL && cfg->entry_ingress_class != NULL &&
+	    json_object_set_new(json_object_get(out, "spec"), "ingressClassName",
+	    json_string(cfg->entry_ingress_class)) != 0) {
+		json_decref(out);
+		out = NULL;
+	}
 out:
 	json_decref(rules);
 	json_decref(custom);

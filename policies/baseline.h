@@ -29,7 +29,8 @@ json_t *baseline_namespace(const struct config *cfg, const struct tenant *t);
 /*
  * routeSync: Ingress tenantguard-routes-T in the entry namespace routing the tenant's system
  * wildcard and every host of `hosts` (a JSON array of normalised patterns, borrowed: its
- * custom hosts) to its bridge, with TLS from systemCertSecret and tenantCertSecret (DESIGN §3).
+ * custom hosts) to its bridge, with TLS from systemCertSecret and tenantCertSecret (DESIGN §3)
+ * and entryIngressClass as its class, if set.
  * New reference, or NULL.
  */
 json_t *baseline_routes(const struct config *cfg, const struct tenant *t, const json_t *hosts);

@@ -56,6 +56,7 @@ config_free(struct config *cfg)
 	free(cfg->entry_namespace);
 	free_template(&cfg->tenant_namespace);
 	free(cfg->system_cert_secret);
+	free(cfg->entry_ingress_class);
 	free_template(&cfg->tenant_cert_secret);
 	free(cfg->cluster_domain);
 	free_strv(cfg->admin_groups, cfg->n_admin_groups);

@@ -71,6 +71,7 @@ struct config {
 	struct quota_item     *quota;                /* baseline.resourceQuota */
 	size_t                 n_quota;
 	bool                   route_sync;           /* routeSync: one Ingress per tenant */
+	char                  *entry_ingress_class;  /* its ingressClassName; NULL: none */
 	struct tenant         *tenants;              /* the file's tenants, then Tenant objects */
 	size_t                 n_tenants;
 

@@ -700,7 +700,8 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 	static const char *const keys[] = {
 		"systemDomain", "entryNamespace", "tenantNamespace", "unregisteredDomains",
 		"systemCertSecret", "tenantCertSecret", "gatewayPort", "clusterDomain", "admins",
-		"tenantIngressClass", "services", "baseline", "routeSync", "tenants",
+		"tenantIngressClass", "services", "baseline", "routeSync", "entryIngressClass",
+		"tenants",
 	};
 	char *mode = NULL;
 	json_t *port;
@@ -755,6 +756,12 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 			    "range 1..65535", json_integer_value(port));
 		cfg->gateway_port = (int)json_integer_value(port);
 	}
+	if (get_string(ld, top, "entryIngressClass", "entryIngressClass", false,
+	    &cfg->entry_ingress_class) != 0)
+		return -1;
+	if (cfg->entry_ingress_class != NULL && !config_is_dns_subdomain(cfg->entry_ingress_class))
+		return lfail(ld, key_line(ld, top, "entryIngressClass"), "entryIngressClass \"%s\" "
+		    "is not a valid IngressClass name (DNS-1123 subdomain)", cfg->entry_ingress_class);
 	if (get_bool(ld, top, "routeSync", false, &cfg->route_sync) != 0 ||
 	    get_host(ld, top, "clusterDomain", "cluster.local", &cfg->cluster_domain) != 0 ||
 	    load_admins(ld, cfg, top) != 0 ||

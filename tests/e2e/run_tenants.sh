@@ -48,6 +48,7 @@ export TG_KUBECONFIG=$KUBECONFIG_TENANTGUARD
 cat >"$work/config.yaml" <<'YAML'
 systemDomain: aigw.example.com
 routeSync: true
+entryIngressClass: nginx
 admins:
   groups: [system:masters]
   users: [system:serviceaccount:tenantguard-system:tenantguard]
@@ -137,8 +138,8 @@ check "ResourceQuota tenantguard-quota: the Tenant's limits.cpu 8 over the basel
 check "bridge higress-system/tenant3-gateway: ExternalName tenant3-gateway.tenant3-gateway.svc.cluster.local, port 80" \
     "o['spec']['type']=='ExternalName' and o['spec']['externalName']=='tenant3-gateway.tenant3-gateway.svc.cluster.local' and o['spec']['ports'][0]['port']==80 and o['metadata']['ownerReferences'][0]['name']=='tenant3'" \
     -n higress-system service tenant3-gateway
-check "routes higress-system/tenantguard-routes-tenant3: *.tenant3.aigw.example.com and *.newco.com to the bridge, TLS system-wildcard-cert and tenant3-custom-cert" \
-    "[r['host'] for r in o['spec']['rules']]==['*.tenant3.aigw.example.com','*.newco.com'] and all(p['backend']['service']=={'name':'tenant3-gateway','port':{'number':80}} for r in o['spec']['rules'] for p in r['http']['paths']) and o['spec']['tls']==[{'hosts':['*.tenant3.aigw.example.com'],'secretName':'system-wildcard-cert'},{'hosts':['*.newco.com'],'secretName':'tenant3-custom-cert'}]" \
+check "routes higress-system/tenantguard-routes-tenant3: class nginx, *.tenant3.aigw.example.com and *.newco.com to the bridge, TLS system-wildcard-cert and tenant3-custom-cert" \
+    "o['spec']['ingressClassName']=='nginx' and [r['host'] for r in o['spec']['rules']]==['*.tenant3.aigw.example.com','*.newco.com'] and all(p['backend']['service']=={'name':'tenant3-gateway','port':{'number':80}} for r in o['spec']['rules'] for p in r['http']['paths']) and o['spec']['tls']==[{'hosts':['*.tenant3.aigw.example.com'],'secretName':'system-wildcard-cert'},{'hosts':['*.newco.com'],'secretName':'tenant3-custom-cert'}]" \
     -n higress-system ingress tenantguard-routes-tenant3
 ms=$(within 3000 sh -c '"$0" --kubeconfig "$1" get tenant tenant3 -o jsonpath="{.status.conditions[0].status}" | grep -qx True' "$KUBECTL" "$KUBECONFIG_ADMIN") &&
 check "Tenant tenant3 status: Ready True, namespace tenant3-gateway, hosts [*.newco.com]" \

@@ -645,6 +645,15 @@ test_tenant_objects(void)
 	config_free(cfg);
 	expect_error("routeSync not a bool", SD "routeSync: yes\ntenants: []\n", 2,
 	    "true or false");
+	cfg = load(SD "entryIngressClass: nginx\ntenants: []\n");
+	test_cond("entryIngressClass", cfg && cfg->entry_ingress_class &&
+	    strcmp(cfg->entry_ingress_class, "nginx") == 0);
+	config_free(cfg);
+	cfg = load(SD "tenants: []\n");
+	test_cond("entryIngressClass absent: none", cfg && cfg->entry_ingress_class == NULL);
+	config_free(cfg);
+	expect_error("entryIngressClass not a name", SD "entryIngressClass: Nginx_1\ntenants: []\n",
+	    2, "not a valid IngressClass name");
 out:
 	json_decref(objs);
 	json_decref(rejected);
