@@ -41,13 +41,17 @@ struct reconciler {
 	pthread_cond_t      cond;
 	bool                stop;
 	bool                all;        /* every tenant is due, and a sweep for orphans */
-	struct strmap      *due;        /* tenant name -> (void *)1 */
+	struct strmap      *due;        /* tenant name -> (void *)(uintptr_t)DUE_* flags */
 	json_t             *rejected;   /* Tenant name -> reason it is not in the config */
 
 	struct strmap      *status;     /* the thread's: tenant -> last status written (char *) */
 };
 
 /* What one pass needs of a tenant, copied out of a config so no read view is held. */
+/* What is due for a tenant: only its routes (its hosts changed), or everything. */
+#define DUE_ROUTES 1u
+#define DUE_ALL    3u
+
 struct want {
 	char    name[NAME_MAX_LEN];
 	char    ns[NAME_MAX_LEN];
@@ -58,14 +62,18 @@ struct want {
 	json_t *reservations;   /* its customDomains */
 };
 
+/* Marks `what` (DUE_*) due for `tenant`, or with tenant NULL a full pass. */
 static void
-mark(struct reconciler *r, const char *tenant, bool all)
+mark(struct reconciler *r, const char *tenant, unsigned what)
 {
 	pthread_mutex_lock(&r->lock);
-	if (all)
+	if (tenant == NULL) {
 		r->all = true;
-	else if (strmap_get(r->due, tenant) == NULL && strmap_set(r->due, tenant, (void *)1) != 0)
-		r->all = true;   /* out of memory: a full pass covers it */
+	} else {
+		uintptr_t was = (uintptr_t)strmap_get(r->due, tenant);
+		if (strmap_set(r->due, tenant, (void *)(was | what)) != 0)
+			r->all = true;   /* out of memory: a full pass covers it */
+	}
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -82,12 +90,13 @@ reconciler_notify(struct reconciler *r, const char *kind, const char *type, cons
 	struct live_view v;
 	char tenant[NAME_MAX_LEN] = "";
 	const char *ns, *name, *lb;
+	unsigned what = DUE_ALL;
 
 	(void)type;
 	if (r == NULL)
 		return;
 	if (obj == NULL) {   /* a full list: anything may have changed */
-		mark(r, NULL, true);
+		mark(r, NULL, DUE_ALL);
 		return;
 	}
 	ns = jsonget_str(json_object_get(obj, "metadata"), "namespace");
@@ -105,14 +114,16 @@ reconciler_notify(struct reconciler *r, const char *kind, const char *type, cons
 		if (strcmp(kind, "Namespace") == 0)
 			t = config_namespace_tenant(v.cfg, name);
 		else if ((strcmp(kind, "Ingress") == 0 || strcmp(kind, "HTTPRoute") == 0) &&
-		    v.cfg->route_sync && ns != NULL)
+		    v.cfg->route_sync && ns != NULL) {
 			t = config_namespace_tenant(v.cfg, ns);   /* its hosts feed the routes */
+			what = DUE_ROUTES;
+		}
 		if (t != NULL)
 			snprintf(tenant, sizeof(tenant), "%s", t->name);
 		live_read_end(r->lv, &v);
 	}
 	if (tenant[0] != '\0')
-		mark(r, tenant, false);
+		mark(r, tenant, what);
 }
 
 void
@@ -138,7 +149,7 @@ static void
 on_leader(bool leading, void *arg)
 {
 	if (leading)
-		mark(arg, NULL, true);
+		mark(arg, NULL, DUE_ALL);
 }
 
 /* ---- the Kubernetes side ---------------------------------------------------------------- */
@@ -599,6 +610,28 @@ apply_objects(struct reconciler *r, const struct want *w, const char *uid, char 
 }
 
 /*
+ * Whether the cached routes Ingress already is `want`: the same spec and owner references,
+ * and every label of ours. (The apiserver adds nothing to an Ingress spec; anything else
+ * differs and is applied.)
+ */
+static bool
+same_routes(const json_t *want, const json_t *cached)
+{
+	const json_t *wl = jsonget_path(want, "metadata.labels"), *v;
+	const json_t *cl = jsonget_path(cached, "metadata.labels");
+	const char *k;
+
+	if (cached == NULL || !json_equal(json_object_get(want, "spec"), json_object_get(cached, "spec")))
+		return false;
+	json_object_foreach((json_t *)wl, k, v)
+		if (!json_equal(v, json_object_get(cl, k)))
+			return false;
+	const json_t *wo = jsonget_path(want, "metadata.ownerReferences");
+	const json_t *co = jsonget_path(cached, "metadata.ownerReferences");
+	return wo == NULL ? co == NULL : co != NULL && json_equal(wo, co);
+}
+
+/*
  * routeSync: applies w's routes Ingress (`routes`, may be NULL), or removes it when routeSync
  * is off. `n_custom` counts its first-come hosts, for the event.
  */
@@ -620,6 +653,10 @@ apply_routes(struct reconciler *r, const struct want *w, json_t *routes, size_t 
 	}
 	if (uid != NULL)
 		set_owner(routes, w->name, uid);
+	if (same_routes(routes, cached)) {
+		json_decref(cached);   /* the common case of a tenant's Ingress event: no request */
+		return;
+	}
 	if (apply_one(r, routes, cached, &what, err, sizeof(err)) != 0) {
 		log_warnx("reconcile: tenant %s: apply Ingress %s: %s", w->name, rname, err);
 		snprintf(failed, failedsz, "Ingress %s: %s", rname, err);
@@ -633,9 +670,12 @@ apply_routes(struct reconciler *r, const struct want *w, json_t *routes, size_t 
 	json_decref(cached);
 }
 
-/* One tenant's pass. -1 when something could not be applied (retried soon), else 0. */
+/*
+ * One tenant's pass over `what` (DUE_*). -1 when something could not be applied (retried
+ * soon), else 0.
+ */
 static int
-reconcile_tenant(struct reconciler *r, const char *name, const json_t *tenants,
+reconcile_tenant(struct reconciler *r, const char *name, unsigned what, const json_t *tenants,
     const json_t *rejected)
 {
 	struct want w;
@@ -667,7 +707,8 @@ reconcile_tenant(struct reconciler *r, const char *name, const json_t *tenants,
 		want_clear(&w);
 		return 0;
 	}
-	apply_objects(r, &w, uid, failed, sizeof(failed));
+	if (what == DUE_ALL)
+		apply_objects(r, &w, uid, failed, sizeof(failed));
 	if (held_hosts(r, &w, &hosts, &routes) != 0)
 		snprintf(failed, sizeof(failed), "hosts of %s: out of memory", w.ns);
 	else
@@ -691,11 +732,19 @@ reconcile_tenant(struct reconciler *r, const char *name, const json_t *tenants,
 
 /* ---- the thread ------------------------------------------------------------------------- */
 
+/* Adds `what` to work[name] (a JSON object of DUE_* flags). 0, or -1 out of memory. */
+static int
+work_add(json_t *work, const char *name, unsigned what)
+{
+	json_int_t was = json_integer_value(json_object_get(work, name));
+
+	return json_object_set_new(work, name, json_integer(was | (json_int_t)what));
+}
+
 static void
 collect_due(const char *key, void *value, void *arg)
 {
-	(void)value;
-	json_array_append_new(arg, json_string(key));
+	work_add(arg, key, (unsigned)(uintptr_t)value);
 }
 
 static void
@@ -727,14 +776,14 @@ reconcile_main(void *arg)
 	struct reconciler *r = arg;
 	struct timespec next, retry_at, now;
 	unsigned streak = 0;          /* passes in a row with a failed apply */
-	json_t *retry = json_array(); /* tenants to try again at retry_at */
+	json_t *retry = json_object(); /* tenants to try again at retry_at: name -> DUE_* */
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	next.tv_sec += RECONCILE_RESYNC;
 	retry_at = next;
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
-		const struct timespec *until = json_array_size(retry) > 0 &&
+		const struct timespec *until = json_object_size(retry) > 0 &&
 		    ts_before(&retry_at, &next) ? &retry_at : &next;
 		while (!r->stop && !r->all && strmap_count(r->due) == 0 &&
 		    pthread_cond_timedwait(&r->cond, &r->lock, until) == 0)
@@ -748,10 +797,10 @@ reconcile_main(void *arg)
 			next.tv_sec += RECONCILE_RESYNC;
 		}
 		bool all = r->all;
-		json_t *names = json_array(), *rejected = json_incref(r->rejected);
+		json_t *work = json_object(), *rejected = json_incref(r->rejected);
 		struct strmap *fresh = strmap_new();
-		if (names != NULL && fresh != NULL) {
-			strmap_each(r->due, collect_due, names);
+		if (work != NULL && fresh != NULL) {
+			strmap_each(r->due, collect_due, work);
 			strmap_free(r->due);
 			r->due = fresh;
 		} else {
@@ -763,7 +812,7 @@ reconcile_main(void *arg)
 
 		if (!r->ready(r->ready_arg)) {
 			/* Not synced yet: keep the work; look again in 100 ms. */
-			json_decref(names);
+			json_decref(work);
 			json_decref(rejected);
 			pthread_mutex_lock(&r->lock);
 			r->all = true;
@@ -772,27 +821,28 @@ reconcile_main(void *arg)
 			pthread_cond_timedwait(&r->cond, &r->lock, &soon);
 			continue;
 		}
-		if (names != NULL && !ts_before(&now, &retry_at)) {
-			json_array_extend(names, retry);
-			json_array_clear(retry);
+		if (work != NULL && !ts_before(&now, &retry_at)) {
+			json_object_update(work, retry);   /* (retries are DUE_ALL) */
+			json_object_clear(retry);
 		}
-		if (leader_is(r->leader) && names != NULL) {
+		if (leader_is(r->leader) && work != NULL) {
 			struct live_view v;
 			if (all && live_read_begin(r->lv, &v) == 0) {
 				for (size_t i = 0; i < v.cfg->n_tenants; i++)
-					if (!array_has(names, v.cfg->tenants[i].name))
-						json_array_append_new(names, json_string(v.cfg->tenants[i].name));
+					work_add(work, v.cfg->tenants[i].name, DUE_ALL);
 				live_read_end(r->lv, &v);
 			}
-			json_t *tenants = live_list(r->lv, "Tenant", ""), *n;
-			size_t i, failed = 0;
-			json_array_foreach(names, i, n) {
+			json_t *tenants = live_list(r->lv, "Tenant", ""), *v_what;
+			const char *name;
+			size_t failed = 0;
+			json_object_foreach(work, name, v_what) {
 				if (!leader_is(r->leader))
 					break;
-				if (array_has(retry, json_string_value(n)))
-					continue;   /* already failed in this pass */
-				if (reconcile_tenant(r, json_string_value(n), tenants, rejected) != 0) {
-					json_array_append(retry, n);
+				if (json_object_get(retry, name) != NULL)
+					continue;   /* failed lately: at retry_at, not before */
+				if (reconcile_tenant(r, name, (unsigned)json_integer_value(v_what), tenants,
+				    rejected) != 0) {
+					json_object_set_new(retry, name, json_integer(DUE_ALL));
 					failed++;
 				}
 			}
@@ -803,11 +853,11 @@ reconcile_main(void *arg)
 				streak++;
 				retry_at = now;
 				ts_add_ms(&retry_at, streak > 5 ? RETRY_MAX_MS : 1000L << (streak - 1));
-			} else if (json_array_size(retry) == 0) {
+			} else if (json_object_size(retry) == 0) {
 				streak = 0;
 			}
 		}
-		json_decref(names);
+		json_decref(work);
 		json_decref(rejected);
 		pthread_mutex_lock(&r->lock);
 	}

@@ -201,6 +201,17 @@ alice -n tenant1-gateway delete ingress shop >/dev/null 2>&1 || bad "alice delet
 gone() { ! hasroute app.shop-t1.io; }
 ms=$(within 2000 gone) && ok "alice releases it (deletes the Ingress) → gone from the routes after $ms ms" || bad "app.shop-t1.io still routed after $ms ms"
 
+# An Ingress event that does not change the tenant's custom hosts costs no request: the
+# routes Ingress is compared with the cache (every apply would reach the webhook: counted).
+routes_reviews() { cat "$work"/serve*.log | grep -c '"name":"tenantguard-routes-tenant1"'; }
+n0=$(routes_reviews)
+sed -e 's/name: shop/name: sys/' -e 's/app.shop-t1.io/api.tenant1.aigw.example.com/' "$work/shop.yaml" >"$work/sys.yaml"
+expect "alice applies an Ingress for api.tenant1.aigw.example.com (a system host)" allow alice apply -f "$work/sys.yaml"
+sleep 1
+n1=$(routes_reviews)
+[ "$n1" = "$n0" ] && ok "and tenantguard-routes-tenant1 is not re-applied (no review of it in 1 s)" ||
+	bad "tenantguard-routes-tenant1 reviewed $((n1 - n0)) times after an event that changed none of its hosts"
+
 # --- Tenant admission -------------------------------------------------------------------------
 cat >"$work/tenant4.yaml" <<'YAML'
 apiVersion: tenantguard.io/v1alpha1
