@@ -409,6 +409,21 @@ leader_main(void *arg)
 	return NULL;
 }
 
+/* Frees l and what it owns (no thread may be running). NULL is fine. */
+static void
+leader_free(struct leader *l)
+{
+	if (l == NULL)
+		return;
+	json_decref(l->mine);
+	free(l->ns);
+	free(l->name);
+	free(l->identity);
+	free(l->coll);
+	free(l->path);
+	free(l);
+}
+
 struct leader *
 leader_start(struct kube_client *kc, const char *ns, const char *name, const char *identity,
     const struct leader_opts *opts, void (*on_change)(bool leading, void *arg), void *arg,
@@ -469,14 +484,7 @@ leader_start(struct kube_client *kc, const char *ns, const char *name, const cha
 nomem:
 	snprintf(err, errsz, "leader: out of memory");
 fail:
-	if (l != NULL) {
-		free(l->ns);
-		free(l->name);
-		free(l->identity);
-		free(l->coll);
-		free(l->path);
-		free(l);
-	}
+	leader_free(l);
 	return NULL;
 }
 
@@ -493,13 +501,7 @@ leader_stop(struct leader *l)
 		return;
 	l->stop = 1;
 	pthread_join(l->thread, NULL);
-	json_decref(l->mine);
-	free(l->ns);
-	free(l->name);
-	free(l->identity);
-	free(l->coll);
-	free(l->path);
-	free(l);
+	leader_free(l);
 }
 
 void

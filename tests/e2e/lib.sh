@@ -47,8 +47,22 @@ e2e_cluster_up() {
 	eval "$exports"
 }
 
-# kubectl as the cluster's admin (system:masters).
-admin() { "$KUBECTL" --request-timeout=20s --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+# kubectl as admin (system:masters), alice (edit in tenant1-gateway) and bob (edit in
+# tenant2-gateway), with the cluster's own discovery cache (suites may run side by side).
+kc() { "$KUBECTL" --request-timeout=20s --cache-dir "$TENANTGUARD_CLUSTER_DIR/kcache" --kubeconfig "$@"; }
+admin() { kc "$KUBECONFIG_ADMIN" "$@"; }
+alice() { kc "$KUBECONFIG_ALICE" "$@"; }
+bob()   { kc "$KUBECONFIG_BOB" "$@"; }
+
+# race_hosts N: the two hosts of race round N in $h1 and $h2: the same exact host, an exact
+# host under a wildcard, or a wildcard over an exact host, in turn.
+race_hosts() {
+	h1="r$1.race.io" h2="r$1.race.io"
+	case $(($1 % 3)) in
+	1) h1="x.r$1.race.io"; h2="*.r$1.race.io" ;;
+	2) h1="*.r$1.race.io"; h2="app.r$1.race.io" ;;
+	esac
+}
 
 # tg_wait_ready PORT [TRIES]: polls https://127.0.0.1:PORT/readyz every 50 ms (default 200
 # tries, 10 s) until it answers 200; returns non-zero if it never does.

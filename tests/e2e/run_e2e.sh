@@ -17,8 +17,6 @@ t0=$SECONDS
 e2e_cluster_up e2e
 ok "control plane built (or cached) and up in $((SECONDS - t0)) s"
 dir=$TENANTGUARD_CLUSTER_DIR
-alice() { "$KUBECTL" --request-timeout=20s --kubeconfig "$KUBECONFIG_ALICE" "$@"; }
-bob()   { "$KUBECTL" --request-timeout=20s --kubeconfig "$KUBECONFIG_BOB" "$@"; }
 
 # tenantguard itself, on loopback, with certificates from its own `certs` command.
 "$tg" certs --out "$dir/tg" >"$dir/tg-cabundle" 2>"$dir/tg-certs.log" || { bad "tenantguard certs"; summary; exit 1; }

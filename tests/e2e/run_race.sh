@@ -42,11 +42,7 @@ claims() {
 # --- the race: ROUNDS rounds, one review to each replica at once --------------------------
 wins1=0 wins2=0 bad_rounds=0
 for n in $(seq "$ROUNDS"); do
-	h1="r$n.race.io" h2="r$n.race.io"
-	case $((n % 3)) in
-	1) h1="x.r$n.race.io"; h2="*.r$n.race.io" ;;   # exact vs a wildcard covering it
-	2) h1="*.r$n.race.io"; h2="app.r$n.race.io" ;;
-	esac
+	race_hosts "$n"
 	mkreview "$work/t1-$n.json" tenant1 "$h1"
 	mkreview "$work/t2-$n.json" tenant2 "$h2"
 	# alternate which tenant goes to which replica

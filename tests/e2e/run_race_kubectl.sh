@@ -19,11 +19,6 @@ t0=$SECONDS
 e2e_cluster_up racek
 dir=$TENANTGUARD_CLUSTER_DIR
 work=$dir/racek; mkdir -p "$work"
-# kubectl with its own discovery cache, as alice and bob (tenant1-gateway / tenant2-gateway
-# and their RoleBindings come with cluster.sh).
-kc() { "$KUBECTL" --request-timeout=20s --cache-dir "$work/kcache" --kubeconfig "$@"; }
-alice() { kc "$KUBECONFIG_ALICE" "$@"; }
-bob()   { kc "$KUBECONFIG_BOB" "$@"; }
 admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
 
 # The serving certificate names 127.0.0.1, which is what the apiserver dials (the balancer).
@@ -85,11 +80,7 @@ wins1=0 wins2=0 bad_rounds=0 leaks=0
 : >"$work/expected-ingresses" ; : >"$work/expected-claims"
 t_race=$SECONDS
 for n in $(seq "$ROUNDS"); do
-	h1="r$n.race.io" h2="r$n.race.io"
-	case $((n % 3)) in
-	1) h1="x.r$n.race.io"; h2="*.r$n.race.io" ;;   # exact vs a wildcard covering it
-	2) h1="*.r$n.race.io"; h2="app.r$n.race.io" ;;
-	esac
+	race_hosts "$n"
 	ingress "$work/a-$n.yaml" tenant1-gateway "alice-r$n" "$h1"
 	ingress "$work/b-$n.yaml" tenant2-gateway "bob-r$n" "$h2"
 	# The apiserver is idle between rounds: the balancer drops its kept-alive connections, so

@@ -19,21 +19,18 @@ LEASE=${LEASE:-4}
 e2e_cluster_up tenants
 dir=$TENANTGUARD_CLUSTER_DIR
 work=$dir/tenants; mkdir -p "$work"
-kc() { "$KUBECTL" --request-timeout=20s --cache-dir "$work/kcache" --kubeconfig "$@"; }
-alice() { kc "$KUBECONFIG_ALICE" "$@"; }
-adm() { kc "$KUBECONFIG_ADMIN" "$@"; }
 for ns in tenantguard-system higress-system; do
-	adm create namespace "$ns" >/dev/null 2>&1 || adm get namespace "$ns" >/dev/null ||
+	admin create namespace "$ns" >/dev/null 2>&1 || admin get namespace "$ns" >/dev/null ||
 		{ bad "create namespace $ns"; summary; exit 1; }
 done
-adm apply -f "$top/manifests/crd-tenants.yaml" >"$work/crd.log" 2>&1 &&
-	adm wait --for condition=established --timeout=30s crd/tenants.tenantguard.io >>"$work/crd.log" 2>&1 &&
+admin apply -f "$top/manifests/crd-tenants.yaml" >"$work/crd.log" 2>&1 &&
+	admin wait --for condition=established --timeout=30s crd/tenants.tenantguard.io >>"$work/crd.log" 2>&1 &&
 	ok "manifests/crd-tenants.yaml applies and is established" ||
 	{ bad "the Tenant CRD"; sed 's/^/     /' "$work/crd.log"; summary; exit 1; }
 
 # A Tenant named like a config-file tenant, created before the webhook is registered (which
 # would refuse it): it must be left out of the config, logged, and say so in its status.
-cat <<'YAML' | adm apply -f - >/dev/null 2>&1 || bad "create Tenant tenant2 (clash)"
+cat <<'YAML' | admin apply -f - >/dev/null 2>&1 || bad "create Tenant tenant2 (clash)"
 apiVersion: tenantguard.io/v1alpha1
 kind: Tenant
 metadata: {name: tenant2}
@@ -42,7 +39,7 @@ YAML
 
 # The replicas run as the Deployment's ServiceAccount with manifests/rbac.yaml as shipped, so
 # a missing verb fails here; its admin entry is the one the shipped ConfigMap has.
-adm apply -f "$top/manifests/rbac.yaml" >"$work/rbac.log" 2>&1 && ok "manifests/rbac.yaml applies" ||
+admin apply -f "$top/manifests/rbac.yaml" >"$work/rbac.log" 2>&1 && ok "manifests/rbac.yaml applies" ||
 	{ bad "manifests/rbac.yaml"; sed 's/^/     /' "$work/rbac.log"; }
 export TG_KUBECONFIG=$KUBECONFIG_TENANTGUARD
 cat >"$work/config.yaml" <<'YAML'
@@ -66,7 +63,7 @@ tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" ||
 	{ bad "replicas not ready"; tail -n 20 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
 tg_balancer "$work" "${port[1]}" "${port[2]}" || { bad "tcplb.py did not start"; summary; exit 1; }
 tg_webhooks "127.0.0.1:$lbport" "$(cat "$work/cabundle")" "$work/webhooks.yaml"
-adm apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1 || { bad "register webhooks"; sed 's/^/     /' "$work/register.log"; summary; exit 1; }
+admin apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1 || { bad "register webhooks"; sed 's/^/     /' "$work/register.log"; summary; exit 1; }
 answered=false
 for _ in $(seq 100); do
 	alice -n tenant1-gateway delete networkpolicy tenantguard-isolation --dry-run=server >"$work/probe.out" 2>&1
@@ -87,11 +84,12 @@ within() {
 		sleep 0.05
 	done
 }
-jp() { adm get "$@" 2>/dev/null; }   # jp ARGS: kubectl get as admin, quiet
+jp() { admin get "$@" 2>/dev/null; }   # jp ARGS: kubectl get as admin, quiet
 leader() { jp -n tenantguard-system lease tenantguard-reconciler -o jsonpath='{.spec.holderIdentity}'; }
 
 # --- one leader ---------------------------------------------------------------------------
-ms=$(within 10000 sh -c '[ -n "$("$0" --kubeconfig "$1" -n tenantguard-system get lease tenantguard-reconciler -o jsonpath="{.spec.holderIdentity}" 2>/dev/null)" ]' "$KUBECTL" "$KUBECONFIG_ADMIN")
+held_by() { [ "$(leader)" = "$1" ]; }
+ms=$(within 10000 eval '[ -n "$(leader)" ]')
 first=$(leader)
 n_leading=$(grep -l "leader: acquired" "$work"/serve1.log "$work"/serve2.log 2>/dev/null | wc -l)
 case $first in replica-1|replica-2) [ "$n_leading" = 1 ] ;; *) false ;; esac &&
@@ -107,11 +105,11 @@ spec:
   customDomains: ["*.newco.com"]
   resourceQuota: {limits.cpu: "8"}
 YAML
-adm apply -f "$work/tenant3.yaml" >"$work/t3.log" 2>&1 || { bad "kubectl apply Tenant tenant3"; sed 's/^/     /' "$work/t3.log"; }
+admin apply -f "$work/tenant3.yaml" >"$work/t3.log" 2>&1 || { bad "kubectl apply Tenant tenant3"; sed 's/^/     /' "$work/t3.log"; }
 all3() {
-	adm get namespace tenant3-gateway && adm -n tenant3-gateway get networkpolicy tenantguard-isolation &&
-	adm -n tenant3-gateway get resourcequota tenantguard-quota && adm -n higress-system get service tenant3-gateway &&
-	adm -n higress-system get ingress tenantguard-routes-tenant3
+	admin get namespace tenant3-gateway && admin -n tenant3-gateway get networkpolicy tenantguard-isolation &&
+	admin -n tenant3-gateway get resourcequota tenantguard-quota && admin -n higress-system get service tenant3-gateway &&
+	admin -n higress-system get ingress tenantguard-routes-tenant3
 }
 ms=$(within 2000 all3) && ok "one kubectl apply of Tenant tenant3: namespace, NetworkPolicy, ResourceQuota, bridge and routes exist after $ms ms (≤ 2 s)" ||
 	{ bad "tenant3's objects not all there after $ms ms"; all3 2>&1 | sed 's/^/     /'; tail -n 15 "$work"/serve*.log | sed 's/^/     /'; }
@@ -141,18 +139,20 @@ check "bridge higress-system/tenant3-gateway: ExternalName tenant3-gateway.tenan
 check "routes higress-system/tenantguard-routes-tenant3: class nginx, *.tenant3.aigw.example.com and *.newco.com to the bridge, TLS system-wildcard-cert and tenant3-custom-cert" \
     "o['spec']['ingressClassName']=='nginx' and [r['host'] for r in o['spec']['rules']]==['*.tenant3.aigw.example.com','*.newco.com'] and all(p['backend']['service']=={'name':'tenant3-gateway','port':{'number':80}} for r in o['spec']['rules'] for p in r['http']['paths']) and o['spec']['tls']==[{'hosts':['*.tenant3.aigw.example.com'],'secretName':'system-wildcard-cert'},{'hosts':['*.newco.com'],'secretName':'tenant3-custom-cert'}]" \
     -n higress-system ingress tenantguard-routes-tenant3
-ms=$(within 3000 sh -c '"$0" --kubeconfig "$1" get tenant tenant3 -o jsonpath="{.status.conditions[0].status}" | grep -qx True' "$KUBECTL" "$KUBECONFIG_ADMIN") &&
+# tenant_cond NAME FIELD VALUE: the Tenant's first condition has FIELD = VALUE.
+tenant_cond() { [ "$(admin get tenant "$1" -o jsonpath="{.status.conditions[0].$2}")" = "$3" ]; }
+ms=$(within 3000 tenant_cond tenant3 status True) &&
 check "Tenant tenant3 status: Ready True, namespace tenant3-gateway, hosts [*.newco.com]" \
     "o['status']['namespace']=='tenant3-gateway' and o['status']['hosts']==['*.newco.com'] and o['status']['conditions'][0]['type']=='Ready'" tenant tenant3 ||
 	{ bad "tenant3 never Ready"; jp tenant tenant3 -o yaml | sed 's/^/     /'; }
-adm get tenants >"$work/get.out" 2>&1
+admin get tenants >"$work/get.out" 2>&1
 head -n 1 "$work/get.out" | grep -q 'NAMESPACE' && grep -qE '^tenant3 +tenant3-gateway .*True' "$work/get.out" &&
 	ok "kubectl get tenants prints the namespace and Ready columns" || { bad "kubectl get tenants:"; sed 's/^/     /' "$work/get.out"; }
-ev=$(adm get events -n default --field-selector involvedObject.kind=Tenant,involvedObject.name=tenant3 -o jsonpath='{range .items[*]}{.reason}:{.message}{"\n"}{end}' 2>/dev/null)
+ev=$(admin get events -n default --field-selector involvedObject.kind=Tenant,involvedObject.name=tenant3 -o jsonpath='{range .items[*]}{.reason}:{.message}{"\n"}{end}' 2>/dev/null)
 echo "$ev" | grep -q 'Created:created NetworkPolicy tenant3-gateway/tenantguard-isolation' && echo "$ev" | grep -q 'Routes:' &&
 	ok "events on the Tenant say what was created ($(echo "$ev" | grep -c .) events)" || { bad "events on tenant3:"; echo "$ev" | sed 's/^/     /'; }
 
-ms=$(within 5000 sh -c '"$0" --kubeconfig "$1" get tenant tenant2 -o jsonpath="{.status.conditions[0].reason}" | grep -qx Rejected' "$KUBECTL" "$KUBECONFIG_ADMIN") &&
+ms=$(within 5000 tenant_cond tenant2 reason Rejected) &&
 check "Tenant tenant2 (also a config-file tenant) is rejected: Ready False, the reason in its status" \
     "o['status']['conditions'][0]['status']=='False' and 'config file' in o['status']['conditions'][0]['message']" tenant tenant2 ||
 	{ bad "Tenant tenant2 not marked Rejected"; jp tenant tenant2 -o yaml | sed 's/^/     /'; }
@@ -166,18 +166,18 @@ expect "alice (tenant1) deleting tenant1's NetworkPolicy is denied [managed-obje
 expect "alice opening tenant1's NetworkPolicy to every namespace is denied [managed-object]" deny:'\[managed-object\]' \
     alice -n tenant1-gateway patch networkpolicy tenantguard-isolation --type merge -p '{"spec":{"ingress":[{}]}}'
 uid0=$(jp -n tenant3-gateway networkpolicy tenantguard-isolation -o jsonpath='{.metadata.uid}')
-adm -n tenant3-gateway delete networkpolicy tenantguard-isolation >/dev/null 2>&1 || bad "admin delete NetworkPolicy"
-newuid() { u=$(adm -n tenant3-gateway get networkpolicy tenantguard-isolation -o jsonpath='{.metadata.uid}' 2>/dev/null); [ -n "$u" ] && [ "$u" != "$uid0" ]; }
+admin -n tenant3-gateway delete networkpolicy tenantguard-isolation >/dev/null 2>&1 || bad "admin delete NetworkPolicy"
+newuid() { u=$(admin -n tenant3-gateway get networkpolicy tenantguard-isolation -o jsonpath='{.metadata.uid}' 2>/dev/null); [ -n "$u" ] && [ "$u" != "$uid0" ]; }
 ms=$(within 2000 newuid) && ok "admin deletes tenant3's NetworkPolicy → re-created after $ms ms (≤ 2 s)" || bad "NetworkPolicy not re-created after $ms ms"
-adm -n tenant3-gateway patch resourcequota tenantguard-quota --type merge -p '{"spec":{"hard":{"limits.cpu":"1"}}}' >/dev/null || bad "admin patch quota"
-q8() { [ "$(adm -n tenant3-gateway get resourcequota tenantguard-quota -o jsonpath='{.spec.hard.limits\.cpu}')" = 8 ]; }
+admin -n tenant3-gateway patch resourcequota tenantguard-quota --type merge -p '{"spec":{"hard":{"limits.cpu":"1"}}}' >/dev/null || bad "admin patch quota"
+q8() { [ "$(admin -n tenant3-gateway get resourcequota tenantguard-quota -o jsonpath='{.spec.hard.limits\.cpu}')" = 8 ]; }
 ms=$(within 2000 q8) && ok "admin edits tenant3's quota (limits.cpu 1) → restored to 8 after $ms ms" || bad "quota not restored after $ms ms"
-adm -n higress-system delete service tenant3-gateway >/dev/null 2>&1
-ms=$(within 2000 adm -n higress-system get service tenant3-gateway) && ok "admin deletes tenant3's bridge → re-created after $ms ms" || bad "bridge not re-created after $ms ms"
+admin -n higress-system delete service tenant3-gateway >/dev/null 2>&1
+ms=$(within 2000 admin -n higress-system get service tenant3-gateway) && ok "admin deletes tenant3's bridge → re-created after $ms ms" || bad "bridge not re-created after $ms ms"
 
 # --- quota override ---------------------------------------------------------------------------
-adm patch tenant tenant3 --type merge -p '{"spec":{"resourceQuota":{"limits.cpu":"12","requests.memory":"8Gi"}}}' >/dev/null || bad "patch Tenant quota"
-q12() { [ "$(adm -n tenant3-gateway get resourcequota tenantguard-quota -o jsonpath='{.spec.hard.limits\.cpu}/{.spec.hard.requests\.memory}')" = 12/8Gi ]; }
+admin patch tenant tenant3 --type merge -p '{"spec":{"resourceQuota":{"limits.cpu":"12","requests.memory":"8Gi"}}}' >/dev/null || bad "patch Tenant quota"
+q12() { [ "$(admin -n tenant3-gateway get resourcequota tenantguard-quota -o jsonpath='{.spec.hard.limits\.cpu}/{.spec.hard.requests\.memory}')" = 12/8Gi ]; }
 ms=$(within 2000 q12) && ok "quota override in the Tenant (limits.cpu 12, requests.memory 8Gi) → ResourceQuota updated after $ms ms" || bad "quota override not applied after $ms ms"
 
 # --- a tenant binds and releases a custom host: the entry routes follow --------------------
@@ -192,7 +192,7 @@ spec:
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
 YAML
 expect "alice binds app.shop-t1.io (first-come) in tenant1-gateway" allow alice apply -f "$work/shop.yaml"
-hasroute() { adm -n higress-system get ingress tenantguard-routes-tenant1 -o jsonpath='{.spec.rules[*].host}' | tr ' ' '\n' | grep -qx "$1"; }
+hasroute() { admin -n higress-system get ingress tenantguard-routes-tenant1 -o jsonpath='{.spec.rules[*].host}' | tr ' ' '\n' | grep -qx "$1"; }
 ms=$(within 2000 hasroute app.shop-t1.io) && ok "app.shop-t1.io appears in tenantguard-routes-tenant1 after $ms ms (no admin edit)" ||
 	{ bad "app.shop-t1.io not routed after $ms ms"; jp -n higress-system ingress tenantguard-routes-tenant1 -o yaml | sed 's/^/     /' | head -40; }
 check "and its TLS entry uses tenant1-custom-cert" \
@@ -220,8 +220,8 @@ metadata: {name: tenant4}
 spec:
   customDomains: ["shop.customer.com"]
 YAML
-expect "a Tenant reserving shop.customer.com (under tenant1's *.customer.com) is denied [host-ownership]" deny:'\[host-ownership\]' adm apply -f "$work/tenant4.yaml"
-expect "and nothing was made for it" deny:'NotFound|not found' adm get namespace tenant4-gateway
+expect "a Tenant reserving shop.customer.com (under tenant1's *.customer.com) is denied [host-ownership]" deny:'\[host-ownership\]' admin apply -f "$work/tenant4.yaml"
+expect "and nothing was made for it" deny:'NotFound|not found' admin get namespace tenant4-gateway
 cat >"$work/in-use.yaml" <<'YAML'
 apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -231,9 +231,9 @@ spec:
   - host: www.newco.com
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
 YAML
-expect "admin creates Ingress www.newco.com in tenant3-gateway" allow adm apply -f "$work/in-use.yaml"
+expect "admin creates Ingress www.newco.com in tenant3-gateway" allow admin apply -f "$work/in-use.yaml"
 expect "dropping *.newco.com from tenant3 while www.newco.com uses it is denied, naming the Ingress" \
-    'deny:\[tenant-domain-in-use\].*tenant3-gateway/www' adm patch tenant tenant3 --type merge -p '{"spec":{"customDomains":[]}}'
+    'deny:\[tenant-domain-in-use\].*tenant3-gateway/www' admin patch tenant tenant3 --type merge -p '{"spec":{"customDomains":[]}}'
 
 # --- leader failover ---------------------------------------------------------------------------
 lead=$(leader); lr=${lead#replica-}
@@ -241,23 +241,23 @@ if [ "$lr" = 1 ] || [ "$lr" = 2 ]; then
 	other=$(( 3 - lr ))
 	kill -KILL "${pid[$lr]}"; wait "${pid[$lr]}" 2>/dev/null
 	t0=$(date +%s%N)
-	ms=$(within $(( (LEASE + 6) * 1000 )) sh -c '[ "$("$0" --kubeconfig "$1" -n tenantguard-system get lease tenantguard-reconciler -o jsonpath="{.spec.holderIdentity}")" = "$2" ]' "$KUBECTL" "$KUBECONFIG_ADMIN" "replica-$other") &&
+	ms=$(within $(( (LEASE + 6) * 1000 )) held_by "replica-$other") &&
 		ok "leader replica-$lr killed (SIGKILL) → replica-$other holds the Lease after $ms ms (lease ${LEASE} s)" ||
 		{ bad "no failover to replica-$other after $ms ms (holder '$(leader)')"; grep -h leader: "$work"/serve*.log | sed 's/^/     /'; }
 	uid0=$(jp -n tenant3-gateway networkpolicy tenantguard-isolation -o jsonpath='{.metadata.uid}')
-	adm -n tenant3-gateway delete networkpolicy tenantguard-isolation >/dev/null 2>&1
+	admin -n tenant3-gateway delete networkpolicy tenantguard-isolation >/dev/null 2>&1
 	ms=$(within 2000 newuid) && ok "the new leader heals: NetworkPolicy re-created after $ms ms" || bad "new leader did not re-create the NetworkPolicy after $ms ms"
 else
 	bad "no leader to kill (holder '$lead')"
 fi
 
 # --- deleting a Tenant removes what was made for it -----------------------------------------
-adm delete ingress -n tenant3-gateway www >/dev/null 2>&1
+admin delete ingress -n tenant3-gateway www >/dev/null 2>&1
 jp namespace tenant3-gateway -o json > "$work/ns-before-delete.json"
-adm delete tenant tenant3 >/dev/null 2>&1 || bad "delete Tenant tenant3"
-cleaned() { ! adm -n higress-system get service tenant3-gateway && ! adm -n higress-system get ingress tenantguard-routes-tenant3; }
+admin delete tenant tenant3 >/dev/null 2>&1 || bad "delete Tenant tenant3"
+cleaned() { ! admin -n higress-system get service tenant3-gateway && ! admin -n higress-system get ingress tenantguard-routes-tenant3; }
 ms=$(within 10000 cleaned) && ok "Tenant tenant3 deleted → its bridge and routes are gone after $ms ms" || bad "bridge/routes of tenant3 still there after $ms ms"
-nsgone() { p=$(adm get namespace tenant3-gateway -o jsonpath='{.status.phase}' 2>/dev/null); [ -z "$p" ] || [ "$p" = Terminating ]; }
+nsgone() { p=$(admin get namespace tenant3-gateway -o jsonpath='{.status.phase}' 2>/dev/null); [ -z "$p" ] || [ "$p" = Terminating ]; }
 # (the garbage collector would too, through the owner reference, but it watches a new CRD's
 # objects only after its next discovery, up to 30 s later; tenantguard's sweep does not wait)
 ms=$(within 10000 nsgone) && ok "and the namespace created for it is being deleted after $ms ms" ||
