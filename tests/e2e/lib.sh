@@ -116,3 +116,14 @@ tg_webhooks() {
 	sed -E -e "s|^( *)service: \{name: tenantguard, namespace: tenantguard-system, path: (/[a-z]+), port: 443\}|\1url: https://$1\2|" \
 	       -e "s|^( *caBundle:).*|\1 $2|" "$e2e/../../manifests/webhooks.yaml" >"$3"
 }
+
+# sanitizers_clean WHAT LOG...: ok when no log has an ASan/UBSan/LSan report, else the
+# reports' first lines.
+sanitizers_clean() {
+	local what=$1; shift
+	if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$@"; then
+		bad "$what under the sanitizers:"; grep -A20 -E 'ERROR:|runtime error' "$@" | head -40
+	else
+		ok "$what ran clean under the sanitizers"
+	fi
+}

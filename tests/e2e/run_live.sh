@@ -136,10 +136,6 @@ metric_ns() { curl -sk "https://127.0.0.1:$port/metrics" | grep -qx "tenantguard
 within "a new Namespace is counted" metric_ns
 
 stop_serve "with live informers"
-if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$log" "$work/dead.log"; then
-	bad "serve under the sanitizers:"; grep -A20 -E 'ERROR:|runtime error' "$log" "$work/dead.log" | head -40
-else
-	ok "tenantguard serve --kubeconfig ran clean under the sanitizers"
-fi
+sanitizers_clean "tenantguard serve --kubeconfig" "$log" "$work/dead.log"
 summary
 [ "$fail" = 0 ]

@@ -179,11 +179,7 @@ review 3 "$work/k2.json" | grep -q '"allowed":false.*\[host-collision\]' &&
 kill -TERM "${pid[3]}"; wait "${pid[3]}"; rc=$?
 [ "$rc" = 0 ] && ok "replica 3 (with its reaper): SIGTERM → exit 0" || bad "replica 3: exit $rc"
 
-if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$work"/serve*.log; then
-	bad "serve under the sanitizers:"; grep -A20 -E 'ERROR:|runtime error' "$work"/serve*.log | head -40
-else
-	ok "all three replicas ran clean under the sanitizers"
-fi
+sanitizers_clean "all three replicas" "$work"/serve*.log
 [ "$fail" = 0 ] || for r in 1 2 3; do echo "     replica $r log:"; tail -n 15 "$work/serve$r.log" | sed 's/^/     /'; done
 summary
 [ "$fail" = 0 ]

@@ -152,11 +152,7 @@ for r in 1 2; do
 	[ "$rc" = 0 ] && ok "replica $r: SIGTERM → exit 0 (with the apiserver's connections open through the balancer)" || bad "replica $r: exit $rc"
 done
 kill -TERM "$lbpid"; wait "$lbpid" 2>/dev/null
-if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$work"/serve*.log; then
-	bad "serve under the sanitizers:"; grep -A20 -E 'ERROR:|runtime error' "$work"/serve*.log | head -40
-else
-	ok "both replicas ran clean under the sanitizers"
-fi
+sanitizers_clean "both replicas" "$work"/serve*.log
 [ "$fail" = 0 ] || for r in 1 2; do echo "     replica $r log:"; tail -n 15 "$work/serve$r.log" | sed 's/^/     /'; done
 summary
 [ "$fail" = 0 ]

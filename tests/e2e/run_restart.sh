@@ -234,11 +234,7 @@ for _ in $(seq 100); do kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.05; d
 wait "$serve_pid"; rc=$?
 [ "$rc" = 0 ] && [ $(( $(ms_now) - t0 )) -lt 5000 ] && ok "SIGTERM → exit 0 in $(( $(ms_now) - t0 )) ms" ||
 	{ bad "SIGTERM → exit $rc after $(( $(ms_now) - t0 )) ms"; tail -n 20 "$log" | sed 's/^/     /'; }
-if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$log"; then
-	bad "serve under the sanitizers:"; grep -A20 -E 'ERROR:|runtime error' "$log" | head -40
-else
-	ok "tenantguard serve ran clean under the sanitizers through two apiserver restarts"
-fi
+sanitizers_clean "tenantguard serve through two apiserver restarts" "$log"
 [ "$fail" = 0 ] || { echo "     serve log (last 30 lines):"; tail -n 30 "$log" | sed 's/^/     /'; }
 summary
 [ "$fail" = 0 ]

@@ -273,11 +273,7 @@ if grep -qiE '"level":"warn".*(forbidden|403)' "$work"/serve*.log; then
 else
 	ok "manifests/rbac.yaml gave the ServiceAccount everything it asked for (no 403 in the logs)"
 fi
-if grep -qE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$work"/serve*.log; then
-	bad "serve under the sanitizers:"; grep -A20 -E 'ERROR:|runtime error' "$work"/serve*.log | head -40
-else
-	ok "both replicas ran clean under the sanitizers"
-fi
+sanitizers_clean "both replicas" "$work"/serve*.log
 [ "$fail" = 0 ] || for r in 1 2; do echo "     replica $r log:"; tail -n 25 "$work/serve$r.log" | sed 's/^/     /'; done
 summary
 [ "$fail" = 0 ]
