@@ -25,7 +25,8 @@ void review_request_clear(struct request *req);
 /*
  * Encodes the AdmissionReview response for `req` (uid) and `d`: apiVersion/kind exactly,
  * allowed, status{code,message,reason} on denial, warnings, and patch/patchType when d has a
- * patch. Returns a malloc'd string (caller frees) or NULL on allocation failure.
+ * patch. Returns a malloc'd string (caller frees) or NULL when out of memory or when a
+ * string to encode is not valid UTF-8.
  */
 char *review_encode(const char *uid, const struct decision *d, size_t *len);
 
