@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "base64.h"
+#include "jsonout.h"
 #include "policy.h"
 
 #define ADMISSION_API "admission.k8s.io/v1"
@@ -176,173 +177,43 @@ reason_for(int code)
 	}
 }
 
-/*
- * The response text, written once into one malloc'd buffer: no jansson values are built
- * for it and nothing is serialised twice (DESIGN §7). The bytes are those jansson's compact
- * dump of the same object gives, and a string jansson would refuse (invalid UTF-8) fails
- * the encoding as it did there, so the caller answers 500.
- */
-struct outbuf {
-	char  *p;
-	size_t len, cap;
-	bool   failed;   /* out of memory or a string that is not UTF-8 */
-};
-
-/* Room for `n` more bytes; may reallocate. */
-static bool
-out_room(struct outbuf *o, size_t n)
-{
-	size_t ncap;
-	char *np;
-
-	if (o->failed)
-		return false;
-	if (n <= o->cap - o->len)
-		return true;
-	ncap = o->cap != 0 ? o->cap : 512;
-	while (ncap - o->len < n) {
-		if (ncap > SIZE_MAX / 2) {
-			o->failed = true;
-			return false;
-		}
-		ncap *= 2;
-	}
-	if ((np = realloc(o->p, ncap)) == NULL) {
-		o->failed = true;
-		return false;
-	}
-	o->p = np;
-	o->cap = ncap;
-	return true;
-}
-
-static void
-out_raw(struct outbuf *o, const char *s, size_t n)
-{
-	if (out_room(o, n)) {
-		memcpy(o->p + o->len, s, n);
-		o->len += n;
-	}
-}
-
-static void
-out_lit(struct outbuf *o, const char *s)
-{
-	out_raw(o, s, strlen(s));
-}
-
-/* Length of the valid UTF-8 character at p (1-4), or 0: jansson's utf8_check rules. */
-static size_t
-utf8_char_len(const unsigned char *p)
-{
-	size_t n;
-	unsigned cp, min;
-
-	if (*p < 0x80)
-		return 1;
-	if ((*p & 0xe0) == 0xc0)
-		n = 2, cp = *p & 0x1f, min = 0x80;
-	else if ((*p & 0xf0) == 0xe0)
-		n = 3, cp = *p & 0x0f, min = 0x800;
-	else if ((*p & 0xf8) == 0xf0)
-		n = 4, cp = *p & 0x07, min = 0x10000;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* `s` as a quoted JSON string, escaped as jansson's dump escapes it. NULL fails. */
-static void
-out_str(struct outbuf *o, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p = (const unsigned char *)s, *run;
-
-	if (s == NULL) {
-		o->failed = true;
-		return;
-	}
-	out_raw(o, "\"", 1);
-	while (*p != '\0' && !o->failed) {
-		char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
-		size_t elen = 2;
-
-		for (run = p; *p >= 0x20 && *p != '"' && *p != '\\'; ) {
-			size_t n = utf8_char_len(p);
-
-			if (n == 0) {
-				o->failed = true;
-				return;
-			}
-			p += n;
-		}
-		out_raw(o, (const char *)run, (size_t)(p - run));
-		if (*p == '\0')
-			break;
-		switch (*p) {
-		case '"':  esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			esc[4] = hex[*p >> 4];
-			esc[5] = hex[*p & 0xf];
-			elen = 6;
-			break;
-		}
-		out_raw(o, esc, elen);
-		p++;
-	}
-	out_raw(o, "\"", 1);
-}
-
 char *
 review_encode(const char *uid, const struct decision *d, size_t *len)
 {
-	struct outbuf o = { NULL, 0, 0, false };
+	struct jsonout o = { 0 };
 	char *patch = NULL, *dump = NULL, num[32];
 
-	out_lit(&o, "{\"apiVersion\":\"" ADMISSION_API "\",\"kind\":\"AdmissionReview\","
+	jsonout_lit(&o, "{\"apiVersion\":\"" ADMISSION_API "\",\"kind\":\"AdmissionReview\","
 	    "\"response\":{\"uid\":");
-	out_str(&o, uid);
-	out_lit(&o, d->allowed ? ",\"allowed\":true" : ",\"allowed\":false");
+	jsonout_str(&o, uid);
+	jsonout_lit(&o, d->allowed ? ",\"allowed\":true" : ",\"allowed\":false");
 	if (!d->allowed) {
 		snprintf(num, sizeof(num), "%d", d->code);
-		out_lit(&o, ",\"status\":{\"code\":");
-		out_lit(&o, num);
-		out_lit(&o, ",\"message\":");
-		out_str(&o, d->message);
-		out_lit(&o, ",\"reason\":");
-		out_str(&o, reason_for(d->code));
-		out_lit(&o, "}");
+		jsonout_lit(&o, ",\"status\":{\"code\":");
+		jsonout_lit(&o, num);
+		jsonout_lit(&o, ",\"message\":");
+		jsonout_str(&o, d->message);
+		jsonout_lit(&o, ",\"reason\":");
+		jsonout_str(&o, reason_for(d->code));
+		jsonout_lit(&o, "}");
 	}
 	if (d->n_warnings > 0) {
-		out_lit(&o, ",\"warnings\":[");
+		jsonout_lit(&o, ",\"warnings\":[");
 		for (size_t i = 0; i < d->n_warnings; i++) {
 			if (i > 0)
-				out_lit(&o, ",");
-			out_str(&o, d->warnings[i]);
+				jsonout_lit(&o, ",");
+			jsonout_str(&o, d->warnings[i]);
 		}
-		out_lit(&o, "]");
+		jsonout_lit(&o, "]");
 	}
 	if (d->allowed && d->patch != NULL && json_array_size(d->patch) > 0) {
 		dump = json_dumps(d->patch, JSON_COMPACT);
 		if (dump == NULL || (patch = base64_encode((unsigned char *)dump, strlen(dump))) == NULL)
 			o.failed = true;
-		out_lit(&o, ",\"patchType\":\"JSONPatch\",\"patch\":");
-		out_str(&o, patch);
+		jsonout_lit(&o, ",\"patchType\":\"JSONPatch\",\"patch\":");
+		jsonout_str(&o, patch);
 	}
-	out_raw(&o, "}}", 3);   /* with the terminator */
+	jsonout_raw(&o, "}}", 3);   /* with the terminator */
 	if (dump != NULL)
 		dump_free(dump);
 	free(patch);
