@@ -304,12 +304,12 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 		}
 		const char *held = data != NULL ? jsonget_str(data, key) : NULL;
 		/*
-		 * A re-claim writes only when the live state does not hold the claim yet: then a
-		 * release round could be about to remove it, and the fresh claimed-at time (and
-		 * the write's new resourceVersion, which fails that round's update) keeps it.
+		 * A re-claim gets here only when the live state does not hold the claim yet (see
+		 * claimstore_review): then a release round could be about to remove it, and the
+		 * fresh claimed-at time (and the write's new resourceVersion, which fails that
+		 * round's update) keeps it. Without a reaper nothing is released: no write.
 		 */
-		if (dry_run || (held != NULL && strcmp(held, owner) == 0 &&
-		    (cs->holds == NULL || cs->holds(cs->holds_arg, pattern, owner) == 1))) {
+		if (dry_run || (held != NULL && strcmp(held, owner) == 0 && cs->holds == NULL)) {
 			json_decref(body);
 			return CLAIM_OK;   /* a re-claim, or a dry run that would succeed */
 		}
@@ -411,6 +411,13 @@ claimstore_review(struct claimstore *cs, const struct config *cfg, const struct 
 		/* Only first-come patterns: not the system domain's, not under any reservation. */
 		if (owner_touches_system(cfg, p) ||
 		    claims_find(cfg->reservations, p, CLAIMS_OVERLAP, CLAIMS_NO_OWNER, ids, 1) > 0)
+			continue;
+		/*
+		 * The owner's live objects hold exactly this pattern already (an update of an
+		 * existing Ingress, a re-apply): every replica's index has it, the reaper keeps
+		 * it, and any other owner's overlapping claim is refused by the index — no request.
+		 */
+		if (cs->holds != NULL && cs->holds(cs->holds_arg, p, owner) == 1)
 			continue;
 		const char *dom = host_is_wildcard(p) ? p + 2 : p;
 		if (!claimstore_registrable(cs, dom, reg, sizeof(reg))) {

@@ -58,7 +58,8 @@ static _Atomic uint64_t tls_reloads;
 static _Atomic uint64_t tls_failures;
 static _Atomic int64_t  tls_not_after;
 
-static const char *const live_kinds[] = { "Ingress", "HTTPRoute", "Namespace" };
+static const char *const live_kinds[] = { "Ingress", "HTTPRoute", "Namespace", "Tenant",
+    "Service", "NetworkPolicy", "ResourceQuota" };
 #define N_LIVE NELEM(live_kinds)
 static atomic_int       live_enabled;
 static _Atomic uint64_t live_objects[N_LIVE];
@@ -319,6 +320,16 @@ metrics_live_claims(size_t claims, bool ready)
 	atomic_store(&live_ready, ready ? 1 : 0);
 }
 
+static _Atomic uint64_t api_requests;
+static atomic_int       leading = -1;   /* -1: no reconciler */
+
+void
+metrics_live_client(uint64_t requests, int leader)
+{
+	atomic_store(&api_requests, requests);
+	atomic_store(&leading, leader);
+}
+
 static void
 render_live(struct text *t)
 {
@@ -332,6 +343,15 @@ render_live(struct text *t)
 	for (size_t i = 0; i < N_LIVE; i++)
 		text_printf(t, "tenantguard_live_objects{kind=\"%s\"} %llu\n", live_kinds[i],
 		    (unsigned long long)get(&live_objects[i]));
+	text_help(t, "tenantguard_apiserver_requests_total", "counter",
+	    "Requests this process sent to the apiserver (lists, watches, claims, applies, ...).");
+	text_printf(t, "tenantguard_apiserver_requests_total %llu\n",
+	    (unsigned long long)get(&api_requests));
+	if (atomic_load(&leading) >= 0) {
+		text_help(t, "tenantguard_reconciler_leader", "gauge",
+		    "1 while this replica holds the reconciler's Lease (and writes).");
+		text_printf(t, "tenantguard_reconciler_leader %d\n", atomic_load(&leading));
+	}
 	text_help(t, "tenantguard_live_claims", "gauge", "Host claims in the live claim index.");
 	text_printf(t, "tenantguard_live_claims %llu\n", (unsigned long long)get(&live_claims));
 	text_help(t, "tenantguard_watch_restarts_total", "counter",

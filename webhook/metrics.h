@@ -47,8 +47,9 @@ void metrics_tls_installed(int64_t not_after, bool reload);
 void metrics_tls_failed(void);
 
 /*
- * Live cluster state (serve with a kubeconfig or in-cluster). Kinds are "Ingress",
- * "HTTPRoute" and "Namespace" (anything else is ignored). The tenantguard_live_* series and
+ * Live cluster state (serve with a kubeconfig or in-cluster). Kinds are the informers'
+ * (Ingress, HTTPRoute, Namespace, Tenant, Service, NetworkPolicy, ResourceQuota; anything
+ * else is ignored). The tenantguard_live_* series and
  * tenantguard_watch_restarts_total appear once metrics_live_enable has been called.
  * synced_at is a CLOCK_MONOTONIC second at which the kind was last known current (a LIST
  * finished, an event or bookmark arrived, a watch ended normally); 0: never.
@@ -56,6 +57,9 @@ void metrics_tls_failed(void);
 void metrics_live_enable(void);
 void metrics_live_kind(const char *kind, size_t objects, uint64_t restarts, int64_t synced_at);
 void metrics_live_claims(size_t claims, bool ready);
+/* The API client's requests so far, and whether this replica leads the reconciler (1/0, or
+ * -1 when none runs: tenantguard_reconciler_leader is then left out). */
+void metrics_live_client(uint64_t requests, int leader);
 
 /* The exposition text: malloc'd, NUL-terminated, length in *len; NULL when out of memory. */
 char *metrics_render(size_t *len);

@@ -849,6 +849,8 @@ serve_metrics(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 	if (s->inf != NULL) {
 		informers_metrics(s->inf);
 		metrics_state(live_objects(s->live, NULL), live_claims(s->live));
+		metrics_live_client(kube_client_requests(s->kc),
+		    s->rec == NULL ? -1 : reconciler_leading(s->rec) ? 1 : 0);
 	}
 	text = metrics_render(&len);
 
