@@ -96,6 +96,12 @@ case $first in replica-1|replica-2) [ "$n_leading" = 1 ] ;; *) false ;; esac &&
 	ok "one leader: Lease tenantguard-system/tenantguard-reconciler held by $first, and only one replica logged acquiring it" ||
 	{ bad "leader: holder '$first', $n_leading replicas logged acquiring"; grep -h leader: "$work"/serve*.log | sed 's/^/     /'; }
 
+lm() { curl -sk "https://127.0.0.1:${port[$1]}/metrics" | awk '$1 == "tenantguard_reconciler_leader" { print $2 }'; }
+l1=$(lm 1) l2=$(lm 2)
+{ [ "$l1$l2" = "10" ] && [ "$first" = replica-1 ]; } || { [ "$l1$l2" = "01" ] && [ "$first" = replica-2 ]; } &&
+	ok "tenantguard_reconciler_leader is 1 on $first only (replica 1: $l1, replica 2: $l2)" ||
+	bad "tenantguard_reconciler_leader: replica 1 '$l1', replica 2 '$l2', holder $first"
+
 # --- apply a Tenant -------------------------------------------------------------------------
 cat >"$work/tenant3.yaml" <<'YAML'
 apiVersion: tenantguard.io/v1alpha1
