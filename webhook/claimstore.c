@@ -23,6 +23,7 @@
 #define WILD_ESCAPE    "_wild_."
 #define CLAIM_ATTEMPTS 10        /* GET + write rounds before a busy domain is an error */
 #define PSL_LINE_MAX   512
+#define CLAIM_STRIPES  64
 /* When each pattern of a claim ConfigMap was last claimed: a JSON object {data key: unix
  * seconds} in this annotation. The reaper leaves a pattern alone for the grace period after,
  * so a claim allowed a moment ago is not released before its object reaches the live state. */
@@ -31,7 +32,9 @@
 struct claimstore {
 	struct kube_client *kc;
 	struct strmap      *psl;     /* rules as written: "co.uk", "*.ck", "!www.ck" -> (void *)1 */
-	pthread_mutex_t     lock;    /* one review's claims at a time in this process */
+	/* One claim of a registrable domain at a time in this process (overlapping patterns
+	 * share their domain); domains hash onto CLAIM_STRIPES locks. */
+	pthread_mutex_t     stripes[CLAIM_STRIPES];
 
 	/* The reaper (claimstore_reaper_start): its thread and what it remembers. */
 	int               (*holds)(void *arg, const char *pattern, const char *owner);
@@ -86,6 +89,13 @@ psl_load(struct strmap *m, const char *file, char *err, size_t errsz)
 	return 0;
 }
 
+/* The lock of registrable domain `reg`. */
+static pthread_mutex_t *
+stripe(struct claimstore *cs, const char *reg)
+{
+	return &cs->stripes[strmap_hash(reg, strlen(reg)) % CLAIM_STRIPES];
+}
+
 struct claimstore *
 claimstore_new(struct kube_client *kc, const char *psl_file, char *err, size_t errsz)
 {
@@ -101,7 +111,8 @@ claimstore_new(struct kube_client *kc, const char *psl_file, char *err, size_t e
 		return NULL;
 	}
 	cs->kc = kc;
-	pthread_mutex_init(&cs->lock, NULL);
+	for (size_t i = 0; i < CLAIM_STRIPES; i++)
+		pthread_mutex_init(&cs->stripes[i], NULL);
 	pthread_mutex_init(&cs->reaper_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -118,7 +129,8 @@ claimstore_free(struct claimstore *cs)
 		return;
 	claimstore_reaper_stop(cs);
 	strmap_free(cs->psl);
-	pthread_mutex_destroy(&cs->lock);
+	for (size_t i = 0; i < CLAIM_STRIPES; i++)
+		pthread_mutex_destroy(&cs->stripes[i]);
 	pthread_mutex_destroy(&cs->reaper_lock);
 	pthread_cond_destroy(&cs->reaper_cond);
 	free(cs);
@@ -404,7 +416,6 @@ claimstore_review(struct claimstore *cs, const struct config *cfg, const struct 
 
 	char owner[300], err[1024], reg[HOST_MAX], name[HOST_MAX + 16];
 	uint32_t ids[1];
-	bool locked = false;
 	state_owner_key(cfg, req->namespace, owner, sizeof(owner));
 	for (i = 0; i < n && d->allowed; i++) {
 		const char *p = pats[i];
@@ -427,10 +438,8 @@ claimstore_review(struct claimstore *cs, const struct config *cfg, const struct 
 			break;
 		}
 		snprintf(name, sizeof(name), "%s%s", CLAIM_PREFIX, reg);
-		if (!locked) {
-			pthread_mutex_lock(&cs->lock);
-			locked = true;
-		}
+		pthread_mutex_t *lock = stripe(cs, reg);
+		pthread_mutex_lock(lock);
 		err[0] = '\0';
 		switch (claim_one(cs, name, p, owner, req->dry_run, err, sizeof(err))) {
 		case CLAIM_OK:
@@ -446,9 +455,8 @@ claimstore_review(struct claimstore *cs, const struct config *cfg, const struct 
 			    "apiserver could not be asked (%s)", p, err);
 			break;
 		}
+		pthread_mutex_unlock(lock);
 	}
-	if (locked)
-		pthread_mutex_unlock(&cs->lock);
 	free(pats);
 }
 
@@ -533,9 +541,10 @@ reap_one(struct claimstore *cs, json_t *cm, struct strmap *next, time_t now)
 	json_object_del(cm, "status");
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", CLAIMSTORE_NAMESPACE,
 	    name);
-	pthread_mutex_lock(&cs->lock);
+	pthread_mutex_t *lock = stripe(cs, name + sizeof(CLAIM_PREFIX) - 1);
+	pthread_mutex_lock(lock);
 	int st = kube_update(cs->kc, path, cm, &resp, err, sizeof(err));
-	pthread_mutex_unlock(&cs->lock);
+	pthread_mutex_unlock(lock);
 	json_decref(resp);
 	if (st == 200) {
 		json_array_foreach(drop, i, v) {

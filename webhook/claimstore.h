@@ -19,8 +19,8 @@ struct kube_client;
  * One ConfigMap per registrable domain, tenantguard-system/tg-claim-<domain>, with one data
  * key per claimed pattern ("*." escaped as "_wild_.") and the owner key as its value.
  * Overlapping patterns share their registrable domain, so they contend on one object and
- * the apiserver's AlreadyExists / Conflict decides races between replicas; a mutex
- * serialises the reviews of one process. The annotation tenantguard.io/claimed-at records
+ * the apiserver's AlreadyExists / Conflict decides races between replicas; within one
+ * process the claims of one registrable domain are serialised (a lock per domain, striped). The annotation tenantguard.io/claimed-at records
  * when each pattern was last (re-)claimed (unix seconds, wall clock): a re-claim of a pattern
  * the live state does not hold yet writes it again, so no replica's release round removes a
  * claim that was allowed within the grace period.

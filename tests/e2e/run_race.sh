@@ -85,6 +85,23 @@ n=$(claims race.io | wc -l)
 [ "$n" = "$ROUNDS" ] && ok "tg-claim-race.io holds $n patterns, one per round" ||
 	{ bad "tg-claim-race.io holds $n patterns, wanted $ROUNDS"; claims race.io | sed 's/^/     /'; }
 
+# --- the same race inside one replica ------------------------------------------------------
+# 10 rounds, both reviews to replica 1 at once, each round under a domain of its own: the
+# replica's per-domain lock serialises them (and the claim ConfigMap's AlreadyExists/Conflict
+# would decide as well), so exactly one wins before any watch event could help.
+one_bad=0
+for n in $(seq 10); do
+	race_hosts "$n"; h1=${h1/race.io/one$n.io} h2=${h2/race.io/one$n.io}
+	mkreview "$work/s1-$n.json" tenant1 "$h1"; mkreview "$work/s2-$n.json" tenant2 "$h2"
+	review 1 "$work/s1-$n.json" >"$work/u1-$n" & p1=$!
+	review 1 "$work/s2-$n.json" >"$work/u2-$n" & p2=$!
+	wait "$p1" "$p2"
+	{ is_allowed "$work/u1-$n" && is_collision "$work/u2-$n"; } ||
+	{ is_allowed "$work/u2-$n" && is_collision "$work/u1-$n"; } ||
+	{ bad "one replica, round $n ($h1 vs $h2): not exactly one winner"; sed 's/^/     /' "$work/u1-$n" "$work/u2-$n"; one_bad=$((one_bad + 1)); }
+done
+[ "$one_bad" = 0 ] && ok "10 rounds of the same race inside one replica: exactly one winner each"
+
 # --- wildcard overlap, in sequence, across the replicas --------------------------------------
 mkreview "$work/w1.json" tenant1 'app.newco.com'; mkreview "$work/w2.json" tenant2 '*.newco.com'
 review 1 "$work/w1.json" >"$work/w1.out"; review 2 "$work/w2.json" >"$work/w2.out"
