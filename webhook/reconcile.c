@@ -164,7 +164,6 @@ object_path(const json_t *obj, char *out, size_t outsz)
 		{ "ResourceQuota", "/api/v1", "resourcequotas" },
 		{ "NetworkPolicy", "/apis/networking.k8s.io/v1", "networkpolicies" },
 		{ "Ingress", "/apis/networking.k8s.io/v1", "ingresses" },
-		{ "Tenant", "/apis/" TENANT_API, "tenants" },
 	};
 	const char *kind = jsonget_str(obj, "kind");
 	const char *ns = jsonget_str(json_object_get(obj, "metadata"), "namespace");
@@ -331,50 +330,49 @@ out:
 	return rc;
 }
 
-static bool
-array_has(const json_t *a, const char *s)
-{
-	size_t i;
-	const json_t *v;
-
-	json_array_foreach(a, i, v)
-		if (strcmp(json_string_value(v), s) == 0)
-			return true;
-	return false;
-}
-
 static int
 cmp_str(const void *a, const void *b)
 {
 	return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
 }
 
-/* A sorted copy of an array of strings (new reference). */
+/* The keys of object `set`, sorted, as a new array of strings (NULL: out of memory). */
 static json_t *
-sorted(const json_t *a)
+sorted_keys(const json_t *set)
 {
-	size_t n = json_array_size(a), i;
+	size_t n = json_object_size(set), i = 0;
 	json_t **v = calloc(n ? n : 1, sizeof(*v)), *out = json_array();
+	const char *k;
+	const json_t *val;
 
-	if (v == NULL || out == NULL) {
-		free(v);
-		json_decref(out);
-		return NULL;
-	}
-	for (i = 0; i < n; i++)
-		v[i] = json_array_get(a, i);
+	if (v == NULL || out == NULL)
+		goto fail;
+	json_object_foreach((json_t *)set, k, val)
+		if ((v[i++] = json_string(k)) == NULL)
+			goto fail;
 	qsort(v, n, sizeof(*v), cmp_str);
-	for (i = 0; i < n; i++)
-		json_array_append(out, v[i]);
+	for (i = 0; i < n; i++) {
+		if (json_array_append_new(out, v[i]) != 0) {
+			v[i] = NULL;
+			goto fail;
+		}
+		v[i] = NULL;
+	}
 	free(v);
 	return out;
+fail:
+	for (i = 0; v != NULL && i < n; i++)
+		json_decref(v[i]);
+	free(v);
+	json_decref(out);
+	return NULL;
 }
 
 /* state_owner_objects' callback: the custom hosts of objects in the tenant's own namespace. */
 struct held {
 	const struct config *cfg;
 	const struct want   *w;
-	json_t              *out;
+	json_t              *set;   /* pattern -> null: a set, so each host costs O(1) */
 	int                  rc;
 };
 
@@ -394,8 +392,8 @@ held_one(const char *object, const char *pattern, void *arg)
 	json_array_foreach(h->w->reservations, i, res)
 		if (host_covers(json_string_value(res), pattern))
 			return;
-	if (!array_has(h->out, pattern))
-		h->rc = json_array_append_new(h->out, json_string(pattern));
+	if (h->rc == 0 && json_object_get(h->set, pattern) == NULL)
+		h->rc = json_object_set_new(h->set, pattern, json_null());
 }
 
 /*
@@ -407,12 +405,17 @@ static int
 held_hosts(struct reconciler *r, const struct want *w, json_t **hosts, json_t **routes)
 {
 	struct live_view v;
-	struct held h = { NULL, w, json_deep_copy(w->reservations), 0 };
+	struct held h = { NULL, w, json_object(), 0 };
 	char owner[NAME_MAX_LEN + 16];
+	json_t *res;
+	size_t i;
 
 	*hosts = *routes = NULL;
-	if (h.out == NULL || live_read_begin(r->lv, &v) != 0) {
-		json_decref(h.out);
+	json_array_foreach(w->reservations, i, res)
+		if (h.set != NULL && json_object_set_new(h.set, json_string_value(res), json_null()) != 0)
+			h.rc = -1;
+	if (h.set == NULL || h.rc != 0 || live_read_begin(r->lv, &v) != 0) {
+		json_decref(h.set);
 		return -1;
 	}
 	h.cfg = v.cfg;
@@ -421,10 +424,10 @@ held_hosts(struct reconciler *r, const struct want *w, json_t **hosts, json_t **
 	if (id != CLAIMS_NO_OWNER)
 		state_owner_objects(v.st, id, held_one, &h);
 	const struct tenant *t = config_tenant(v.cfg, w->name);
-	if (h.rc == 0 && (*hosts = sorted(h.out)) != NULL && w->route_sync && t != NULL)
+	if (h.rc == 0 && (*hosts = sorted_keys(h.set)) != NULL && w->route_sync && t != NULL)
 		*routes = baseline_routes(v.cfg, t, *hosts);
 	live_read_end(r->lv, &v);
-	json_decref(h.out);
+	json_decref(h.set);
 	if (h.rc != 0 || *hosts == NULL || (w->route_sync && t != NULL && *routes == NULL)) {
 		json_decref(*hosts);
 		json_decref(*routes);
