@@ -163,9 +163,10 @@ relist(struct informer *in, char *rv, size_t rvsz, char *err, size_t errsz)
 		    atomic_load(&in->synced) ? "relisted" : "synced", json_array_size(items),
 		    (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000), rv);
 		touched(in);
-		atomic_store(&in->synced, true);
+		/* Notify first: whoever waits for `synced` then also sees what the list changed. */
 		if (in->set->notify != NULL)
 			in->set->notify(in->set->notify_arg, in->kind, "LISTED", NULL);
+		atomic_store(&in->synced, true);
 	}
 	json_decref(items);
 	return rc;

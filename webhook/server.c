@@ -40,6 +40,7 @@
 #include "review.h"
 #include "state.h"
 #include "state_load.h"
+#include "strmap.h"
 #include "tlsreload.h"
 
 #define SERVER_DEFAULT_LISTEN  "0.0.0.0:8443"
@@ -113,7 +114,10 @@ struct server {
 	struct reconciler        *rec;        /* tenant objects (leader only writes) */
 	_Atomic(struct informers *) inf_pub;  /* `inf` for other threads, once started */
 	pthread_t                 main_thread;
-	atomic_bool               tenants_dirty;  /* Tenant objects changed: rebuild the config */
+	/* Tenant changes seen by the informer, and how many of them the config reflects: the
+	 * live state is current only when both agree (a Tenant's reservations are policy). */
+	atomic_uint               tenants_wanted, tenants_loaded;
+	struct strmap            *tenant_gens;    /* Tenant informer thread: name -> generation */
 	char                     *tenants_seen;   /* main thread: what the config was built from */
 
 	atomic_uint               active;     /* requests between first call and completion */
@@ -304,28 +308,64 @@ tenants_rejected_log(const json_t *rejected)
 }
 
 /*
- * Informer notifications: Tenant changes wake the main thread to rebuild the config; every
- * change goes to the reconciler.
+ * Whether a Tenant event can change the config: a relist, a new or deleted Tenant, or a new
+ * metadata.generation (the spec; status writes keep it). Called on the Tenant informer's
+ * thread only, which owns s->tenant_gens.
+ */
+static bool
+tenant_changed(struct server *s, const char *type, const json_t *obj)
+{
+	const char *name = jsonget_str(json_object_get(obj, "metadata"), "name");
+	uintptr_t gen = (uintptr_t)json_integer_value(jsonget_path(obj, "metadata.generation")) + 1;
+
+	if (obj == NULL || name == NULL || s->tenant_gens == NULL)
+		return true;
+	if (strcmp(type, "DELETED") == 0) {
+		strmap_del(s->tenant_gens, name);
+		return true;
+	}
+	if ((uintptr_t)strmap_get(s->tenant_gens, name) == gen)
+		return false;
+	if (strmap_set(s->tenant_gens, name, (void *)gen) != 0)
+		strmap_del(s->tenant_gens, name);   /* out of memory: counts as a change next time */
+	return true;
+}
+
+/*
+ * Informer notifications: Tenant changes wake the main thread to rebuild the config (and
+ * until it has, the live state is not current); every change goes to the reconciler.
  */
 static void
 live_notify(void *arg, const char *kind, const char *type, const json_t *obj)
 {
 	struct server *s = arg;
 
-	if (strcmp(kind, "Tenant") == 0) {
-		atomic_store(&s->tenants_dirty, true);
+	if (strcmp(kind, "Tenant") == 0 && tenant_changed(s, type, obj)) {
+		atomic_fetch_add(&s->tenants_wanted, 1);
 		pthread_kill(s->main_thread, SIGUSR1);
 	}
 	reconciler_notify(s->rec, kind, type, obj);
 }
 
-/* The reconciler waits for this: an unsynced cache would look like missing objects. */
+/*
+ * Whether decisions may rest on the live state: every informer has listed, and the config
+ * has every Tenant change the informer has seen (else a Tenant's reservations could be missing
+ * for a moment: fail closed). Reviews, /readyz, the claim reaper and the reconciler ask this.
+ */
+static bool
+live_current(struct server *s)
+{
+	struct informers *inf = atomic_load(&s->inf_pub);
+
+	return inf != NULL && informers_synced(inf) &&
+	    atomic_load(&s->tenants_loaded) == atomic_load(&s->tenants_wanted);
+}
+
+/* live_current for the reconciler. */
 static bool
 live_synced(void *arg)
 {
-	struct informers *inf = atomic_load(&((struct server *)arg)->inf_pub);
-
-	return inf != NULL && informers_synced(inf);
+	return live_current(arg);
 }
 
 /*
@@ -333,10 +373,11 @@ live_synced(void *arg)
  * installs a new snapshot. A config that fails keeps the last good one; a good config whose
  * state fails becomes the base for the next state load, while the old snapshot stays in
  * service. Failures are logged and counted. Returns -1 only when there is no config at all
- * (the first load failed), else 0.
+ * (the first load failed), else 0. *want is the count of Tenant changes to take in; it is
+ * lowered to what was taken when they could not be.
  */
 static int
-server_reload(struct server *s, bool force)
+reload(struct server *s, bool force, unsigned *want)
 {
 	const char *cpath = s->opts->config_path, *spath = s->opts->state_path;
 	const char *cname = cpath != NULL ? cpath : "(built-in)";
@@ -352,12 +393,12 @@ server_reload(struct server *s, bool force)
 	if (first || force)
 		cfg_changed = st_changed = true;
 	json_t *tenants = NULL, *rejected = NULL;
-	if (s->live != NULL && (atomic_exchange(&s->tenants_dirty, false) || cfg_changed)) {
+	if (s->live != NULL && (*want != atomic_load(&s->tenants_loaded) || cfg_changed)) {
 		/* Tenant objects are part of the config; a status-only change is not a change. */
 		char *seen = tenants_fingerprint(s->live, &tenants);
 		if (seen == NULL) {
 			log_warnx("Tenant objects: out of memory; the config stays as it is");
-			atomic_store(&s->tenants_dirty, true);
+			*want = atomic_load(&s->tenants_loaded);   /* not reflected: tried again */
 		} else if (s->tenants_seen == NULL || strcmp(seen, s->tenants_seen) != 0) {
 			free(s->tenants_seen);
 			s->tenants_seen = seen;
@@ -366,6 +407,8 @@ server_reload(struct server *s, bool force)
 			free(seen);
 		}
 	}
+	/* From here the Tenant changes up to *want are dealt with (a bad config file keeps the
+	 * last good config, logged: waiting for it would only make every replica unready). */
 	if (!cfg_changed && !st_changed) {
 		json_decref(tenants);
 		return 0;
@@ -445,6 +488,17 @@ server_reload(struct server *s, bool force)
 		    (unsigned long long)s->cref->cfg->generation, cname,
 		    spath != NULL ? spath : "(empty)", st->n_objects);
 	return 0;
+}
+
+/* reload, then records which Tenant changes the config now reflects (live_current). */
+static int
+server_reload(struct server *s, bool force)
+{
+	unsigned want = atomic_load(&s->tenants_wanted);
+	int rc = reload(s, force, &want);
+
+	atomic_store(&s->tenants_loaded, want);
+	return rc;
 }
 
 /* An expiry as RFC 3339 UTC, for the log. */
@@ -793,7 +847,7 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 	memset(&sum, 0, sizeof(sum));
 	if (s->live != NULL) {
 		/* Fail closed until the cluster is known: an empty index would allow collisions. */
-		if (!informers_synced(s->inf) || live_read_begin(s->live, &view) != 0) {
+		if (!live_current(s) || live_read_begin(s->live, &view) != 0) {
 			metrics_review(w, &sum, true, 0);
 			log_warnx("review refused: cluster state not synced yet");
 			return respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
@@ -940,7 +994,7 @@ request_finish(struct server *s, struct MHD_Connection *conn, struct request_ctx
 		sn = snapshot_get(s);
 		ready = sn != NULL;
 		snapshot_put(sn);
-		if (ready && s->inf != NULL && !informers_synced(s->inf))
+		if (ready && s->live != NULL && !live_current(s))
 			return respond_text(s, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "not ready: cluster state not synced yet\n");
 		return ready ? respond_text(s, conn, rq, MHD_HTTP_OK, "ok\n") :
@@ -1202,7 +1256,7 @@ claim_held(void *arg, const char *pattern, const char *owner)
 	struct live_view view;
 	int held;
 
-	if (!informers_synced(s->inf) || live_read_begin(s->live, &view) != 0)
+	if (!live_current(s) || live_read_begin(s->live, &view) != 0)
 		return -1;
 	held = pattern == NULL ||
 	    claims_holds(view.st->claims, pattern, state_owner_lookup(view.st, owner));
@@ -1300,6 +1354,10 @@ server_run(const struct server_opts *o)
 		goto out;
 	if (s.live != NULL) {
 		s.main_thread = pthread_self();
+		if ((s.tenant_gens = strmap_new()) == NULL) {
+			log_warnx("out of memory");
+			goto out;
+		}
 		if (!o->no_reconcile && (s.rec = reconciler_start(s.kc, s.live, NULL,
 		    o->lease_seconds, live_synced, &s, err, sizeof(err))) == NULL) {
 			log_warnx("reconciler: %s", err);
@@ -1364,6 +1422,7 @@ out:
 	tlsreload_clear();   /* the daemon, and every session with it, is gone by now */
 	pem_free(ca, ca_len);
 	free(s.tenants_seen);
+	strmap_free(s.tenant_gens);
 	pthread_mutex_destroy(&s.snap_lock);
 	return status;
 }
