@@ -127,3 +127,13 @@ sanitizers_clean() {
 		ok "$what ran clean under the sanitizers"
 	fi
 }
+
+# tg_serving_setup WORK: what a `serve --kubeconfig` replica needs besides the cluster — the
+# serving pair from `tenantguard certs` in WORK/certs (valid for 127.0.0.1, which is what the
+# apiserver dials; the CA bundle, base64, in WORK/cabundle) and the namespace
+# tenantguard-system (claims, Leases). Ends the script on failure. Needs $tg.
+tg_serving_setup() {
+	"$tg" certs --out "$1/certs" >"$1/cabundle" 2>"$1/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
+	admin create namespace tenantguard-system >/dev/null 2>&1 || admin get namespace tenantguard-system >/dev/null ||
+		{ bad "create namespace tenantguard-system"; summary; exit 1; }
+}

@@ -16,8 +16,7 @@ e2e_cluster_up live
 dir=$TENANTGUARD_CLUSTER_DIR
 work=$dir/live; mkdir -p "$work"
 log=$work/tenantguard.log
-"$tg" certs --out "$work/certs" >/dev/null 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
-admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
+tg_serving_setup "$work"
 grace=2 interval=2   # --claim-grace 2: release rounds every min(5, grace) s
 
 # serve KUBECONFIG LOG: starts tenantguard with live state on a new port ($port, $serve_pid).

@@ -14,8 +14,7 @@ ROUNDS=${ROUNDS:-20}
 e2e_cluster_up race
 dir=$TENANTGUARD_CLUSTER_DIR
 work=$dir/race; mkdir -p "$work"
-"$tg" certs --out "$work/certs" >/dev/null 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
-admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
+tg_serving_setup "$work"
 
 serve() { tg_replica "$1" "$work" "${@:2}"; }
 serve 1; serve 2

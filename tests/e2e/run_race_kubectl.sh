@@ -19,10 +19,7 @@ t0=$SECONDS
 e2e_cluster_up racek
 dir=$TENANTGUARD_CLUSTER_DIR
 work=$dir/racek; mkdir -p "$work"
-admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
-
-# The serving certificate names 127.0.0.1, which is what the apiserver dials (the balancer).
-"$tg" certs --out "$work/certs" >"$work/cabundle" 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
+tg_serving_setup "$work"
 
 serve() { tg_replica "$1" "$work" "${@:2}"; }
 # (no reconciler: its writes would go through the balancer first and skew which connections

@@ -27,8 +27,7 @@ e2e_cluster_up restart
 dir=$TENANTGUARD_CLUSTER_DIR
 work=$dir/restart; mkdir -p "$work"
 log=$work/tenantguard.log
-"$tg" certs --out "$work/certs" >/dev/null 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
-admin create namespace tenantguard-system >/dev/null || { bad "create namespace tenantguard-system"; summary; exit 1; }
+tg_serving_setup "$work"
 ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
 
 port=$(freeport)

@@ -19,10 +19,9 @@ LEASE=${LEASE:-4}
 e2e_cluster_up tenants
 dir=$TENANTGUARD_CLUSTER_DIR
 work=$dir/tenants; mkdir -p "$work"
-for ns in tenantguard-system higress-system; do
-	admin create namespace "$ns" >/dev/null 2>&1 || admin get namespace "$ns" >/dev/null ||
-		{ bad "create namespace $ns"; summary; exit 1; }
-done
+tg_serving_setup "$work"
+admin create namespace higress-system >/dev/null 2>&1 || admin get namespace higress-system >/dev/null ||
+	{ bad "create namespace higress-system"; summary; exit 1; }
 admin apply -f "$top/manifests/crd-tenants.yaml" >"$work/crd.log" 2>&1 &&
 	admin wait --for condition=established --timeout=30s crd/tenants.tenantguard.io >>"$work/crd.log" 2>&1 &&
 	ok "manifests/crd-tenants.yaml applies and is established" ||
@@ -56,7 +55,6 @@ tenants:
   - name: tenant2
     customDomains: ["*.client.com"]
 YAML
-"$tg" certs --out "$work/certs" >"$work/cabundle" 2>"$work/certs.log" || { bad "tenantguard certs"; summary; exit 1; }
 serve() { tg_replica "$1" "$work" --config "$work/config.yaml" --lease-seconds "$LEASE"; }
 serve 1; serve 2
 tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" ||
