@@ -7,17 +7,17 @@ DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libssl-dev liby
             libcurl4-openssl-dev libgnutls28-dev curl openssl python3 python3-jsonpatch publicsuffix
 
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
-BASEFLAGS:= -D_GNU_SOURCE -O2 -g -Iwebhook -Ipolicies -Icerts
+BASEFLAGS:= -D_GNU_SOURCE -O2 -g -Iwebhook -Iwebhook/kube -Iwebhook/controller -Ipolicies -Icerts
 ifeq ($(SAN),1)
 BASEFLAGS:= -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-            -fno-sanitize-recover=undefined -Iwebhook -Ipolicies -Icerts
+            -fno-sanitize-recover=undefined -Iwebhook -Iwebhook/kube -Iwebhook/controller -Ipolicies -Icerts
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(BASEFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS     = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC  := $(wildcard policies/*.c) $(filter-out webhook/main.c,$(wildcard webhook/*.c)) $(wildcard certs/*.c)
+LIB_SRC  := $(wildcard policies/*.c) $(filter-out webhook/main.c,$(wildcard webhook/*.c webhook/*/*.c)) $(wildcard certs/*.c)
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -43,7 +43,7 @@ install-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(BUILD)/obj/%.o: %.c $(wildcard */*.h) | deps
+$(BUILD)/obj/%.o: %.c $(wildcard */*.h */*/*.h) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@

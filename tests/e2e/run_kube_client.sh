@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Kubernetes API client (webhook/kube.c) against a real kube-apiserver, and against a small
+# The Kubernetes API client (webhook/kube/kube.c) against a real kube-apiserver, and against a small
 # TLS fake on loopback for what a healthy apiserver will not do on demand (HTTP 410, client
 # certificates, an endless event line). Drives it through BUILD_DIR/tests/kube_probe; brings
 # its own cluster up (tests/e2e/cluster.sh) and tears it down. Last line: "N passed, N failed".

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Leader election on a Lease (webhook/leader.c) and server-side apply (kube_apply) against a
+# Leader election on a Lease (webhook/controller/leader.c) and server-side apply (kube_apply) against a
 # real kube-apiserver: candidates are BUILD_DIR/tests/leader_probe processes, killed and
 # stopped on purpose; apply goes through BUILD_DIR/tests/kube_probe. Brings its own cluster up
 # and tears it down. Last line: "N passed, N failed".

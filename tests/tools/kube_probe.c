@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kube_probe: drives webhook/kube.c from the command line for tests/e2e/run_kube_client.sh. */
+/* kube_probe: drives webhook/kube/kube.c from the command line for tests/e2e/run_kube_client.sh. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* leader_probe: one leader-election candidate (webhook/leader.c) for tests/e2e/run_leader.sh. */
+/* leader_probe: one leader-election candidate (webhook/controller/leader.c) for tests/e2e/run_leader.sh. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
