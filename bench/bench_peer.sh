@@ -4,7 +4,8 @@
 # bench_peer.sh BUILD_DIR: tenantguard against the peer an operator would pick instead, OPA
 # (built from the Go module proxy by bench/build_opa.sh, cached by version), in one run on
 # this machine. For each claim count N (0, 10k, 100k):
-#   - state: N Ingresses in namespaces team-0..99, one first-come host each, as the v1 List
+#   - state: N Ingresses in namespaces team-0..99, one first-come host each (svc<i>.app<i/50>.
+#     domain<i/1000>.com, the layout of bench_review.c), as the v1 List
 #     `tenantguard serve --state` reads; OPA gets the same claims as data.tg for the indexed
 #     Rego policy bench/peer/tenantguard.rego (host ownership and collision only, no scan),
 #     served as its default decision (POST / with the AdmissionReview as input);

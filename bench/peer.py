@@ -21,7 +21,8 @@ NS = 100   # the state's namespaces team-0..; none is a tenant's
 
 
 def claim_host(i):
-    return "app%d.newco%d.com" % (i, i)
+    """The host layout of bench_review.c: 50 hosts a parent, 1000 a registrable domain."""
+    return "svc%d.app%d.domain%d.com" % (i, i // 50, i // 1000)
 
 
 def ingress(name, ns, hosts):
