@@ -19,6 +19,10 @@
 #   - load: wrk, TLS keep-alive, the allowed review; per round tenantguard and OPA back to
 #     back, the order swapped every round (ABBA); each server's best round counts;
 #   - RSS (VmRSS) after the load.
+# The two loads are not the same work: tenantguard reads the Kubernetes List and reduces it to
+# its index itself; OPA's indexed policy needs the claims already distilled into a map (what a
+# sync process would have to produce), a file about a sixth of the List's size. Both sizes
+# are printed.
 # Ratios are tenantguard / OPA: rps above 1 and p99, RSS and cold start below 1 favour
 # tenantguard. Both servers share the 2 cores with wrk (and with anything else running):
 # absolute figures are noisy, the same-run ratios much less so.
@@ -129,6 +133,7 @@ rps() { awk '/^Requests\/sec:/ { print $2 }' "$1"; }
 # wrk's 99% latency in ms
 p99() { awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
 	print (u == "us" ? v / 1000 : u == "s" ? v * 1000 : v) }' "$1"; }
+mb() { awk -v b="$(wc -c <"$1")" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 # best NAME: the file of NAME's round with the most requests/sec
 best() {
@@ -193,7 +198,8 @@ for N in $CLAIMS; do
 			tr / or, tp / op, tm / om, tc / oc }')" \
 		"tenantguard_rps=$TG_RPS opa_rps=$OPA_RPS tenantguard_p99_ms=$TG_P99 opa_p99_ms=$OPA_P99" \
 		"tenantguard_rss_mb=$TG_RSS opa_rss_mb=$OPA_RSS tenantguard_cold_start_ms=$TG_COLD" \
-		"opa_cold_start_ms=$OPA_COLD"
+		"opa_cold_start_ms=$OPA_COLD tenantguard_state_mb=$(mb "$DIR/state.json")" \
+		"opa_data_mb=$(mb "$DIR/data.json")"
 	echo "bench: peer=opa claims=$N verdicts tenantguard before: $TG_BEFORE after: $TG_AFTER;" \
 		"opa before: $OPA_BEFORE after: $OPA_AFTER; opa_evals allow=$EV_ALLOW collide=$EV_COLLIDE" \
 		"# opa eval --profile num_eval: flat in N means no scan"
