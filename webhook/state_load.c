@@ -20,9 +20,7 @@
 static bool
 is_list(const json_t *doc)
 {
-	const char *kind = json_string_value(json_object_get(doc, "kind"));
-	size_t n = kind ? strlen(kind) : 0;
-	return n >= 4 && strcmp(kind + n - 4, "List") == 0 &&
+	return statejson_list_kind(json_object_get(doc, "kind")) &&
 	    json_object_get(doc, "items") != NULL;
 }
 

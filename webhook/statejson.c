@@ -74,9 +74,8 @@ each_element(struct cursor *c, bool scratch, statejson_fn fn, void *arg, size_t 
 	}
 }
 
-/* A Kubernetes list: "List" or any "*List" kind that carries items. */
-static bool
-is_list_kind(const json_t *kind)
+bool
+statejson_list_kind(const json_t *kind)
 {
 	size_t n = json_string_length(kind);
 	return json_is_string(kind) && n >= 4 && strcmp(json_string_value(kind) + n - 4, "List") == 0;
@@ -111,7 +110,7 @@ each_member(struct cursor *c, json_t *top, bool *streamed, bool scratch, statejs
 		if (strcmp(k, "items") == 0 && peek(c) == '[') {
 			/* Before its kind (kubectl sorts the members) the List is only likely: if fn
 			 * refuses an item, the document may still be one object that has items. */
-			bool sure = is_list_kind(json_object_get(top, "kind"));
+			bool sure = statejson_list_kind(json_object_get(top, "kind"));
 			*streamed = true;
 			rc = each_element(c, scratch, fn, arg, n);
 			if (rc != 0 && !sure)
@@ -158,7 +157,7 @@ statejson_each(const char *buf, size_t len, bool scratch, statejson_fn fn, void 
 		rc = STATEJSON_NOT_JSON;   /* text after the document */
 	if (rc == 0) {
 		const json_t *items = json_object_get(top, "items");
-		bool list = is_list_kind(json_object_get(top, "kind")) && (streamed || items != NULL);
+		bool list = statejson_list_kind(json_object_get(top, "kind")) && (streamed || items != NULL);
 
 		if (list && !streamed && !json_is_null(items))
 			rc = STATEJSON_NOT_JSON;   /* items that are not a list: the YAML reader says so */

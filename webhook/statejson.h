@@ -9,6 +9,9 @@
 /* statejson_each's answer when buf is not one JSON document of the shapes it streams. */
 #define STATEJSON_NOT_JSON 1
 
+/* Whether kind (borrowed, may be NULL) names a Kubernetes list: "List" or any "*List". */
+bool statejson_list_kind(const json_t *kind);
+
 /*
  * Called with each object (borrowed: valid during the call only) and its index from 0;
  * 0 goes on, anything else stops the walk and is what statejson_each returns.
