@@ -1,4 +1,4 @@
-# lib.sh: what the e2e scripts share — outcome bookkeeping, polling, the cluster, serving replicas, reviews.
+# lib.sh: what the e2e scripts share — checks, polling, the cluster, serving replicas, reviews.
 # Sourced, not run. Each check prints "ok NAME" or "FAIL NAME: why"; summary prints the total.
 # Replicas are numbered: serve N sets port[N] and pid[N], and review/allowed/collides/metric
 # take N (default 1). $work is the script's scratch folder inside the cluster's.
