@@ -62,8 +62,9 @@ expect_not() {
 }
 
 # e2e_cluster_up NAME: builds the control plane (cached), starts a cluster in a new temp dir
-# that is torn down when the script exits, whatever happens, and loads its exports
-# (KUBECTL, KUBECONFIG_ADMIN/ALICE/BOB, TENANTGUARD_APISERVER, ...). Needs $e2e.
+# ($dir) that is torn down when the script exits, whatever happens, loads its exports
+# (KUBECTL, KUBECONFIG_ADMIN/ALICE/BOB, TENANTGUARD_APISERVER, ...) and makes the script's
+# scratch folder $work, $dir/NAME. Needs $e2e.
 e2e_cluster_up() {
 	local line exports
 	line=$("$e2e/build.sh" | grep '^TENANTGUARD_K8S_BIN=') || die "build the control plane"
@@ -73,6 +74,8 @@ e2e_cluster_up() {
 	trap 'rm -f "$_expect_out"; "$e2e/cluster.sh" down "$TENANTGUARD_CLUSTER_DIR" >/dev/null 2>&1' EXIT
 	exports=$("$e2e/cluster.sh" up "$TENANTGUARD_CLUSTER_DIR") || die "cluster up"
 	eval "$exports"
+	dir=$TENANTGUARD_CLUSTER_DIR work=$TENANTGUARD_CLUSTER_DIR/$1
+	mkdir -p "$work"
 }
 
 # kubectl as admin (system:masters), alice (edit in tenant1-gateway) and bob (edit in
@@ -165,6 +168,8 @@ ingress() {
 	[ -z "${4:-}" ] || printf '  ingressClassName: %s\n' "$4"
 	printf '  rules:\n  - host: "%s"\n    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}\n' "$3"
 }
+# claim_key HOST: the key tg-claim-* ConfigMaps file HOST under (_wild_.D for *.D).
+claim_key() { case $1 in '*.'*) echo "_wild_.${1#\*.}" ;; *) echo "$1" ;; esac; }
 # claims DOMAIN: the data of tenantguard-system/tg-claim-DOMAIN as sorted "key=owner" lines
 # (nothing when it is absent).
 claims() {
@@ -198,6 +203,10 @@ tg_register() {
 	       -e "s|^( *caBundle:).*|\1 $(cat "$work/cabundle")|" "$e2e/../../manifests/webhooks.yaml" >"$work/webhooks.yaml"
 	admin apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1
 }
+# webhook_answers: a registered validating webhook answers: bob's server-side dry run of
+# objects/same-host-in-tenant2.yaml is denied [host-ownership] (the apiserver picks new
+# webhook configurations up asynchronously: poll it with within).
+webhook_answers() { bob apply --dry-run=server -f "$e2e/objects/same-host-in-tenant2.yaml" 2>&1 | grep -q host-ownership; }
 
 # sanitizers_clean WHAT LOG...: ok when no log has an ASan/UBSan/LSan report, else the
 # reports' first lines.
@@ -210,11 +219,13 @@ sanitizers_clean() {
 	fi
 }
 
-# tg_serving_setup WORK: what a `serve --kubeconfig` replica needs besides the cluster — the
+# tg_serving_setup [WORK]: what a `serve --kubeconfig` replica needs besides the cluster — the
 # serving pair from `tenantguard certs` in WORK/certs (valid for 127.0.0.1, which is what the
 # apiserver dials; the CA bundle, base64, in WORK/cabundle) and the namespace
-# tenantguard-system (claims, Leases). Ends the script on failure. Needs $tg.
+# tenantguard-system (claims, Leases). WORK defaults to $work. Ends the script on failure.
+# Needs $tg.
 tg_serving_setup() {
+	set -- "${1:-$work}"
 	"$tg" certs --out "$1/certs" >"$1/cabundle" 2>"$1/certs.log" || die "tenantguard certs" "$1/certs.log"
 	admin create namespace tenantguard-system >/dev/null 2>&1 || admin get namespace tenantguard-system >/dev/null ||
 		die "create namespace tenantguard-system"

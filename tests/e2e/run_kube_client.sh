@@ -12,8 +12,6 @@ probe=$build/tests/kube_probe
 [ -x "$probe" ] || die "no $probe (make $build/tests/kube_probe)"
 
 e2e_cluster_up kube
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/kube-client; mkdir -p "$work"
 apiport=${TENANTGUARD_APISERVER##*:}
 out=$work/out
 

@@ -15,8 +15,6 @@ for p in "$probe" "$kprobe"; do
 done
 
 e2e_cluster_up leader
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/leader; mkdir -p "$work"
 ns=tenantguard-system
 lease=tenantguard-leader
 LEASE_S=3 RENEW_S=2 RETRY_MS=500

@@ -13,9 +13,7 @@ tg=$build/tenantguard
 . "$e2e/lib.sh"
 
 e2e_cluster_up live
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/live; mkdir -p "$work"
-tg_serving_setup "$work"
+tg_serving_setup
 grace=2 interval=2   # --claim-grace 2: release rounds every min(5, grace) s
 # Replica 2 is served by an apiserver that is not there, replica 1 by the real one.
 log=$work/serve1.log dead_log=$work/serve2.log

@@ -12,9 +12,7 @@ tg=$build/tenantguard
 ROUNDS=${ROUNDS:-20}
 
 e2e_cluster_up race
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/race; mkdir -p "$work"
-tg_serving_setup "$work"
+tg_serving_setup
 
 serve 1; serve 2
 ready 1 2 && ok "two replicas ready on ports ${port[1]} and ${port[2]}" || die "replicas not ready" "$work"/serve*.log
@@ -41,7 +39,7 @@ for n in $(seq "$ROUNDS"); do
 		bad "round $n ($h1 vs $h2): not exactly one winner"
 		sed 's/^/     /' "$work/o1-$n" "$work/o2-$n"; bad_rounds=$((bad_rounds + 1)); continue
 	fi
-	key=$wh; [ "${wh#\*.}" != "$wh" ] && key="_wild_.${wh#\*.}"
+	key=$(claim_key "$wh")
 	# (read up to 3 times: a kubectl call may fail under load; its errors are not shown)
 	shown=false
 	for _ in 1 2 3; do grep -qx "$key=tenant/$winner" <<<"$(claims race.io)" && { shown=true; break; }; sleep 0.2; done

@@ -16,9 +16,7 @@ ROUNDS=${ROUNDS:-50}
 
 t0=$SECONDS
 e2e_cluster_up racek
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/racek; mkdir -p "$work"
-tg_serving_setup "$work"
+tg_serving_setup
 
 # (no reconciler: its writes would go through the balancer first and skew which connections
 # the apiserver keeps; this test is about claims only)
@@ -31,9 +29,7 @@ tg_balancer "$work" "${port[1]}" "${port[2]}"
 	die "tcplb.py did not start" "$work/lb.log"
 
 tg_register "127.0.0.1:$lbport" || die "register manifests/webhooks.yaml" "$work/register.log"
-# The apiserver picks new webhook configurations up asynchronously; wait for a verdict.
-answers() { bob apply --dry-run=server -f "$e2e/objects/same-host-in-tenant2.yaml" 2>&1 | grep -q host-ownership; }
-within "the registered webhook answers through the balancer" 20000 answers ||
+within "the registered webhook answers through the balancer" 20000 webhook_answers ||
 	die "the registered webhook never answered through the balancer" "$work/lb.stats" "$work/lb.log" "$work"/serve*.log
 
 # reviews REPLICA: "ALLOWED DENIED-HOST-COLLISION" — validating Ingress CREATE reviews so far.
@@ -73,7 +69,7 @@ for n in $(seq "$ROUNDS"); do
 		bad_rounds=$((bad_rounds + 1)); continue
 	fi
 	echo "$wns/$wname" >>"$work/expected-ingresses"
-	key=$wh; [ "${wh#\*.}" != "$wh" ] && key="_wild_.${wh#\*.}"
+	key=$(claim_key "$wh")
 	echo "$key=tenant/$winner" >>"$work/expected-claims"
 	# the loser must learn nothing about the winner: not its tenant, namespace or object
 	if grep -qE -- "$winner|$wname" "$lost"; then

@@ -24,10 +24,8 @@ tg=$build/tenantguard
 RECOVER_MS=${RECOVER_MS:-30000}   # the bound on the informers' recovery after a restart
 
 e2e_cluster_up restart
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/restart; mkdir -p "$work"
 log=$work/serve1.log
-tg_serving_setup "$work"
+tg_serving_setup
 
 serve 1
 ready 1 && ok "tenantguard serve --kubeconfig ready on port ${port[1]}" || die "serve not ready" "$log"

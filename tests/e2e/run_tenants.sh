@@ -17,9 +17,7 @@ tg=$build/tenantguard
 LEASE=${LEASE:-4}
 
 e2e_cluster_up tenants
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/tenants; mkdir -p "$work"
-tg_serving_setup "$work"
+tg_serving_setup
 admin create namespace higress-system >/dev/null 2>&1 || admin get namespace higress-system >/dev/null ||
 	die "create namespace higress-system"
 admin apply -f "$top/manifests/crd-tenants.yaml" >"$work/crd.log" 2>&1 &&
