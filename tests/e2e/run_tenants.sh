@@ -57,7 +57,7 @@ for r in 1 2; do serve "$r" --config "$work/config.yaml" --lease-seconds "$LEASE
 ready 1 2 || die "replicas not ready" "$work"/serve*.log
 tg_balancer "$work" "${port[1]}" "${port[2]}" || die "tcplb.py did not start" "$work/lb.log"
 tg_register "127.0.0.1:$lbport" || die "register webhooks" "$work/register.log"
-guarded() { alice -n tenant1-gateway delete networkpolicy tenantguard-isolation --dry-run=server 2>&1 | grep -q managed-object; }
+guarded() { grep -q managed-object <<<"$(alice -n tenant1-gateway delete networkpolicy tenantguard-isolation --dry-run=server 2>&1)"; }
 within "webhook registered; tenant1's baseline exists (config-file tenants are reconciled too) and is guarded" 20000 guarded ||
 	die "webhook or tenant1 baseline never answered" "$work"/serve*.log
 jp() { admin get "$@" 2>/dev/null; }   # jp ARGS: kubectl get as admin, quiet
