@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* statejson: a JSON state document walked object by object, each decoded by jansson. */
 /*
- * statejson: a JSON state document walked object by object. A 100k-object List read whole
- * (through libyaml, or even jansson) is a tree many times the file's size that is built only
- * to be thrown away once the claims are indexed; here only the List's own small members and
- * one item at a time are ever decoded, each by jansson at the position where it starts.
+ * A 100k-object List read whole (through libyaml, or even jansson) is a tree many times the
+ * file's size that is built only to be thrown away once the claims are indexed; here only the
+ * List's own small members and one item at a time are ever decoded, each by jansson at the
+ * position where it starts.
  */
 #include "statejson.h"
 
