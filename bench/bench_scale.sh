@@ -282,8 +282,7 @@ echo "bench: scale kubectl_list_ms=$list_ms cold_start_over_list=$(awk -v a="$re
 # tenantguard is now the cluster's webhook (as manifests/webhooks.yaml ships it, by URL): the
 # writer's creates and patches below go through it, and the apiserver's histogram says how
 # long it waited for each of its two webhooks.
-tg_webhooks "127.0.0.1:$PORT" "$(cat "$work/cabundle")" "$work/webhooks.yaml"
-admin apply -f "$work/webhooks.yaml" >/dev/null || fail "registering the webhooks failed"
+tg_register "127.0.0.1:$PORT" || fail "registering the webhooks failed: $(cat "$work/register.log")"
 for _ in $(seq 100); do   # the apiserver's webhook informer has picked it up once it is called
 	admin create --dry-run=server -f - -o name >/dev/null 2>&1 <<<'{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"probe","namespace":"team-0"},"spec":{"rules":[{"host":"probe.churn.example.net"}]}}'
 	grep -q '"name":"probe"' "$work/tenantguard.log" 2>/dev/null && break
