@@ -14,7 +14,7 @@
 #include "config_load.h"
 #include "fileio.h"
 #include "review.h"
-#include "server.h"
+#include "process.h"
 #include "state.h"
 #include "state_load.h"
 #include "yamljson.h"
@@ -272,7 +272,7 @@ cmd_serve(int argc, char **argv)
 		{ "lease-seconds", required_argument, NULL, 'L' }, /* hidden: for tests */
 		{ NULL, 0, NULL, 0 },
 	};
-	struct server_opts o;
+	struct process_opts o;
 	int c;
 
 	memset(&o, 0, sizeof(o));
@@ -326,7 +326,7 @@ cmd_serve(int argc, char **argv)
 	 */
 	const char *svc = getenv("KUBERNETES_SERVICE_HOST");
 	o.in_cluster = o.kubeconfig == NULL && o.state_path == NULL && svc != NULL && *svc != '\0';
-	return server_run(&o);
+	return process_run(&o);
 }
 
 int
