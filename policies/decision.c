@@ -12,7 +12,7 @@ decision_init(struct decision *d)
 	/* Field by field: the buffers are kilobytes and every review starts here. */
 	d->allowed = true;
 	d->code = 200;
-	d->rule[0] = '\0';
+	d->rule = RULE_NONE;
 	d->message[0] = '\0';
 	d->n_warnings = 0;
 	d->patch = NULL;
@@ -26,15 +26,30 @@ decision_clear(struct decision *d)
 }
 
 void
-decision_deny(struct decision *d, int code, const char *rule, const char *fmt, ...)
+decision_deny(struct decision *d, int code, enum rule_id rule, const char *fmt, ...)
 {
 	va_list ap;
 	if (!d->allowed)
 		return;
 	d->allowed = false;
 	d->code = code;
-	snprintf(d->rule, sizeof(d->rule), "%s", rule);
-	int n = snprintf(d->message, sizeof(d->message), "[%s] ", rule);
+	d->rule = rule;
+	int n = snprintf(d->message, sizeof(d->message), "[%s] ", ruleid_name(rule));
+	va_start(ap, fmt);
+	vsnprintf(d->message + n, sizeof(d->message) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+void
+decision_fail(struct decision *d, const char *fmt, ...)
+{
+	va_list ap;
+	if (!d->allowed)
+		return;
+	d->allowed = false;
+	d->code = 500;
+	d->rule = RULE_NONE;
+	int n = snprintf(d->message, sizeof(d->message), "internal error: ");
 	va_start(ap, fmt);
 	vsnprintf(d->message + n, sizeof(d->message) - (size_t)n, fmt, ap);
 	va_end(ap);

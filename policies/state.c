@@ -9,7 +9,8 @@
 #include "claims.h"
 #include "config.h"
 #include "host.h"
-#include "rules.h"
+#include "jsonget.h"
+#include "owner.h"
 #include "strmap.h"
 #include "tenantobj.h"
 

@@ -223,7 +223,7 @@ log_decision(const struct review_summary *s, long micros)
 {
 	char uid[sizeof(s->uid)], kind[sizeof(s->kind)], op[sizeof(s->operation)];
 	char ns[sizeof(s->namespace)], name[sizeof(s->name)], user[sizeof(s->user)];
-	char rule[sizeof(s->rule)], ts[40], num[48];
+	char ts[40], num[48];
 	struct jsonout o = { 0 };
 	int saved = errno;
 
@@ -233,7 +233,6 @@ log_decision(const struct review_summary *s, long micros)
 	log_utf8_clean(s->namespace, ns, sizeof(ns));
 	log_utf8_clean(s->name, name, sizeof(name));
 	log_utf8_clean(s->user, user, sizeof(user));
-	log_utf8_clean(s->rule, rule, sizeof(rule));
 	log_timestamp(ts, sizeof(ts));
 	jsonout_lit(&o, "{\"ts\":");
 	jsonout_str(&o, ts);
@@ -252,7 +251,7 @@ log_decision(const struct review_summary *s, long micros)
 	snprintf(num, sizeof(num), ",\"allowed\":%s,\"code\":%d,\"rule\":",
 	    s->allowed ? "true" : "false", s->code);
 	jsonout_lit(&o, num);
-	jsonout_str(&o, rule);
+	jsonout_str(&o, s->rule == RULE_NONE ? "" : ruleid_name(s->rule));
 	snprintf(num, sizeof(num), ",\"us\":%ld}\n", micros);
 	jsonout_lit(&o, num);
 	if (!o.failed)   /* (the fields are UTF-8 cleaned: only memory can fail) */

@@ -21,12 +21,6 @@ static const char *const kind_names[] = {
 };
 static const char *const op_names[] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other" };
 static const char *const decision_names[] = { "allowed", "denied", "error" };
-static const char *const rule_names[] = {
-	"none", "host-ownership", "host-collision", "host-invalid", "ingress-class",
-	"backend-namespace", "entry-route", "entry-admin", "service-external-ips", "service-type",
-	"service-external-name", "tls-secret", "tls-secret-hosts", "managed-object", "tenant-label",
-	"namespace-tenant", "tenant-domain-in-use", "request-invalid", "other",
-};
 static const int http_codes[] = { 200, 400, 403, 404, 405, 413, 415, 500, 503 };
 
 enum { DEC_ALLOWED, DEC_DENIED, DEC_ERROR };
@@ -35,7 +29,7 @@ enum { DEC_ALLOWED, DEC_DENIED, DEC_ERROR };
 #define N_KIND    NELEM(kind_names)
 #define N_OP      NELEM(op_names)
 #define N_DEC     NELEM(decision_names)
-#define N_RULE    NELEM(rule_names)
+#define N_RULE    RULE_COUNT   /* the rule label: ruleid.h, "none" for no rule */
 #define N_CODE    (NELEM(http_codes) + 1)   /* + "other" */
 
 /* Upper bounds of the duration buckets in microseconds (0.0001 s .. 1 s), +Inf after them. */
@@ -105,11 +99,8 @@ metrics_review(enum metrics_webhook w, const struct review_summary *s, bool fail
 		d = DEC_ALLOWED;
 	else
 		d = DEC_DENIED;
-	/* rule_names[0] ("none") is for reviews without a rule id, never matched by name. */
-	if (d == DEC_ALLOWED || s->rule[0] == '\0')
-		r = 0;
-	else
-		r = 1 + vocab_index(rule_names + 1, N_RULE - 1, s->rule);
+	/* An internal error outside every rule (decision_fail) counts as error with rule "none". */
+	r = d == DEC_ALLOWED || (unsigned)s->rule >= N_RULE ? RULE_NONE : (size_t)s->rule;
 	bump(&reviews[w][k][o][d][r]);
 
 	if (micros < 0)
@@ -264,7 +255,7 @@ render_reviews(struct text *t)
 		text_label(t, "kind", kind_names[k], false);
 		text_label(t, "operation", op_names[o], false);
 		text_label(t, "decision", decision_names[d], false);
-		text_label(t, "rule", rule_names[r], false);
+		text_label(t, "rule", ruleid_name((enum rule_id)r), false);
 		text_printf(t, "} %llu\n", (unsigned long long)v);
 	}
 }

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "config_load.h"
 #include "fileio.h"
+#include "firstcome.h"
 #include "informer.h"
 #include "jsonget.h"
 #include "kube.h"
@@ -495,14 +496,22 @@ hook_not_ready(void *arg)
 	return NULL;
 }
 
-/* review_after_fn: makes an allowed request's first-come claims durable (claimstore). */
+/* firstcome_claim_fn over the claim store. */
+static enum firstcome_result
+claim_durable(void *arg, const char *pattern, const char *owner, bool dry_run, char *err,
+    size_t errsz)
+{
+	return claimstore_claim(arg, pattern, owner, dry_run, err, errsz);
+}
+
+/* review_after_fn: an allowed request's first-come claims made durable before it is allowed. */
 static void
 hook_claim_after(void *arg, const struct config *cfg, const struct request *req,
     struct decision *d)
 {
 	struct process *s = arg;
 
-	claimstore_review(s->cs, cfg, req, d);
+	firstcome_review(cfg, req, d, claim_durable, s->cs);
 }
 
 static void

@@ -238,7 +238,7 @@ summarize(const struct request *req, const struct decision *d, struct review_sum
 	snprintf(s->user, sizeof(s->user), "%s", req->username);
 	s->allowed = d->allowed;
 	s->code = d->code;
-	snprintf(s->rule, sizeof(s->rule), "%s", d->rule);
+	s->rule = d->rule;
 }
 
 enum review_status

@@ -40,7 +40,7 @@ struct review_summary {
 	char user[254];
 	bool allowed;
 	int  code;
-	char rule[32];
+	enum rule_id rule;   /* RULE_NONE when allowed */
 };
 
 enum review_status {
