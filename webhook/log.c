@@ -16,6 +16,7 @@
 
 #define LOG_MSG_MAX  2048   /* longer messages are cut: a log line is not a data channel */
 #define LOG_LINE_MAX 4096   /* lines up to this size are rendered without allocating */
+#define LOG_DECISION_MAX (64 * 1024)   /* its fields are fixed buffers, escaped at most 6x */
 
 static atomic_bool log_debug_on;
 
@@ -224,8 +225,10 @@ log_decision(const struct review_summary *s, long micros)
 	char uid[sizeof(s->uid)], kind[sizeof(s->kind)], op[sizeof(s->operation)];
 	char ns[sizeof(s->namespace)], name[sizeof(s->name)], user[sizeof(s->user)];
 	char ts[40], num[48];
-	struct jsonout o = { 0 };
+	struct jsonout o;
 	int saved = errno;
+
+	jsonout_init(&o, LOG_DECISION_MAX);
 
 	log_utf8_clean(s->uid, uid, sizeof(uid));
 	log_utf8_clean(s->kind, kind, sizeof(kind));
@@ -255,7 +258,7 @@ log_decision(const struct review_summary *s, long micros)
 	snprintf(num, sizeof(num), ",\"us\":%ld}\n", micros);
 	jsonout_lit(&o, num);
 	if (!o.failed)   /* (the fields are UTF-8 cleaned: only memory can fail) */
-		write_all(o.p, o.len);
-	free(o.p);
+		write_all(o.b.p, o.b.len);
+	dynbuf_free(&o.b);
 	errno = saved;
 }

@@ -20,7 +20,6 @@
 #include "yamljson.h"
 
 #define TENANTGUARD_VERSION "0.1.0"
-#define REVIEW_MAX_INPUT    (7u << 20)   /* the same 7 MiB the server accepts */
 
 static void
 usage(FILE *f)
@@ -114,8 +113,8 @@ cmd_review(int argc, char **argv)
 	if (st == NULL)
 		goto out;
 	body = strcmp(input, "-") == 0 ?
-	    fileio_read_stream(stdin, input, REVIEW_MAX_INPUT, &len, err, sizeof(err)) :
-	    fileio_read(input, REVIEW_MAX_INPUT, &len, err, sizeof(err));
+	    fileio_read_stream(stdin, input, REVIEW_BODY_MAX, &len, err, sizeof(err)) :
+	    fileio_read(input, REVIEW_BODY_MAX, &len, err, sizeof(err));
 	if (body == NULL) {
 		fprintf(stderr, "tenantguard: %s\n", err);
 		goto out;

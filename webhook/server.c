@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dynbuf.h"
 #include "fileio.h"
 #include "log.h"
 #include "metrics.h"
@@ -91,8 +92,7 @@ struct request_ctx {
 	enum route route;
 	bool       answered;   /* a response is queued: ignore whatever else arrives */
 	bool       too_big;
-	char      *body;       /* NUL-terminated, at most SERVER_BODY_MAX bytes */
-	size_t     len, cap;
+	struct dynbuf body;    /* at most REVIEW_BODY_MAX bytes */
 	size_t     dropped;    /* bytes read past the cap and thrown away */
 };
 
@@ -346,7 +346,7 @@ content_type_json(const char *ct)
 	return n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0;
 }
 
-/* Content-Length as a number capped at SERVER_BODY_MAX + 1; -1 when absent or not a number. */
+/* Content-Length as a number capped at REVIEW_BODY_MAX + 1; -1 when absent or not a number. */
 static long long
 content_length(struct MHD_Connection *conn)
 {
@@ -357,38 +357,9 @@ content_length(struct MHD_Connection *conn)
 	if (v == NULL || *v == '\0')
 		return -1;
 	for (; *v >= '0' && *v <= '9'; v++)
-		if ((n = n * 10 + (*v - '0')) > (long long)SERVER_BODY_MAX)
-			n = (long long)SERVER_BODY_MAX + 1;   /* keeps scanning without overflow */
+		if ((n = n * 10 + (*v - '0')) > (long long)REVIEW_BODY_MAX)
+			n = (long long)REVIEW_BODY_MAX + 1;   /* keeps scanning without overflow */
 	return *v == '\0' ? n : -1;
-}
-
-/* Room for `want` bytes and a terminator, never beyond the cap. -1 when out of memory. */
-static int
-body_reserve(struct request_ctx *rq, size_t want)
-{
-	size_t ncap;
-	char *nb;
-
-	if (want + 1 <= rq->cap)
-		return 0;
-	ncap = rq->cap < 16384 ? 16384 : rq->cap * 2;
-	if (ncap < want + 1)
-		ncap = want + 1;
-	if (ncap > SERVER_BODY_MAX + 1)
-		ncap = SERVER_BODY_MAX + 1;
-	if ((nb = realloc(rq->body, ncap)) == NULL)
-		return -1;
-	rq->body = nb;
-	rq->cap = ncap;
-	return 0;
-}
-
-static void
-body_free(struct request_ctx *rq)
-{
-	free(rq->body);
-	rq->body = NULL;
-	rq->len = rq->cap = 0;
 }
 
 /*
@@ -399,22 +370,21 @@ body_free(struct request_ctx *rq)
 static enum MHD_Result
 body_append(struct request_ctx *rq, const char *data, size_t n)
 {
-	if (!rq->too_big && n > SERVER_BODY_MAX - rq->len) {
-		rq->too_big = true;
-		rq->dropped = rq->len;
-		body_free(rq);
-	}
-	if (rq->too_big) {
+	int rc = rq->too_big ? DYNBUF_TOOBIG : dynbuf_add(&rq->body, data, n);
+
+	if (rc == DYNBUF_TOOBIG) {
+		if (!rq->too_big) {
+			rq->too_big = true;
+			rq->dropped = rq->body.len;
+			dynbuf_free(&rq->body);
+		}
 		rq->dropped += n;
-		return rq->dropped > 2 * SERVER_BODY_MAX ? MHD_NO : MHD_YES;
+		return rq->dropped > 2 * REVIEW_BODY_MAX ? MHD_NO : MHD_YES;
 	}
-	if (body_reserve(rq, rq->len + n) != 0) {
+	if (rc != DYNBUF_OK) {
 		log_warnx("request body: out of memory");
 		return MHD_NO;
 	}
-	memcpy(rq->body + rq->len, data, n);
-	rq->len += n;
-	rq->body[rq->len] = '\0';
 	return MHD_YES;
 }
 
@@ -447,14 +417,14 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 	memset(&view, 0, sizeof(view));
 	if (s->hooks.view_begin(s->hooks.arg, &view, &why) == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rs = review_handle_with(view.cfg, view.st, mutate, rq->body != NULL ? rq->body : "",
-		    rq->len, time(NULL), mutate ? NULL : s->hooks.after, s->hooks.arg, &out, &outlen,
+		rs = review_handle_with(view.cfg, view.st, mutate,
+		    rq->body.p != NULL ? rq->body.p : "", rq->body.len, time(NULL), mutate ? NULL : s->hooks.after, s->hooks.arg, &out, &outlen,
 		    &sum, err, sizeof(err));
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		s->hooks.view_end(s->hooks.arg, &view);
 		us = micros_between(&t0, &t1);
 	}
-	body_free(rq);   /* up to 7 MiB that the response no longer needs */
+	dynbuf_free(&rq->body);   /* up to 7 MiB that the response no longer needs */
 
 	metrics_review(w, &sum, why != NULL || rs != REVIEW_OK || out == NULL, us);
 	if (why != NULL) {
@@ -545,11 +515,11 @@ request_begin(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 		return respond_error(s, conn, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
 		    "Content-Type must be application/json");
 	cl = content_length(conn);
-	if (cl > (long long)SERVER_BODY_MAX)
+	if (cl > (long long)REVIEW_BODY_MAX)
 		return respond_error(s, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-		    "request body larger than %zu bytes", SERVER_BODY_MAX);
+		    "request body larger than %zu bytes", REVIEW_BODY_MAX);
 	/* The announced size in one allocation instead of a series of reallocs. */
-	if (cl > 0 && body_reserve(rq, (size_t)cl) != 0) {
+	if (cl > 0 && dynbuf_reserve(&rq->body, (size_t)cl) != DYNBUF_OK) {
 		log_warnx("request body: out of memory");
 		return MHD_NO;
 	}
@@ -564,7 +534,7 @@ request_finish(struct server *s, struct MHD_Connection *conn, struct request_ctx
 
 	if (rq->too_big)
 		return respond_error(s, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-		    "request body larger than %zu bytes", SERVER_BODY_MAX);
+		    "request body larger than %zu bytes", REVIEW_BODY_MAX);
 	switch (rq->route) {
 	case ROUTE_VALIDATE:
 	case ROUTE_MUTATE:
@@ -597,6 +567,7 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 			log_warnx("request: out of memory");
 			return MHD_NO;
 		}
+		dynbuf_init(&rq->body, REVIEW_BODY_MAX);
 		*req_cls = rq;
 		atomic_fetch_add(&s->active, 1);
 		return request_begin(s, conn, rq, url, method);
@@ -625,7 +596,7 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)toe;
 	if (rq == NULL)
 		return;
-	body_free(rq);
+	dynbuf_free(&rq->body);
 	free(rq);
 	*req_cls = NULL;
 	atomic_fetch_sub(&s->active, 1);

@@ -7,8 +7,6 @@
 
 #include "review.h"
 
-#define SERVER_BODY_MAX ((size_t)7 * 1024 * 1024)  /* DESIGN §7: larger bodies get 413 */
-
 /* Every string is borrowed until server_free. */
 struct server_opts {
 	const char *listen;       /* "HOST:PORT" or "[V6ADDR]:PORT"; NULL: "0.0.0.0:8443" */
@@ -53,7 +51,7 @@ struct server_hooks {
 struct server *server_new(const struct server_opts *o);
 
 /*
- * Starts serving /validate, /mutate (POST application/json, at most SERVER_BODY_MAX bytes),
+ * Starts serving /validate, /mutate (POST application/json, at most REVIEW_BODY_MAX bytes),
  * /healthz, /readyz and /metrics on worker threads; `h` is copied. 0, or -1 logged (a busy
  * port).
  */

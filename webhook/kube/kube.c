@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "base64.h"
+#include "dynbuf.h"
 #include "fileio.h"
 #include "kube.h"
 #include "ndjson.h"
@@ -56,13 +57,6 @@ struct kube_client {
 	struct stat token_st;
 	CURL *pool[KUBE_POOL];
 	size_t npool;
-};
-
-/* A growable response buffer with its cap fixed at init. */
-struct buf {
-	char *p;
-	size_t len, cap, max;
-	bool too_big;
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -112,33 +106,11 @@ free_secret_str(char *p)
 		free_secret(p, strlen(p));
 }
 
-static bool
-buf_add(struct buf *b, const char *data, size_t len)
-{
-	if (len > b->max - b->len) {
-		b->too_big = true;
-		return false;
-	}
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL)
-			return false;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-	return true;
-}
-
+/* CURLOPT_WRITEFUNCTION into a dynbuf: a short count (an error) once it fails. */
 static size_t
 buf_write(char *data, size_t size, size_t n, void *arg)
 {
-	return buf_add(arg, data, size * n) ? size * n : 0;
+	return dynbuf_add(arg, data, size * n) == DYNBUF_OK ? size * n : 0;
 }
 
 /* `value` percent-encoded for a query (new string; curl_free it). */
@@ -984,15 +956,14 @@ http_error(struct kube_client *kc, const char *what, long code, const json_t *st
 static long
 request(struct kube_client *kc, const char *method, const char *path, const char *path_q,
     const json_t *obj, const char *content_type, const struct kube_call_opts *o,
-    struct buf *b, char *err, size_t errsz)
+    struct dynbuf *b, char *err, size_t errsz)
 {
 	struct req r = { .content_type = content_type, .stop = o ? o->stop : NULL };
 	char what[512];
 	long status = -1;
 
 	snprintf(what, sizeof(what), "%s %s", method, path);
-	memset(b, 0, sizeof(*b));
-	b->max = KUBE_BODY_MAX;
+	dynbuf_init(b, KUBE_BODY_MAX);
 	if ((r.url = str_printf("%s%s", kc->server, path_q)) == NULL ||
 	    (obj != NULL && (r.body = json_dumps(obj, JSON_COMPACT)) == NULL)) {
 		snprintf(err, errsz, "%s: out of memory", what);
@@ -1014,7 +985,7 @@ request(struct kube_client *kc, const char *method, const char *path, const char
 	if (rc == CURLE_ABORTED_BY_CALLBACK && stopping(kc, r.stop)) {
 		snprintf(err, errsz, "%s: stopped", what);
 		status = -2;
-	} else if (rc == CURLE_WRITE_ERROR && b->too_big)
+	} else if (rc == CURLE_WRITE_ERROR && b->failed == DYNBUF_TOOBIG)
 		snprintf(err, errsz, "%s: the answer is larger than %zu MiB", what,
 		    KUBE_BODY_MAX >> 20);
 	else if (rc == CURLE_WRITE_ERROR)
@@ -1038,7 +1009,7 @@ request_json(struct kube_client *kc, const char *method, const char *path, const
     const json_t *obj, const char *content_type, const struct kube_call_opts *o,
     json_t **body, char *err, size_t errsz)
 {
-	struct buf b;
+	struct dynbuf b;
 	char what[512];
 
 	*body = NULL;
@@ -1051,7 +1022,7 @@ request_json(struct kube_client *kc, const char *method, const char *path, const
 		snprintf(what, sizeof(what), "%s %s", method, path);
 		http_error(kc, what, status, *body, b.p, err, errsz);
 	}
-	free(b.p);
+	dynbuf_free(&b);
 	return (int)status;
 }
 
@@ -1140,7 +1111,7 @@ kube_list(struct kube_client *kc, const char *path,
 		char *esc = cont ? query_escape(cont) : NULL;
 		char *pq = str_printf("%s%climit=%u%s%s", path, sep, kc->page_limit,
 		    esc ? "&continue=" : "", esc ? esc : "");
-		struct buf b;
+		struct dynbuf b;
 		json_t *list = NULL;
 		json_error_t je;
 
@@ -1167,7 +1138,7 @@ kube_list(struct kube_client *kc, const char *path,
 			if (status == 410)
 				result = KUBE_GONE;
 		}
-		free(b.p);
+		dynbuf_free(&b);
 		if (status != 200 || list == NULL) {
 			json_decref(list);
 			break;
@@ -1234,7 +1205,7 @@ struct watch {
 	size_t rvsz;
 	volatile const int *stop;
 	long status;         /* 0 until the first body bytes */
-	struct buf errbody;  /* the body of a non-200 answer */
+	struct dynbuf errbody;  /* the body of a non-200 answer */
 	int result;          /* what a line decided; KUBE_OK while none did */
 	const char *what;
 	char *err;
@@ -1297,7 +1268,7 @@ watch_write(char *data, size_t size, size_t n, void *arg)
 	if (w->status == 0)
 		curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &w->status);
 	if (w->status != 200) {
-		buf_add(&w->errbody, data, len);   /* beyond the cap: dropped, the start tells */
+		(void)dynbuf_add(&w->errbody, data, len);   /* beyond the cap: dropped, the start tells */
 		return len;
 	}
 	int rc = ndjson_feed(w->nd, data, len, watch_line, w);
@@ -1339,7 +1310,7 @@ kube_watch(struct kube_client *kc, const char *path, char *resource_version, siz
 
 	snprintf(what, sizeof(what), "watch %s", path);
 	w.what = what;
-	w.errbody.max = KUBE_ERRBODY_MAX;
+	dynbuf_init(&w.errbody, KUBE_ERRBODY_MAX);
 	if (rvsz == 0 || memchr(resource_version, '\0', rvsz) == NULL) {
 		snprintf(err, errsz, "%s: the resourceVersion buffer holds no string", what);
 		return KUBE_ERROR;
@@ -1426,7 +1397,7 @@ out:
 	req_done(kc, &r);
 	curl_free(esc);
 	ndjson_free(w.nd);
-	free(w.errbody.p);
+	dynbuf_free(&w.errbody);
 	return result;
 }
 
