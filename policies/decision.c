@@ -25,18 +25,29 @@ decision_clear(struct decision *d)
 	d->patch = NULL;
 }
 
-void
-decision_deny(struct decision *d, int code, enum rule_id rule, const char *fmt, ...)
+/* The first reason wins: `prefix` and the sentence, unless a denial is recorded already. */
+static void
+vdeny(struct decision *d, int code, enum rule_id rule, const char *prefix, const char *fmt,
+    va_list ap)
 {
-	va_list ap;
 	if (!d->allowed)
 		return;
 	d->allowed = false;
 	d->code = code;
 	d->rule = rule;
-	int n = snprintf(d->message, sizeof(d->message), "[%s] ", ruleid_name(rule));
-	va_start(ap, fmt);
+	int n = snprintf(d->message, sizeof(d->message), "%s", prefix);
 	vsnprintf(d->message + n, sizeof(d->message) - (size_t)n, fmt, ap);
+}
+
+void
+decision_deny(struct decision *d, int code, enum rule_id rule, const char *fmt, ...)
+{
+	char prefix[40];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "[%s] ", ruleid_name(rule));
+	va_start(ap, fmt);
+	vdeny(d, code, rule, prefix, fmt, ap);
 	va_end(ap);
 }
 
@@ -44,14 +55,9 @@ void
 decision_fail(struct decision *d, const char *fmt, ...)
 {
 	va_list ap;
-	if (!d->allowed)
-		return;
-	d->allowed = false;
-	d->code = 500;
-	d->rule = RULE_NONE;
-	int n = snprintf(d->message, sizeof(d->message), "internal error: ");
+
 	va_start(ap, fmt);
-	vsnprintf(d->message + n, sizeof(d->message) - (size_t)n, fmt, ap);
+	vdeny(d, 500, RULE_NONE, "internal error: ", fmt, ap);
 	va_end(ap);
 }
 

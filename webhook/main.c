@@ -16,7 +16,7 @@
 #include "review.h"
 #include "process.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 #include "yamljson.h"
 
 #define TENANTGUARD_VERSION "0.1.0"
@@ -89,8 +89,8 @@ cmd_review(int argc, char **argv)
 		fprintf(stderr, "tenantguard: out of memory\n");
 		goto out;
 	}
-	if (state_path != NULL && (objects = state_read_objects(state_path, serr,
-	    sizeof(serr))) != NULL && (tenants = state_select_tenants(objects)) == NULL) {
+	if (state_path != NULL && (objects = statefile_read_objects(state_path, serr,
+	    sizeof(serr))) != NULL && (tenants = statefile_select_tenants(objects)) == NULL) {
 		fprintf(stderr, "tenantguard: out of memory\n");
 		goto out;
 	}
@@ -105,7 +105,7 @@ cmd_review(int argc, char **argv)
 		fprintf(stderr, "tenantguard: state: %s\n", serr);
 		goto out;
 	}
-	if (state_path != NULL && (st = state_from_objects(cfg, objects, serr,
+	if (state_path != NULL && (st = statefile_from_objects(cfg, objects, serr,
 	    sizeof(serr))) == NULL)
 		fprintf(stderr, "tenantguard: state: %s: %s\n", state_path, serr);
 	else if (state_path == NULL && (st = state_new()) == NULL)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dynbuf.h"
+#include "monotime.h"
 #include "review.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -287,9 +288,8 @@ metrics_live_client(uint64_t requests, int leader)
 static void
 render_live(struct dynbuf *t)
 {
-	struct timespec now;
+	int64_t now = monotime_s();
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	text_help(t, "tenantguard_live_ready", "gauge",
 	    "1 once every required informer finished its first full LIST.");
 	dynbuf_addf(t, "tenantguard_live_ready %d\n", atomic_load(&live_ready));
@@ -321,7 +321,7 @@ render_live(struct dynbuf *t)
 
 		if (at > 0)
 			dynbuf_addf(t, "tenantguard_live_last_sync_age_seconds{kind=\"%s\"} %lld\n",
-			    live_kinds[i], (long long)(now.tv_sec - at));
+			    live_kinds[i], (long long)(now - at));
 	}
 }
 

@@ -28,7 +28,7 @@
 #include "reconcile.h"
 #include "server.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 #include "strmap.h"
 
 /* A config shared by the snapshots built on it; freed with the last reference. */
@@ -355,7 +355,7 @@ reload(struct process *s, bool force, unsigned *want)
 
 	/* The state is rebuilt with every new config: owners are attributed through it. */
 	err[0] = '\0';
-	st = spath != NULL ? state_load_file(s->cref->cfg, spath, err, sizeof(err)) : state_new();
+	st = spath != NULL ? statefile_load(s->cref->cfg, spath, err, sizeof(err)) : state_new();
 	if (st == NULL) {
 		metrics_config_failed();
 		if (spath == NULL)

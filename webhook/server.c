@@ -418,8 +418,9 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 	if (s->hooks.view_begin(s->hooks.arg, &view, &why) == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rs = review_handle_with(view.cfg, view.st, mutate,
-		    rq->body.p != NULL ? rq->body.p : "", rq->body.len, time(NULL), mutate ? NULL : s->hooks.after, s->hooks.arg, &out, &outlen,
-		    &sum, err, sizeof(err));
+		    rq->body.p != NULL ? rq->body.p : "", rq->body.len, time(NULL),
+		    mutate ? NULL : s->hooks.after, s->hooks.arg, &out, &outlen, &sum, err,
+		    sizeof(err));
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		s->hooks.view_end(s->hooks.arg, &view);
 		us = micros_between(&t0, &t1);

@@ -13,7 +13,7 @@
 #include "config_load.h"
 #include "review.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 #include "strmap.h"
 
 static int passed, failed;
@@ -544,7 +544,7 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 		goto out;
 	}
 	state_objs = state_spec ? json_deep_copy(state_spec) : json_array();
-	tenant_objs = state_select_tenants(state_objs);
+	tenant_objs = statefile_select_tenants(state_objs);
 	const struct config *cfg = get_config(cfg_spec, tenant_objs, err, sizeof(err),
 	    &owned_cfg);
 	if (cfg == NULL) {
@@ -552,7 +552,7 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 		goto out;
 	}
 	if (expand_tls(state_objs, now, err, sizeof(err)) != 0 ||
-	    (st = state_from_objects(cfg, state_objs, err, sizeof(err))) == NULL) {
+	    (st = statefile_from_objects(cfg, state_objs, err, sizeof(err))) == NULL) {
 		fail(id, "state: %s", err);
 		goto out;
 	}

@@ -14,6 +14,7 @@
 #include "jsonget.h"
 #include "kube.h"
 #include "log.h"
+#include "monotime.h"
 #include "strmap.h"
 
 #define CLAIM_PREFIX   "tg-claim-"
@@ -314,7 +315,7 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 		const char *held = data != NULL ? jsonget_str(data, key) : NULL;
 		/*
 		 * A re-claim gets here only when the live state does not hold the claim yet (see
-		 * claimstore_review): then a release round could be about to remove it, and the
+		 * claimstore_claim): then a release round could be about to remove it, and the
 		 * fresh claimed-at time (and the write's new resourceVersion, which fails that
 		 * round's update) keeps it. Without a reaper nothing is released: no write.
 		 */
@@ -379,14 +380,6 @@ claimstore_claim(struct claimstore *cs, const char *pattern, const char *owner, 
 }
 
 /* ---- release ----------------------------------------------------------------------------- */
-
-static time_t
-mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 static int
 collect_item(const json_t *obj, void *arg)
@@ -505,7 +498,7 @@ reap_round(struct claimstore *cs)
 	}
 	if ((next = strmap_new()) == NULL)
 		goto out;
-	time_t now = mono_now();
+	time_t now = (time_t)monotime_s();
 	json_array_foreach(items, i, cm) {
 		if (reap_one(cs, cm, next, now) != 0) {
 			strmap_free(next);

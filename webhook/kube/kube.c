@@ -18,8 +18,10 @@
 #include <openssl/x509.h>
 
 #include "base64.h"
+#include "certgen.h"
 #include "dynbuf.h"
 #include "fileio.h"
+#include "jsonget.h"
 #include "kube.h"
 #include "ndjson.h"
 #include "yamljson.h"
@@ -118,12 +120,6 @@ static char *
 query_escape(const char *value)
 {
 	return curl_easy_escape(NULL, value, 0);
-}
-
-static const char *
-jstr(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
 }
 
 /* ---- curl set-up, once per process ---------------------------------------------------- */
@@ -300,13 +296,6 @@ auth_header(struct kube_client *kc, char **h)
 	return rc;
 }
 
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf; (void)size; (void)rwflag; (void)u;
-	return -1;
-}
-
 /* PEM certificates in pem: at least one. The first one's CN goes to cn when cn != NULL. */
 static int
 pem_check_certs(const char *pem, size_t len, const char *what, char *cn, size_t cnsz,
@@ -321,7 +310,7 @@ pem_check_certs(const char *pem, size_t len, const char *what, char *cn, size_t 
 		BIO_free(bio);
 		return -1;
 	}
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
+	while ((x = PEM_read_bio_X509(bio, NULL, certgen_no_passphrase, NULL)) != NULL) {
 		if (n++ == 0) {
 			if (cn != NULL && X509_NAME_get_text_by_NID(X509_get_subject_name(x),
 			    NID_commonName, cn, (int)cnsz) < 0)
@@ -349,7 +338,7 @@ pem_check_key(const char *pem, size_t len, X509 *cert, const char *what, char *e
 {
 	BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	EVP_PKEY *pk = bio && len <= INT_MAX ?
-	    PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+	    PEM_read_bio_PrivateKey(bio, NULL, certgen_no_passphrase, NULL) : NULL;
 	int rc = 0;
 
 	BIO_free(bio);
@@ -370,13 +359,13 @@ pem_check_key(const char *pem, size_t len, X509 *cert, const char *what, char *e
 
 /* The mapping under `key` of the element of `list` whose name is `name`; NULL if none. */
 static const json_t *
-kc_named(const json_t *list, const char *key, const char *name)
+kubeconfig_named(const json_t *list, const char *key, const char *name)
 {
 	size_t i;
 	const json_t *e;
 
 	json_array_foreach(list, i, e) {
-		const char *n = jstr(e, "name");
+		const char *n = jsonget_str(e, "name");
 		if (n != NULL && strcmp(n, name) == 0) {
 			const json_t *v = json_object_get(e, key);
 			return json_is_object(v) ? v : NULL;
@@ -387,7 +376,7 @@ kc_named(const json_t *list, const char *key, const char *name)
 
 /* `file` as kubectl reads it: relative to the kubeconfig's directory. New string. */
 static char *
-kc_path(const char *dir, const char *file)
+kubeconfig_path(const char *dir, const char *file)
 {
 	return file[0] == '/' ? str_dup(file) : str_printf("%s/%s", dir, file);
 }
@@ -398,7 +387,7 @@ kc_path(const char *dir, const char *file)
  * (new string). Messages start with `where` ("PATH: user \"u\"").
  */
 static int
-kc_pem(const json_t *obj, const char *name, const char *dir, const char *where, char **out,
+kubeconfig_pem(const json_t *obj, const char *name, const char *dir, const char *where, char **out,
     size_t *outlen, char **source, char *err, size_t errsz)
 {
 	char data_key[64];
@@ -425,7 +414,7 @@ kc_pem(const json_t *obj, const char *name, const char *dir, const char *where, 
 			snprintf(err, errsz, "%s: %s: not a file name", where, name);
 			return -1;
 		}
-		char *p = kc_path(dir, s), e[512];
+		char *p = kubeconfig_path(dir, s), e[512];
 		if (p == NULL || (*out = fileio_read(p, KUBE_CONFIG_MAX, outlen, e, sizeof(e))) ==
 		    NULL) {
 			snprintf(err, errsz, "%s: %s: %s", where, name, p ? e : "out of memory");
@@ -440,7 +429,7 @@ kc_pem(const json_t *obj, const char *name, const char *dir, const char *where, 
 
 /* Fills the TLS and credential members of kc from a kubeconfig's cluster and user. */
 static int
-kc_apply(struct kube_client *kc, const char *path, const char *dir, const char *cname,
+kubeconfig_apply(struct kube_client *kc, const char *path, const char *dir, const char *cname,
     const json_t *cluster, const char *uname, const json_t *user, char *err, size_t errsz)
 {
 	char where[1024], e[1100], cn[256] = "";
@@ -449,7 +438,7 @@ kc_apply(struct kube_client *kc, const char *path, const char *dir, const char *
 	int rc = -1;
 
 	snprintf(where, sizeof(where), "%s: cluster \"%s\"", path, cname);
-	const char *server = jstr(cluster, "server");
+	const char *server = jsonget_str(cluster, "server");
 	if (server == NULL || server[0] == '\0') {
 		snprintf(err, errsz, "%s: no server", where);
 		goto out;
@@ -469,7 +458,7 @@ kc_apply(struct kube_client *kc, const char *path, const char *dir, const char *
 		goto nomem;
 	for (size_t n = strlen(kc->server); n > 8 && kc->server[n - 1] == '/'; n--)
 		kc->server[n - 1] = '\0';
-	if (kc_pem(cluster, "certificate-authority", dir, where, &kc->ca, &kc->ca_len, &src, err,
+	if (kubeconfig_pem(cluster, "certificate-authority", dir, where, &kc->ca, &kc->ca_len, &src, err,
 	    errsz) < 0)
 		goto out;
 	if (kc->ca != NULL) {
@@ -517,7 +506,7 @@ kc_apply(struct kube_client *kc, const char *path, const char *dir, const char *
 			snprintf(err, errsz, "%s: tokenFile: not a file name", where);
 			goto out;
 		}
-		if ((kc->token_file = kc_path(dir, t)) == NULL)
+		if ((kc->token_file = kubeconfig_path(dir, t)) == NULL)
 			goto nomem;
 		kc->token = token_read(kc->token_file, &kc->token_st, e, sizeof(e));
 		if (kc->token == NULL) {
@@ -527,9 +516,10 @@ kc_apply(struct kube_client *kc, const char *path, const char *dir, const char *
 		auth_token = str_printf("token from file %s", kc->token_file);
 	}
 
-	if (kc_pem(user, "client-certificate", dir, where, &kc->cert, &kc->cert_len, &src, err,
+	if (kubeconfig_pem(user, "client-certificate", dir, where, &kc->cert, &kc->cert_len, &src, err,
 	    errsz) < 0 ||
-	    kc_pem(user, "client-key", dir, where, &kc->key, &kc->key_len, &keysrc, err, errsz) < 0) {
+	    kubeconfig_pem(user, "client-key", dir, where, &kc->key, &kc->key_len, &keysrc, err,
+	    errsz) < 0) {
 		free(auth_token);
 		goto out;
 	}
@@ -595,23 +585,23 @@ kube_client_new_kubeconfig(const char *path, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: not a kubeconfig (no mapping)", path);
 		goto fail;
 	}
-	const char *cur = jstr(doc, "current-context");
+	const char *cur = jsonget_str(doc, "current-context");
 	if (cur == NULL || cur[0] == '\0') {
 		snprintf(err, errsz, "%s: no current-context (kubectl config use-context NAME)", path);
 		goto fail;
 	}
-	const json_t *ctx = kc_named(json_object_get(doc, "contexts"), "context", cur);
+	const json_t *ctx = kubeconfig_named(json_object_get(doc, "contexts"), "context", cur);
 	if (ctx == NULL) {
 		snprintf(err, errsz, "%s: current-context \"%s\" is not among its contexts", path, cur);
 		goto fail;
 	}
-	const char *cname = jstr(ctx, "cluster"), *uname = jstr(ctx, "user");
-	const char *ns = jstr(ctx, "namespace");
+	const char *cname = jsonget_str(ctx, "cluster"), *uname = jsonget_str(ctx, "user");
+	const char *ns = jsonget_str(ctx, "namespace");
 	if (cname == NULL || cname[0] == '\0') {
 		snprintf(err, errsz, "%s: context \"%s\" names no cluster", path, cur);
 		goto fail;
 	}
-	const json_t *cluster = kc_named(json_object_get(doc, "clusters"), "cluster", cname);
+	const json_t *cluster = kubeconfig_named(json_object_get(doc, "clusters"), "cluster", cname);
 	if (cluster == NULL) {
 		snprintf(err, errsz, "%s: context \"%s\" names cluster \"%s\", which is not among its "
 		    "clusters", path, cur, cname);
@@ -620,7 +610,7 @@ kube_client_new_kubeconfig(const char *path, char *err, size_t errsz)
 	const json_t *user = NULL;
 	json_t *nobody = json_object();
 	if (uname != NULL && uname[0] != '\0') {
-		user = kc_named(json_object_get(doc, "users"), "user", uname);
+		user = kubeconfig_named(json_object_get(doc, "users"), "user", uname);
 		if (user == NULL) {
 			snprintf(err, errsz, "%s: context \"%s\" names user \"%s\", which is not among "
 			    "its users", path, cur, uname);
@@ -636,7 +626,7 @@ kube_client_new_kubeconfig(const char *path, char *err, size_t errsz)
 		json_decref(nobody);
 		goto fail;
 	}
-	int rc = kc_apply(kc, path, dir, cname, cluster, uname ? uname : "", user ? user : nobody,
+	int rc = kubeconfig_apply(kc, path, dir, cname, cluster, uname ? uname : "", user ? user : nobody,
 	    err, errsz);
 	json_decref(nobody);
 	if (rc < 0)
@@ -920,7 +910,7 @@ static void
 http_error(struct kube_client *kc, const char *what, long code, const json_t *status,
     const char *text, char *err, size_t errsz)
 {
-	const char *msg = jstr(status, "message"), *reason = jstr(status, "reason");
+	const char *msg = jsonget_str(status, "message"), *reason = jsonget_str(status, "reason");
 	char snippet[256];
 
 	if (msg == NULL) {
@@ -1145,9 +1135,9 @@ kube_list(struct kube_client *kc, const char *path,
 		}
 		const json_t *items = json_object_get(list, "items");
 		const json_t *meta = json_object_get(list, "metadata");
-		const char *rv = jstr(meta, "resourceVersion");
-		const char *next = jstr(meta, "continue");
-		const char *lkind = jstr(list, "kind"), *apiv = jstr(list, "apiVersion");
+		const char *rv = jsonget_str(meta, "resourceVersion");
+		const char *next = jsonget_str(meta, "continue");
+		const char *lkind = jsonget_str(list, "kind"), *apiv = jsonget_str(list, "apiVersion");
 		if (!json_is_array(items) || rv == NULL) {
 			snprintf(err, errsz, "%s: the answer is not a list (no items or resourceVersion)",
 			    what);
@@ -1225,15 +1215,15 @@ watch_line(const char *line, size_t len, void *arg)
 		w->result = KUBE_ERROR;
 		return 1;
 	}
-	const char *type = jstr(ev, "type");
+	const char *type = jsonget_str(ev, "type");
 	const json_t *obj = json_object_get(ev, "object");
 	if (type == NULL || !json_is_object(obj)) {
 		snprintf(w->err, w->errsz, "%s: an event without type or object", w->what);
 		w->result = KUBE_ERROR;
 	} else if (strcmp(type, "ERROR") == 0) {
 		json_int_t code = json_integer_value(json_object_get(obj, "code"));
-		const char *msg = jstr(obj, "message");
-		const char *reason = jstr(obj, "reason");
+		const char *msg = jsonget_str(obj, "message");
+		const char *reason = jsonget_str(obj, "reason");
 		if (code == 410)
 			snprintf(w->err, w->errsz, "%s: expired (410 %s), relist: %s", w->what,
 			    reason ? reason : "Gone", msg ? msg : "");
@@ -1242,7 +1232,7 @@ watch_line(const char *line, size_t len, void *arg)
 			    (long long)code, reason ? reason : "", msg ? msg : "");
 		w->result = code == 410 ? KUBE_GONE : KUBE_ERROR;
 	} else {
-		const char *rv = jstr(json_object_get(obj, "metadata"), "resourceVersion");
+		const char *rv = jsonget_str(json_object_get(obj, "metadata"), "resourceVersion");
 		if (w->event(type, obj, w->arg) != 0) {
 			snprintf(w->err, w->errsz, "%s: the event handler stopped the watch at a %s event",
 			    w->what, type);
