@@ -2,7 +2,6 @@
 /* server: the HTTPS admission endpoint (libmicrohttpd + GnuTLS) around review_handle. */
 #include "server.h"
 
-#include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <jansson.h>
