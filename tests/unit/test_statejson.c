@@ -9,7 +9,7 @@
 #include "config.h"
 #include "config_load.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 #include "statejson.h"
 #include "testhelp.h"
 
@@ -178,9 +178,9 @@ test_load_same(void)
 	    "- kind: Ingress\n  metadata: {name: other, namespace: team-a}\n"
 	    "  spec: {rules: [{host: app.newco.com}]}\n"
 	    "- kind: Namespace\n  metadata: {name: team-a}\n");
-	js = state_load_file(cfg, jpath, err, sizeof(err));
+	js = statefile_load(cfg, jpath, err, sizeof(err));
 	test_cond("JSON state loads", js != NULL);
-	ys = state_load_file(cfg, ypath, err, sizeof(err));
+	ys = statefile_load(cfg, ypath, err, sizeof(err));
 	test_cond("YAML state loads", ys != NULL);
 	if (js != NULL && ys != NULL) {
 		test_cond("as many objects", js->n_objects == 3 && ys->n_objects == 3);
@@ -203,7 +203,7 @@ test_load_same(void)
 	unlink(jpath);
 	write_tmp(jpath, sizeof(jpath), "{\"kind\":\"List\",\"items\":[{\"kind\":\"Ingress\","
 	    "\"metadata\":{\"name\":\"a\"}},{\"kind\":\"Ingress\",\"metadata\":{}}]}");
-	js = state_load_file(cfg, jpath, err, sizeof(err));
+	js = statefile_load(cfg, jpath, err, sizeof(err));
 	test_cond("a bad object refuses the file, named", js == NULL &&
 	    strstr(err, jpath) != NULL && strstr(err, "object [1] (Ingress) has no metadata.name"));
 	state_free(js);
@@ -212,7 +212,7 @@ test_load_same(void)
 	unlink(jpath);
 	write_tmp(jpath, sizeof(jpath), "{\"kind\":\"Ingress\",\"items\":[1],\"metadata\":"
 	    "{\"name\":\"x\",\"namespace\":\"team-a\"},\"spec\":{\"rules\":[{\"host\":\"b.newco.com\"}]}}");
-	js = state_load_file(cfg, jpath, err, sizeof(err));
+	js = statefile_load(cfg, jpath, err, sizeof(err));
 	test_cond("declined JSON loads the YAML way", js != NULL && js->n_objects == 1 &&
 	    claims_count(js->claims) == 1);
 	state_free(js);
@@ -220,7 +220,7 @@ test_load_same(void)
 	unlink(jpath);
 	write_tmp(jpath, sizeof(jpath), "{\"kind\":\"List\",\n\"items\":[{\"kind\":\"A\",\n"
 	    "\"kind\":\"B\"}]}");
-	js = state_load_file(cfg, jpath, err, sizeof(err));
+	js = statefile_load(cfg, jpath, err, sizeof(err));
 	test_cond("a duplicate key is refused with its line", js == NULL &&
 	    strstr(err, ":3:") != NULL);
 	state_free(js);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* state_load: the --state file (List, JSON array or YAML stream) into a struct state. */
-#include "state_load.h"
+/* statefile: the --state file (List, JSON array or YAML stream) into a struct state. */
+#include "statefile.h"
 
 #include <malloc.h>
 #include <stdbool.h>
@@ -71,7 +71,7 @@ collect(json_t *out, json_t *doc, char *err, size_t errsz)
 	return 0;
 }
 
-/* statejson_each's callback for state_read_objects: every object kept, in order. */
+/* statejson_each's callback for statefile_read_objects: every object kept, in order. */
 static int
 keep_object(json_t *obj, size_t i, void *arg)
 {
@@ -139,7 +139,7 @@ fail:
 }
 
 json_t *
-state_read_objects(const char *path, char *err, size_t errsz)
+statefile_read_objects(const char *path, char *err, size_t errsz)
 {
 	size_t len = 0;
 	char *buf = fileio_read(path, STATE_MAX_BYTES, &len, err, errsz);
@@ -170,7 +170,7 @@ add_object(struct state *st, const struct config *cfg, const json_t *obj, size_t
 }
 
 struct state *
-state_from_objects(const struct config *cfg, const json_t *objects, char *err, size_t errsz)
+statefile_from_objects(const struct config *cfg, const json_t *objects, char *err, size_t errsz)
 {
 	struct state *st;
 	json_t *obj;
@@ -193,7 +193,7 @@ state_from_objects(const struct config *cfg, const json_t *objects, char *err, s
 }
 
 json_t *
-state_select_tenants(const json_t *objects)
+statefile_select_tenants(const json_t *objects)
 {
 	json_t *out = json_array(), *obj;
 	size_t i;
@@ -231,7 +231,7 @@ stream_object(json_t *obj, size_t i, void *arg)
  * about the index, not the high-water mark of reading it.
  */
 struct state *
-state_load_file(const struct config *cfg, const char *path, char *err, size_t errsz)
+statefile_load(const struct config *cfg, const char *path, char *err, size_t errsz)
 {
 	char msg[512];
 	size_t len = 0;
@@ -262,7 +262,7 @@ state_load_file(const struct config *cfg, const char *path, char *err, size_t er
 	st = NULL;
 	if ((objects = parse_objects(path, buf, len, false, err, errsz)) == NULL)
 		goto out;
-	if ((st = state_from_objects(cfg, objects, msg, sizeof(msg))) == NULL)
+	if ((st = statefile_from_objects(cfg, objects, msg, sizeof(msg))) == NULL)
 		snprintf(err, errsz, "%s: %s", path, msg);
 out:
 	json_decref(objects);
