@@ -11,6 +11,7 @@ import filecmp
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -345,5 +346,12 @@ np = find(template("networkPolicy.enabled=true"), "NetworkPolicy")
 check("NetworkPolicy: without peers, nothing reaches the pods", np is not None and np["spec"]["ingress"] is None
       or np["spec"].get("ingress") == [], np)
 
+# --- the README's values table is generated from values.yaml ---------------------------------
+r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "helm", "values_table.py"), "--check",
+                    os.path.join(ROOT, "README.md")], capture_output=True, text=True)
+check("README's values table is the one values.yaml generates (every value documented)", r.returncode == 0,
+      r.stdout + r.stderr)
+
+shutil.rmtree(tmp, ignore_errors=True)
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
