@@ -25,7 +25,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 BENCH_BIN:= $(BUILD)/bench/bench_review
 
-.PHONY: all deps install-deps run test test-run bench clean manifests webhook-certs
+.PHONY: all deps install-deps run test test-run bench clean manifests webhook-certs image
 all: deps $(BUILD)/tenantguard
 
 # Installs whatever Debian package is missing; a no-op on a prepared machine (DEPS=skip: never).
@@ -82,6 +82,16 @@ manifests:
 
 webhook-certs: all
 	@manifests/overlay.sh $(BUILD)/tenantguard $(BUILD)/kustomize
+
+# The OCI image tenantguard:<appVersion> in build/image/oci, made from Debian packages
+# (mmdebstrap + umoci, no registry or Docker engine), then checked (image/check.sh: config,
+# libraries in a chroot, and the container under podman when it can run here). Not part of
+# `make test`: the root filesystem is downloaded from Debian on first use (cached).
+IMAGE_PKGS := mmdebstrap umoci podman runc
+image: all
+	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps DEB_PKGS="$(IMAGE_PKGS)"
+	@image/build.sh $(BUILD)
+	@image/check.sh $(BUILD)
 
 # Everything runs under ASan + UBSan in build/asan; the last line is "N passed, N failed".
 # The optimised build comes first: -O2 sees warnings (-Werror) that -O1 does not, and it is
