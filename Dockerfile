@@ -1,5 +1,6 @@
 # tenantguard image: built on Debian, run as a non-root user on a read-only root filesystem.
-# (This machine has no Docker engine; the file documents the image the manifests expect.)
+# (Without a Docker engine or a registry, `make image` builds the same image from Debian
+# packages with mmdebstrap and umoci: image/build.sh.)
 FROM debian:bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libssl-dev \

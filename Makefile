@@ -4,7 +4,7 @@ BUILD    ?= build
 PKGS     := libmicrohttpd gnutls jansson yaml-0.1 openssl libcurl
 # Debian packages the build and the tests need; installed on demand (as root).
 DEB_PKGS := gcc make pkg-config libmicrohttpd-dev libjansson-dev libssl-dev libyaml-dev \
-            libcurl4-openssl-dev libgnutls28-dev curl openssl python3 python3-jsonpatch publicsuffix
+            libcurl4-openssl-dev libgnutls28-dev curl openssl python3 python3-jsonpatch python3-yaml publicsuffix
 
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 BASEFLAGS:= -D_GNU_SOURCE -O2 -g
@@ -29,7 +29,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 BENCH_BIN:= $(BUILD)/bench/bench_review
 
-.PHONY: all deps install-deps run test test-run bench clean manifests layout check-style
+.PHONY: all deps install-deps run test test-run bench clean manifests layout check-style webhook-certs image
 all: deps $(BUILD)/tenantguard
 
 # Installs whatever Debian package is missing; a no-op on a prepared machine (DEPS=skip: never).
@@ -81,14 +81,26 @@ run: all
 	$(BUILD)/tenantguard certs --out $(CERT_DIR) --service tenantguard --namespace tenantguard-system >/dev/null
 	$(BUILD)/tenantguard serve --listen 127.0.0.1:8443 --tls-cert $(CERT_DIR)/tls.crt --tls-key $(CERT_DIR)/tls.key
 
-# Certificates for the in-cluster Service and the caBundle written into the webhook configurations.
-WEBHOOK_CERT_DIR ?= $(BUILD)/webhook-certs
-manifests: all
-	@bundle=$$($(BUILD)/tenantguard certs --out $(WEBHOOK_CERT_DIR) --service tenantguard \
-	  --namespace tenantguard-system) && \
-	sed -i -E "s|^( *caBundle:).*|\1 $$bundle|" manifests/webhooks.yaml && \
-	echo "caBundle written to manifests/webhooks.yaml; create the serving Secret with:" && \
-	echo "  kubectl -n tenantguard-system create secret tls tenantguard-tls --cert=$(WEBHOOK_CERT_DIR)/tls.crt --key=$(WEBHOOK_CERT_DIR)/tls.key"
+# The kustomize base (manifests/*.yaml) is rendered from the Helm chart, its one source
+# (helm is built from the Go module proxy on first use and cached; tests/helm checks that the
+# committed base is current). webhook-certs: a CA and serving pair for the in-cluster Service
+# and a kustomize overlay in build/kustomize with that Secret and caBundle.
+manifests:
+	@python3 tests/helm/render_base.py "$$(tests/e2e/build_tool.sh helm)" manifests
+	@echo "manifests/ rendered from manifests/chart/tenantguard"
+
+webhook-certs: all
+	@manifests/overlay.sh $(BUILD)/tenantguard $(BUILD)/kustomize
+
+# The OCI image tenantguard:<appVersion> in build/image/oci, made from Debian packages
+# (mmdebstrap + umoci, no registry or Docker engine), then checked (image/check.sh: config,
+# libraries in a chroot, and the container under podman when it can run here). Not part of
+# `make test`: the root filesystem is downloaded from Debian on first use (cached).
+IMAGE_PKGS := mmdebstrap umoci podman runc
+image: all
+	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps DEB_PKGS="$(IMAGE_PKGS)"
+	@image/build.sh $(BUILD)
+	@image/check.sh $(BUILD)
 
 # Everything runs under ASan + UBSan in build/asan; the last line is "N passed, N failed".
 # The optimised build comes first: -O2 sees warnings (-Werror) that -O1 does not, and it is

@@ -61,6 +61,8 @@ config_free(struct config *cfg)
 	free(cfg->cluster_domain);
 	free_strv(cfg->admin_groups, cfg->n_admin_groups);
 	free_strv(cfg->admin_users, cfg->n_admin_users);
+	free_strv(cfg->entry_secret_writer_users, cfg->n_entry_secret_writer_users);
+	free_strv(cfg->entry_secret_writer_groups, cfg->n_entry_secret_writer_groups);
 	free_template(&cfg->tenant_ingress_class);
 	free_strv(cfg->service_types, cfg->n_service_types);
 	free(cfg->external_ip_cidrs);
@@ -145,6 +147,20 @@ config_is_admin(const struct config *cfg, const char *user, const char *const *g
 		return true;
 	for (size_t i = 0; i < n_groups; i++)
 		if (groups[i] != NULL && in_list(cfg->admin_groups, cfg->n_admin_groups, groups[i]))
+			return true;
+	return false;
+}
+
+bool
+config_is_entry_secret_writer(const struct config *cfg, const char *user,
+    const char *const *groups, size_t n_groups)
+{
+	if (user != NULL &&
+	    in_list(cfg->entry_secret_writer_users, cfg->n_entry_secret_writer_users, user))
+		return true;
+	for (size_t i = 0; i < n_groups; i++)
+		if (groups[i] != NULL && in_list(cfg->entry_secret_writer_groups,
+		    cfg->n_entry_secret_writer_groups, groups[i]))
 			return true;
 	return false;
 }

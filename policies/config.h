@@ -62,6 +62,11 @@ struct config {
 	size_t                 n_admin_groups;
 	char                 **admin_users;
 	size_t                 n_admin_users;
+	/* entryWriters.secrets: may write Secrets in the entry namespace (cert-manager) */
+	char                 **entry_secret_writer_users;
+	size_t                 n_entry_secret_writer_users;
+	char                 **entry_secret_writer_groups;
+	size_t                 n_entry_secret_writer_groups;
 	struct name_template   tenant_ingress_class; /* prefix NULL: not enforced */
 	char                 **service_types;        /* allowed in tenant namespaces */
 	size_t                 n_service_types;
@@ -105,6 +110,9 @@ const struct tenant *config_namespace_tenant(const struct config *cfg, const cha
 /* True when `user`, or one of the `n_groups` groups, is configured as an admin. */
 bool config_is_admin(const struct config *cfg, const char *user, const char *const *groups,
     size_t n_groups);
+/* True when `user` or one of its groups is in entryWriters.secrets. */
+bool config_is_entry_secret_writer(const struct config *cfg, const char *user,
+    const char *const *groups, size_t n_groups);
 
 /*
  * Finishes a config whose plain fields are filled: builds the lookup tables and checks the

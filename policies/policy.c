@@ -165,7 +165,8 @@ who_may_write(struct rule_ctx *ctx, const char *kind, struct decision *out)
 	const struct request *req = ctx->req;
 	if (ctx->admin || is_cluster_cleanup(req))
 		return;
-	if (ctx->ns_class == NS_ENTRY) {
+	if (ctx->ns_class == NS_ENTRY && !(strcmp(kind, "Secret") == 0 &&
+	    config_is_entry_secret_writer(ctx->cfg, req->username, req->groups, req->n_groups))) {
 		decision_deny(out, 403, RULE_ENTRY_ADMIN, "%s: only platform admins may change objects in "
 		    "the entry namespace %s; tenants configure routes in their own namespace",
 		    ctx->object_desc, ctx->cfg->entry_namespace);

@@ -44,6 +44,9 @@ run race-kubectl bash tests/e2e/run_race_kubectl.sh "$BUILD"
 run restart bash tests/e2e/run_restart.sh "$BUILD"
 run leader bash tests/e2e/run_leader.sh "$BUILD"
 run tenants bash tests/e2e/run_tenants.sh "$BUILD"
+# The Helm chart: offline (lint, template, schema, rules) and installed on the real apiserver.
+run chart bash tests/helm/run_chart.sh "$BUILD"
+run helm bash tests/e2e/run_helm.sh "$BUILD"
 
 total_fail=$((total_fail + broken))
 echo "$total_pass passed, $total_fail failed"

@@ -526,6 +526,30 @@ load_admins(struct loader *ld, struct config *cfg, const json_t *top)
 	return 0;
 }
 
+/*
+ * entryWriters.secrets: identities besides the admins that may write Secrets in the entry
+ * namespace, where the tenants' custom certificates live (cert-manager's controller issues
+ * them there). Only entry-admin is lifted for them: tls-secret and tls-secret-hosts still
+ * decide which names a certificate under which Secret name may carry.
+ */
+static int
+load_entry_writers(struct loader *ld, struct config *cfg, const json_t *top)
+{
+	static const char *const keys[] = { "secrets" };
+	static const char *const who[] = { "users", "groups" };
+	json_t *writers, *secrets = NULL;
+
+	if (get_object(ld, top, "entryWriters", "entryWriters", &writers) != 0 ||
+	    (writers != NULL && (check_keys(ld, writers, "entryWriters", keys, 1) != 0 ||
+	    get_object(ld, writers, "secrets", "entryWriters.secrets", &secrets) != 0)) ||
+	    (secrets != NULL && check_keys(ld, secrets, "entryWriters.secrets", who, 2) != 0))
+		return -1;
+	return get_strings(ld, secrets, "users", "entryWriters.secrets.users", NULL, 0, NULL,
+	    &cfg->entry_secret_writer_users, &cfg->n_entry_secret_writer_users) != 0 ||
+	    get_strings(ld, secrets, "groups", "entryWriters.secrets.groups", NULL, 0, NULL,
+	    &cfg->entry_secret_writer_groups, &cfg->n_entry_secret_writer_groups) != 0 ? -1 : 0;
+}
+
 static int
 load_services(struct loader *ld, struct config *cfg, const json_t *top)
 {
@@ -701,6 +725,7 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 		"systemDomain", "entryNamespace", "tenantNamespace", "unregisteredDomains",
 		"systemCertSecret", "tenantCertSecret", "gatewayPort", "clusterDomain", "admins",
 		"tenantIngressClass", "services", "baseline", "routeSync", "entryIngressClass",
+		"entryWriters",
 		"tenants",
 	};
 	char *mode = NULL;
@@ -765,6 +790,7 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 	if (get_bool(ld, top, "routeSync", false, &cfg->route_sync) != 0 ||
 	    get_host(ld, top, "clusterDomain", "cluster.local", &cfg->cluster_domain) != 0 ||
 	    load_admins(ld, cfg, top) != 0 ||
+	    load_entry_writers(ld, cfg, top) != 0 ||
 	    get_template(ld, top, "tenantIngressClass", NULL, TMPL_OPTIONAL,
 	    &cfg->tenant_ingress_class) != 0 ||
 	    load_services(ld, cfg, top) != 0 ||

@@ -201,6 +201,9 @@ make_tls(const json_t *spec, time_t now, json_t **data, char *err, size_t errsz)
 	const char *key_mode = json_string_value(json_object_get(spec, "key"));
 	const char *garbage = json_string_value(json_object_get(spec, "garbage"));
 	bool chain = json_is_true(json_object_get(spec, "chain"));
+	/* cert-manager's shapes: the CA also in ca.crt; a leaf whose issuer is not in tls.crt */
+	bool ca_crt = json_is_true(json_object_get(spec, "caCrt"));
+	bool leaf_only = json_is_true(json_object_get(spec, "leafOnly"));
 
 	char *ca_pem = NULL, *cert_pem = NULL, *key_pem = NULL;
 	X509 *ca = NULL;
@@ -224,9 +227,10 @@ make_tls(const json_t *spec, time_t now, json_t **data, char *err, size_t errsz)
 		if (certgen_ec_key(&other) != 0 || (key_pem = certgen_key_pem(other)) == NULL)
 			goto out;
 	}
-	size_t clen = strlen(cert_pem) + (ca_pem ? strlen(ca_pem) : 0);
+	const char *appended = ca_pem != NULL && !leaf_only ? ca_pem : "";
+	size_t clen = strlen(cert_pem) + strlen(appended);
 	char *full = malloc(clen + 1);
-	snprintf(full, clen + 1, "%s%s", cert_pem, ca_pem ? ca_pem : "");
+	snprintf(full, clen + 1, "%s%s", cert_pem, appended);
 	const char *crt_bytes = full, *key_bytes = key_pem;
 	if (garbage != NULL && strcmp(garbage, "cert") == 0)
 		crt_bytes = "this is not a certificate\n";
@@ -235,6 +239,11 @@ make_tls(const json_t *spec, time_t now, json_t **data, char *err, size_t errsz)
 	char *c64 = base64_encode((const unsigned char *)crt_bytes, strlen(crt_bytes));
 	char *k64 = base64_encode((const unsigned char *)key_bytes, strlen(key_bytes));
 	*data = json_pack("{s:s, s:s}", "tls.crt", c64, "tls.key", k64);
+	if (*data != NULL && ca_crt && ca_pem != NULL) {
+		char *a64 = base64_encode((const unsigned char *)ca_pem, strlen(ca_pem));
+		json_object_set_new(*data, "ca.crt", json_string(a64));
+		free(a64);
+	}
 	free(c64);
 	free(k64);
 	free(full);

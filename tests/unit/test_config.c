@@ -659,6 +659,43 @@ out:
 	json_decref(rejected);
 }
 
+/* entryWriters.secrets: who besides the admins may write Secrets in the entry namespace. */
+static void
+test_entry_writers(void)
+{
+	const char *groups[] = { "system:authenticated", "issuers" };
+	struct config *cfg = load(SD "entryWriters:\n  secrets:\n"
+	    "    users: [system:serviceaccount:cert-manager:cert-manager]\n"
+	    "    groups: [issuers]\n" T1);
+
+	test_cond("entryWriters loads", cfg != NULL);
+	if (cfg != NULL) {
+		test_cond("entryWriters: a listed user",
+		    config_is_entry_secret_writer(cfg, "system:serviceaccount:cert-manager:cert-manager",
+		    NULL, 0));
+		test_cond("entryWriters: a listed group", config_is_entry_secret_writer(cfg, "bob",
+		    groups, 2));
+		test_cond("entryWriters: anyone else is not", !config_is_entry_secret_writer(cfg,
+		    "system:serviceaccount:cert-manager:cainjector", groups, 1));
+		test_cond("entryWriters: not an admin", !config_is_admin(cfg,
+		    "system:serviceaccount:cert-manager:cert-manager", NULL, 0));
+	}
+	config_free(cfg);
+	cfg = load(SD T1);
+	test_cond("entryWriters absent: nobody", cfg && cfg->n_entry_secret_writer_users == 0 &&
+	    cfg->n_entry_secret_writer_groups == 0);
+	config_free(cfg);
+	expect_error("entryWriters a list", SD "entryWriters: [x]\n" T1, 2, "must be a mapping");
+	expect_error("unknown entryWriters key", SD "entryWriters:\n  ingresses: {}\n" T1, 3,
+	    "unknown key");
+	expect_error("unknown entryWriters.secrets key",
+	    SD "entryWriters:\n  secrets:\n    user: [x]\n" T1, 4, "unknown key");
+	expect_error("entryWriters.secrets.users a string",
+	    SD "entryWriters:\n  secrets:\n    users: x\n" T1, 4, "must be a list");
+	expect_error("empty entry writer group",
+	    SD "entryWriters:\n  secrets:\n    groups: [\"\"]\n" T1, 4, "empty");
+}
+
 int
 main(void)
 {
@@ -668,5 +705,6 @@ main(void)
 	test_lookups();
 	test_files();
 	test_tenant_objects();
+	test_entry_writers();
 	return test_report();
 }
