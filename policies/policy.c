@@ -158,26 +158,28 @@ is_cluster_cleanup(const struct request *req)
 	return false;
 }
 
-/* The rules admins bypass: who may write where (DESIGN §2). First match denies. */
+/*
+ * The rules admins bypass: who may write where (DESIGN §2). The first match that its
+ * enforcement mode does not relax denies; a relaxed one lets the next rules speak.
+ */
 static void
 who_may_write(struct rule_ctx *ctx, const char *kind, struct decision *out)
 {
 	const struct request *req = ctx->req;
+	const struct config *cfg = ctx->cfg;
 	if (ctx->admin || is_cluster_cleanup(req))
 		return;
-	if (ctx->ns_class == NS_ENTRY) {
-		decision_deny(out, 403, "entry-admin", "%s: only platform admins may change objects in "
-		    "the entry namespace %s; tenants configure routes in their own namespace",
-		    ctx->object_desc, ctx->cfg->entry_namespace);
+	if (ctx->ns_class == NS_ENTRY && decision_enforce(out, cfg, ctx->tenant, 403,
+	    "entry-admin", "%s: only platform admins may change objects in the entry namespace "
+	    "%s; tenants configure routes in their own namespace", ctx->object_desc,
+	    cfg->entry_namespace))
 		return;
-	}
 	if ((req->op == OP_UPDATE || req->op == OP_DELETE || req->op == OP_CREATE) &&
-	    (is_managed(ctx, kind, req->object) || is_managed(ctx, kind, req->old_object))) {
-		decision_deny(out, 403, "managed-object", "%s is managed by tenantguard; only platform "
-		    "admins may %s it", ctx->object_desc,
-		    req->op == OP_DELETE ? "delete" : req->op == OP_CREATE ? "create" : "change");
+	    (is_managed(ctx, kind, req->object) || is_managed(ctx, kind, req->old_object)) &&
+	    decision_enforce(out, cfg, ctx->tenant, 403, "managed-object", "%s is managed by "
+	    "tenantguard; only platform admins may %s it", ctx->object_desc,
+	    req->op == OP_DELETE ? "delete" : req->op == OP_CREATE ? "create" : "change"))
 		return;
-	}
 	if (strcmp(kind, "Namespace") == 0 && req->op != OP_DELETE) {
 		const json_t *o = req->old_object, *n = req->object;
 		const char *truthful = ctx->tenant ? ctx->tenant->name : NULL;
@@ -190,9 +192,9 @@ who_may_write(struct rule_ctx *ctx, const char *kind, struct decision *out)
 			what = "annotation";
 		}
 		if (key != NULL)
-			decision_deny(out, 403, "tenant-label", "%s: %s %s may be set, changed or removed "
-			    "only by platform admins; tenant identity comes from the namespace name",
-			    ctx->object_desc, what, key);
+			decision_enforce(out, cfg, ctx->tenant, 403, "tenant-label", "%s: %s %s may be "
+			    "set, changed or removed only by platform admins; tenant identity comes from "
+			    "the namespace name", ctx->object_desc, what, key);
 	}
 }
 
@@ -235,6 +237,28 @@ violation_in(const struct violations *old, const struct violation *v)
 		if (strcmp(old->v[i].rule, v->rule) == 0 && strcmp(old->v[i].subject, v->subject) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * Relaxes violation v when its enforcement mode is warn or audit (true: it does not deny). A
+ * relaxed host collision keeps the claim with its first owner: the pattern is marked never
+ * to be claimed first-come. A Tenant's domain colliding with a first-come claim is never
+ * relaxed: admitting it would reserve the domain, which takes the hosts from their owner.
+ */
+static bool
+relax(const struct rule_ctx *ctx, const char *kind, const struct violation *v,
+    struct decision *out)
+{
+	bool collision = strcmp(v->rule, "host-collision") == 0;
+	if (collision && strcmp(kind, "Tenant") == 0)
+		return false;
+	enum enforce_mode m = enforce_mode_for(ctx->cfg, ctx->tenant, v->rule, v->code);
+	if (m == ENFORCE_DENY)
+		return false;
+	decision_relax(out, m, v->rule, "%s: %s", ctx->object_desc, v->message);
+	if (collision)
+		decision_unclaimed(out, v->subject);
+	return true;
 }
 
 static const char *
@@ -331,6 +355,8 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 			decision_warn(out, "pre-existing [%s] %s: %s", v->rule, v->subject, v->message);
 			continue;
 		}
+		if (relax(&ctx, kind, v, out))
+			continue;
 		if (denied++ == 0) {
 			decision_deny(out, v->code, v->rule, "%s: %s", desc, v->message);
 			continue;

@@ -20,7 +20,8 @@ static const char *const kind_names[] = {
 	"Tenant", "other",
 };
 static const char *const op_names[] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other" };
-static const char *const decision_names[] = { "allowed", "denied", "error" };
+static const char *const decision_names[] = { "allowed", "denied", "error", "warned",
+    "audited" };
 static const char *const rule_names[] = {
 	"none", "host-ownership", "host-collision", "host-invalid", "ingress-class",
 	"backend-namespace", "entry-route", "entry-admin", "service-external-ips", "service-type",
@@ -29,7 +30,7 @@ static const char *const rule_names[] = {
 };
 static const int http_codes[] = { 200, 400, 403, 404, 405, 413, 415, 500, 503 };
 
-enum { DEC_ALLOWED, DEC_DENIED, DEC_ERROR };
+enum { DEC_ALLOWED, DEC_DENIED, DEC_ERROR, DEC_WARNED, DEC_AUDITED };
 
 #define N_WEBHOOK NELEM(webhook_names)
 #define N_KIND    NELEM(kind_names)
@@ -101,6 +102,10 @@ metrics_review(enum metrics_webhook w, const struct review_summary *s, bool fail
 		return;
 	if (failed || (!s->allowed && s->code >= 500))
 		d = DEC_ERROR;
+	else if (s->allowed && s->relaxed == ENFORCE_WARN)
+		d = DEC_WARNED;    /* allowed, with the would-be denial as a warning */
+	else if (s->allowed && s->relaxed == ENFORCE_AUDIT)
+		d = DEC_AUDITED;
 	else if (s->allowed)
 		d = DEC_ALLOWED;
 	else

@@ -206,6 +206,12 @@ review_encode(const char *uid, const struct decision *d, size_t *len)
 		}
 		jsonout_lit(&o, "]");
 	}
+	if (d->audit[0] != '\0') {
+		/* Prefix-less: the apiserver files it as "<webhook name>/violation". */
+		jsonout_lit(&o, ",\"auditAnnotations\":{\"" REVIEW_AUDIT_KEY "\":");
+		jsonout_str(&o, d->audit);
+		jsonout_lit(&o, "}");
+	}
 	if (d->allowed && d->patch != NULL && json_array_size(d->patch) > 0) {
 		dump = json_dumps(d->patch, JSON_COMPACT);
 		if (dump == NULL || (patch = base64_encode((unsigned char *)dump, strlen(dump))) == NULL)
@@ -239,6 +245,9 @@ summarize(const struct request *req, const struct decision *d, struct review_sum
 	s->allowed = d->allowed;
 	s->code = d->code;
 	snprintf(s->rule, sizeof(s->rule), "%s", d->rule);
+	s->relaxed = d->relaxed;
+	if (d->allowed)
+		snprintf(s->rule, sizeof(s->rule), "%s", d->relaxed_rule);
 }
 
 enum review_status

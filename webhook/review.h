@@ -13,6 +13,7 @@ struct config;
 struct state;
 
 #define REVIEW_MAX_DEPTH 64      /* deeper JSON is refused before it is decoded */
+#define REVIEW_AUDIT_KEY "violation"   /* the auditAnnotations key of audit-mode violations */
 
 /*
  * Decodes an AdmissionReview body. Returns the parsed document (new reference) and fills
@@ -24,9 +25,10 @@ void review_request_clear(struct request *req);
 
 /*
  * Encodes the AdmissionReview response for `req` (uid) and `d`: apiVersion/kind exactly,
- * allowed, status{code,message,reason} on denial, warnings, and patch/patchType when d has a
- * patch. Returns a malloc'd string (caller frees) or NULL when out of memory or when a
- * string to encode is not valid UTF-8.
+ * allowed, status{code,message,reason} on denial, warnings, auditAnnotations
+ * {"violation": ...} for audit-mode violations, and patch/patchType when d has a patch.
+ * Returns a malloc'd string (caller frees) or NULL when out of memory or when a string to
+ * encode is not valid UTF-8.
  */
 char *review_encode(const char *uid, const struct decision *d, size_t *len);
 
@@ -40,7 +42,8 @@ struct review_summary {
 	char user[254];
 	bool allowed;
 	int  code;
-	char rule[32];
+	char rule[32];          /* the denial's rule; when allowed, the first relaxed rule or "" */
+	enum enforce_mode relaxed;   /* ENFORCE_WARN / ENFORCE_AUDIT: violations were relaxed */
 };
 
 enum review_status {

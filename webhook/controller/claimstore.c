@@ -416,9 +416,13 @@ claimstore_review(struct claimstore *cs, const struct config *cfg, const struct 
 
 	char owner[300], err[1024], reg[HOST_MAX], name[HOST_MAX + 16];
 	uint32_t ids[1];
+	const struct tenant *tenant = config_namespace_tenant(cfg, req->namespace);
 	state_owner_key(cfg, req->namespace, owner, sizeof(owner));
 	for (i = 0; i < n && d->allowed; i++) {
 		const char *p = pats[i];
+		/* A relaxed collision got the object in; the claim stays with its first owner. */
+		if (decision_is_unclaimed(d, p))
+			continue;
 		/* Only first-come patterns: not the system domain's, not under any reservation. */
 		if (owner_touches_system(cfg, p) ||
 		    claims_find(cfg->reservations, p, CLAIMS_OVERLAP, CLAIMS_NO_OWNER, ids, 1) > 0)
@@ -432,10 +436,10 @@ claimstore_review(struct claimstore *cs, const struct config *cfg, const struct 
 			continue;
 		const char *dom = host_is_wildcard(p) ? p + 2 : p;
 		if (!claimstore_registrable(cs, dom, reg, sizeof(reg))) {
-			decision_deny(d, 403, "host-ownership", "host '%s' %s the public suffix %s, "
-			    "which nobody can claim; claim names under a registered domain", p,
+			decision_enforce(d, cfg, tenant, 403, "host-ownership", "host '%s' %s the public "
+			    "suffix %s, which nobody can claim; claim names under a registered domain", p,
 			    host_is_wildcard(p) ? "spans every domain under" : "is", dom);
-			break;
+			continue;
 		}
 		snprintf(name, sizeof(name), "%s%s", CLAIM_PREFIX, reg);
 		pthread_mutex_t *lock = stripe(cs, reg);
@@ -445,8 +449,9 @@ claimstore_review(struct claimstore *cs, const struct config *cfg, const struct 
 		case CLAIM_OK:
 			break;
 		case CLAIM_COLLISION:
-			decision_deny(d, 403, "host-collision", "host '%s' overlaps a host already "
-			    "claimed by another tenant or namespace; choose another host", p);
+			/* Relaxed: admitted, and nothing was written; the claim stays its owner's. */
+			decision_enforce(d, cfg, tenant, 403, "host-collision", "host '%s' overlaps a "
+			    "host already claimed by another tenant or namespace; choose another host", p);
 			break;
 		case CLAIM_ERROR:
 			log_warnx("claim of host '%s' for %s in %s/%s failed: %s", p, owner,

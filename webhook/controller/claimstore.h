@@ -47,7 +47,9 @@ bool claimstore_registrable(const struct claimstore *cs, const char *name, char 
  * HTTPRoute outside the entry namespace, claims every first-come pattern of the object (not
  * in the system domain, overlapping no reservation) for the namespace's owner. Denies d with
  * host-collision when another owner holds an overlapping pattern, host-ownership for a
- * pattern whose domain is a public suffix, and code 500 when the apiserver cannot be asked.
+ * pattern whose domain is a public suffix, and code 500 when the apiserver cannot be asked;
+ * the first two follow the enforcement mode (warn/audit: allowed, nothing written), and
+ * patterns of collisions policy_validate relaxed (decision_is_unclaimed) are not claimed.
  * dryRun requests are checked but write nothing. Thread-safe.
  */
 void claimstore_review(struct claimstore *cs, const struct config *cfg,
