@@ -261,6 +261,47 @@ relax(const struct rule_ctx *ctx, const char *kind, const struct violation *v,
 	return true;
 }
 
+/* The index of req's kind in kinds[], or the size of kinds[] when tenantguard ignores it. */
+static size_t
+kind_index(const struct request *req)
+{
+	size_t k;
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (strcmp(kinds[k].kind, req->kind) == 0 && strcmp(kinds[k].group, req->group) == 0)
+			break;
+	return k;
+}
+
+/* The request context: who asks, which namespace class and tenant, the owner, the name. */
+static void
+ctx_init(struct rule_ctx *ctx, const struct config *cfg, const struct state *st,
+    const struct state *older, const struct request *req, time_t now, char *desc,
+    size_t descsz)
+{
+	const char *kind = req->kind;
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = cfg;
+	ctx->st = st;
+	ctx->older = older;
+	ctx->req = req;
+	ctx->now = now;
+	ctx->admin = config_is_admin(cfg, req->username, req->groups, req->n_groups);
+	/* A Namespace is judged as the namespace it is. */
+	const char *ns = strcmp(kind, "Namespace") == 0 ? req->name : req->namespace;
+	ctx->tenant = config_namespace_tenant(cfg, ns);
+	ctx->ns_class = ctx->tenant ? NS_TENANT :
+	    strcmp(ns, cfg->entry_namespace) == 0 ? NS_ENTRY : NS_OUTSIDE;
+	ctx->tenant_idx = ctx->tenant ? config_tenant_index(cfg, ctx->tenant) : CLAIMS_NO_OWNER;
+	char key[300];
+	state_owner_key(cfg, ns, key, sizeof(key));
+	ctx->owner_id = state_owner_lookup(st, key);
+	if (req->namespace[0] != '\0' && strcmp(kind, "Namespace") != 0)
+		snprintf(desc, descsz, "%s %s/%s", kind, req->namespace, req->name);
+	else
+		snprintf(desc, descsz, "%s %s", kind, req->name);
+	ctx->object_desc = desc;
+}
+
 static const char *
 op_name(enum operation op)
 {
@@ -281,32 +322,10 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 	decision_init(out);
 	if (req->subresource[0] != '\0' || req->op == OP_CONNECT)
 		return;   /* status and other subresources carry no policy */
-	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-		if (strcmp(kinds[k].kind, kind) == 0 && strcmp(kinds[k].group, req->group) == 0)
-			break;
-	if (k == sizeof(kinds) / sizeof(kinds[0]))
+	if ((k = kind_index(req)) == sizeof(kinds) / sizeof(kinds[0]))
 		return;
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.cfg = cfg;
-	ctx.st = st;
-	ctx.req = req;
-	ctx.now = now;
-	ctx.admin = config_is_admin(cfg, req->username, req->groups, req->n_groups);
-	/* A Namespace is judged as the namespace it is. */
-	const char *ns = strcmp(kind, "Namespace") == 0 ? req->name : req->namespace;
-	ctx.tenant = config_namespace_tenant(cfg, ns);
-	ctx.ns_class = ctx.tenant ? NS_TENANT :
-	    strcmp(ns, cfg->entry_namespace) == 0 ? NS_ENTRY : NS_OUTSIDE;
-	ctx.tenant_idx = ctx.tenant ? config_tenant_index(cfg, ctx.tenant) : CLAIMS_NO_OWNER;
-	char key[300];
-	state_owner_key(cfg, ns, key, sizeof(key));
-	ctx.owner_id = state_owner_lookup(st, key);
-	if (req->namespace[0] != '\0' && strcmp(kind, "Namespace") != 0)
-		snprintf(desc, sizeof(desc), "%s %s/%s", kind, req->namespace, req->name);
-	else
-		snprintf(desc, sizeof(desc), "%s %s", kind, req->name);
-	ctx.object_desc = desc;
+	ctx_init(&ctx, cfg, st, st, req, now, desc, sizeof(desc));
 
 	/* Shape first: a decision about an object we cannot read would be a guess. */
 	const json_t *obj = req->object, *old = req->old_object;
@@ -374,4 +393,31 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 	}
 	for (size_t i = 0; i < now_v.n_warnings; i++)
 		decision_warn(out, "%s", now_v.warnings[i]);
+}
+
+const struct tenant *
+policy_audit_object(const struct config *cfg, const struct state *st,
+    const struct state *older, const struct request *req, time_t now, struct violations *out,
+    char *desc, size_t descsz)
+{
+	struct rule_ctx ctx;
+	struct decision meta;
+	size_t k = kind_index(req);
+
+	out->n = out->n_warnings = 0;
+	ctx_init(&ctx, cfg, st, older, req, now, desc, descsz);
+	if (k == sizeof(kinds) / sizeof(kinds[0]) || kinds[k].rules == NULL ||
+	    !json_is_object(req->object))
+		return ctx.tenant;
+	decision_init(&meta);
+	if (metadata_invalid(req->object, desc, &meta)) {
+		ctx.out = out;
+		/* The sentence without its "[request-invalid] <desc>: " prefix. */
+		const char *m = strstr(meta.message, ": ");
+		rules_invalid(&ctx, "%s", m ? m + 2 : meta.message);
+		return ctx.tenant;
+	}
+	ctx.out = out;
+	kinds[k].rules(&ctx, req->object);
+	return ctx.tenant;
 }
