@@ -24,6 +24,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 BENCH_BIN:= $(BUILD)/bench/bench_review
+AUDIT_BENCH := $(BUILD)/bench/bench_audit
 
 .PHONY: all deps install-deps run test test-run bench clean manifests
 all: deps $(BUILD)/tenantguard
@@ -66,6 +67,10 @@ $(BENCH_BIN): bench/bench_review.c $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
 
+$(AUDIT_BENCH): bench/bench_audit.c $(BUILD)/libtenantguard.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
+
 # Dev certificates (CA + serving cert for localhost) are created on first use.
 CERT_DIR ?= $(BUILD)/dev-certs
 run: all
@@ -96,8 +101,9 @@ test-run: $(BUILD)/tenantguard $(UNIT_BIN) $(TOOL_BIN)
 BENCH_PKGS := nginx wrk
 bench: deps
 	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps DEB_PKGS="$(BENCH_PKGS)"
-	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/tenantguard
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(AUDIT_BENCH) $(BUILD)/tenantguard
 	@$(BENCH_BIN)
+	@$(AUDIT_BENCH)
 	@bench/bench_https.sh $(BUILD)
 	@bench/bench_scale.sh $(BUILD)
 
