@@ -2,6 +2,7 @@
 /* metrics: the process's counters and gauges, rendered in the Prometheus text format. */
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -69,6 +70,18 @@ static _Atomic int64_t  live_synced_at[N_LIVE];
 static _Atomic uint64_t live_claims;
 static atomic_int       live_ready;
 
+/* The last audit's result: replaced whole by metrics_audit, read by the renderer. */
+static pthread_mutex_t  audit_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	bool   ran;
+	char (*tenant)[64];
+	size_t *rule;       /* index into rule_names */
+	size_t *count;
+	size_t  n;
+	int64_t last_run;
+	double  seconds;
+} audit;
+
 static void
 bump(_Atomic uint64_t *c)
 {
@@ -123,6 +136,37 @@ metrics_review(enum metrics_webhook w, const struct review_summary *s, bool fail
 		;
 	bump(&duration_bucket[w][b]);
 	atomic_fetch_add_explicit(&duration_sum_us[w], (uint64_t)micros, memory_order_relaxed);
+}
+
+void
+metrics_audit(const struct metrics_violation *v, size_t n, int64_t last_run, double seconds)
+{
+	char (*tenant)[64] = calloc(n ? n : 1, sizeof(*tenant));
+	size_t *rule = calloc(n ? n : 1, sizeof(*rule)), *count = calloc(n ? n : 1, sizeof(*count));
+
+	if (tenant == NULL || rule == NULL || count == NULL) {
+		free(tenant);
+		free(rule);
+		free(count);
+		return;   /* the previous audit's figures stay */
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(tenant[i], sizeof(tenant[i]), "%s", v[i].tenant);
+		rule[i] = 1 + vocab_index(rule_names + 1, N_RULE - 1, v[i].rule);
+		count[i] = v[i].count;
+	}
+	pthread_mutex_lock(&audit_lock);
+	free(audit.tenant);
+	free(audit.rule);
+	free(audit.count);
+	audit.tenant = tenant;
+	audit.rule = rule;
+	audit.count = count;
+	audit.n = n;
+	audit.last_run = last_run;
+	audit.seconds = seconds;
+	audit.ran = true;
+	pthread_mutex_unlock(&audit_lock);
 }
 
 void
@@ -376,6 +420,29 @@ render_live(struct text *t)
 	}
 }
 
+static void
+render_audit(struct text *t)
+{
+	pthread_mutex_lock(&audit_lock);
+	if (audit.ran) {
+		text_help(t, "tenantguard_violations", "gauge", "Violations the last audit found "
+		    "among existing objects, by tenant (\"\": entry or outside namespaces) and rule.");
+		for (size_t i = 0; i < audit.n; i++) {
+			text_printf(t, "tenantguard_violations{");
+			text_label(t, "tenant", audit.tenant[i], true);
+			text_label(t, "rule", rule_names[audit.rule[i]], false);
+			text_printf(t, "} %zu\n", audit.count[i]);
+		}
+		text_metric(t, "tenantguard_audit_last_run_timestamp_seconds", "gauge",
+		    "When the last audit of existing objects finished, in seconds since the Unix "
+		    "epoch.", (long long)audit.last_run);
+		text_help(t, "tenantguard_audit_duration_seconds", "gauge",
+		    "How long the last audit of existing objects took.");
+		text_printf(t, "tenantguard_audit_duration_seconds %.6f\n", audit.seconds);
+	}
+	pthread_mutex_unlock(&audit_lock);
+}
+
 char *
 metrics_render(size_t *len)
 {
@@ -427,6 +494,7 @@ metrics_render(size_t *len)
 
 	if (atomic_load(&live_enabled))
 		render_live(&t);
+	render_audit(&t);
 
 	if (t.failed) {
 		free(t.buf);
