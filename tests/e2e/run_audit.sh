@@ -162,7 +162,10 @@ admin apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1 || { bad "regist
 nodeport() {   # NAMESPACE NAME
 	printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"%s"},"spec":{"type":"NodePort","ports":[{"port":80}]}}' "$2" "$1"
 }
-until_true 20 eval 'admin -n tenant1-gateway delete networkpolicy nothing --dry-run=server 2>&1 | grep -q NotFound' || true
+ips='{"apiVersion":"v1","kind":"Service","metadata":{"name":"ips","namespace":"default"},"spec":{"ports":[{"port":80}],"externalIPs":["203.0.113.9"]}}'
+# Registered once a dry run is refused (default is in deny mode: the config's default).
+until_true 20 eval 'admin apply --dry-run=server -f - <<<"$ips" 2>&1 | grep -q service-external-ips' ||
+	{ bad "the webhook never answered"; summary; exit 1; }
 # tenant2 is in warn mode: allowed, the would-be denial printed by kubectl.
 nodeport tenant2-gateway np | bob apply -f - >"$work/warn.out" 2>&1
 rc=$?
@@ -189,7 +192,7 @@ PY
 	{ bad "audit annotation not found"; grep '"np"' "$dir/audit.log" | tail -n 3 | cut -c1-1500 | sed 's/^/     /'; }
 # Still enforced where the mode is deny (the config's default): an outside namespace.
 expect "deny stays deny elsewhere: externalIPs in default" deny:'service-external-ips' \
-	admin apply -f - <<<'{"apiVersion":"v1","kind":"Service","metadata":{"name":"ips","namespace":"default"},"spec":{"ports":[{"port":80}],"externalIPs":["203.0.113.9"]}}'
+	admin apply -f - <<<"$ips"
 curl -sk "https://127.0.0.1:${port[1]}/metrics" | grep -q 'decision="warned",rule="service-type"' &&
 	curl -sk "https://127.0.0.1:${port[1]}/metrics" | grep -q 'decision="audited",rule="service-type"' &&
 	ok "metrics count decision=warned and decision=audited" || bad "warned/audited not counted"
