@@ -142,7 +142,7 @@ until_true 15 eval '[ "$(metric "$col")" = 1 ] && [ "$(metric "$own")" = 1 ]' &&
 until_true 15 eval '[ "$(count)" = 2 ]' &&
 	ok "Tenant tenant3 status.violationCount is 2 (the cached kinds: Secrets are the CLI's)" ||
 	{ bad "Tenant status: count '$(count)'"; admin get tenant tenant3 -o yaml | sed 's/^/     /'; }
-admin get tenant tenant3 -o jsonpath='{.status.violations[*].rule}' | grep -q "host-collision host-ownership" &&
+[ "$(admin get tenant tenant3 -o jsonpath='{.status.violations[*].rule}')" = "host-collision host-ownership" ] &&
 	ok "status.violations names the rules, oldest object first" ||
 	bad "status.violations: $(admin get tenant tenant3 -o jsonpath='{.status.violations}')"
 admin get tenants | awk 'NR == 1 && /VIOLATIONS/ { h = 1 } $1 == "tenant3" && $5 == 2 { r = 1 } END { exit !(h && r) }' &&
@@ -164,8 +164,9 @@ nodeport() {   # NAMESPACE NAME
 }
 ips='{"apiVersion":"v1","kind":"Service","metadata":{"name":"ips","namespace":"default"},"spec":{"ports":[{"port":80}],"externalIPs":["203.0.113.9"]}}'
 # Registered once a dry run is refused (default is in deny mode: the config's default).
-until_true 20 eval 'admin apply --dry-run=server -f - <<<"$ips" 2>&1 | grep -q service-external-ips' ||
-	{ bad "the webhook never answered"; summary; exit 1; }
+until_true 20 eval '[[ "$(admin apply --dry-run=server -f - <<<"$ips" 2>&1)" == *service-external-ips* ]]' ||
+	{ bad "the webhook never answered"; admin apply --dry-run=server -f - <<<"$ips" 2>&1 | sed 's/^/     /'
+	  tail -n 5 "$work/serve1.log" | sed 's/^/     /'; summary; exit 1; }
 # tenant2 is in warn mode: allowed, the would-be denial printed by kubectl.
 nodeport tenant2-gateway np | bob apply -f - >"$work/warn.out" 2>&1
 rc=$?
@@ -193,9 +194,11 @@ PY
 # Still enforced where the mode is deny (the config's default): an outside namespace.
 expect "deny stays deny elsewhere: externalIPs in default" deny:'service-external-ips' \
 	admin apply -f - <<<"$ips"
-curl -sk "https://127.0.0.1:${port[1]}/metrics" | grep -q 'decision="warned",rule="service-type"' &&
-	curl -sk "https://127.0.0.1:${port[1]}/metrics" | grep -q 'decision="audited",rule="service-type"' &&
-	ok "metrics count decision=warned and decision=audited" || bad "warned/audited not counted"
+curl -sk "https://127.0.0.1:${port[1]}/metrics" >"$work/metrics.txt"
+grep -q 'decision="warned",rule="service-type"' "$work/metrics.txt" &&
+	grep -q 'decision="audited",rule="service-type"' "$work/metrics.txt" &&
+	ok "metrics count decision=warned and decision=audited" ||
+	{ bad "warned/audited not counted"; grep tenantguard_reviews_total "$work/metrics.txt" | grep -v ' 0$' | sed 's/^/     /'; }
 grep -q '"enforcement":"audit"' "$work/serve1.log" && ok "the audited decision is logged with enforcement audit" ||
 	bad "no decision line with enforcement audit"
 
