@@ -40,30 +40,6 @@ usage(void)
 	    "[--output table|json]\n");
 }
 
-/* 1 when the group's discovery document lists `resource`, 0 when not, -1 on failure. */
-static int
-served(struct kube_client *kc, const char *group_path, const char *resource, char *err,
-    size_t errsz)
-{
-	json_t *body = NULL, *r;
-	size_t i;
-	int found = 0, status = kube_get(kc, group_path, &body, err, errsz);
-
-	if (status == 404) {
-		json_decref(body);
-		return 0;
-	}
-	if (status != 200) {
-		json_decref(body);
-		return -1;
-	}
-	json_array_foreach(json_object_get(body, "resources"), i, r)
-		if (strcmp(json_string_value(json_object_get(r, "name")) ?: "", resource) == 0)
-			found = 1;
-	json_decref(body);
-	return found;
-}
-
 static int
 keep(const json_t *obj, void *arg)
 {
@@ -86,7 +62,8 @@ list_cluster(const char *kubeconfig, char *err, size_t errsz)
 	for (size_t i = 0; i < sizeof(sources) / sizeof(*sources); i++) {
 		char why[512];
 		if (sources[i].group_path != NULL) {
-			int s = served(kc, sources[i].group_path, sources[i].resource, why, sizeof(why));
+			int s = kube_served(kc, sources[i].group_path, sources[i].resource, why,
+			    sizeof(why));
 			if (s < 0) {
 				snprintf(err, errsz, "discovery %s: %s", sources[i].group_path, why);
 				goto fail;
