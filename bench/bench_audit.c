@@ -11,7 +11,7 @@
 #include "config.h"
 #include "config_load.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 
 #define TENANTS   100
 #define INGRESSES 10000   /* 3 hosts each: 30,000 hosts */
@@ -135,7 +135,7 @@ main(void)
 	/* Best of 3: the cost of the code, not of whatever else the machine did. */
 	for (int round = 0; round < 3; round++) {
 		double t0 = cpu_s();
-		struct state *st = state_from_objects(cfg, objs, err, sizeof(err));
+		struct state *st = statefile_from_objects(cfg, objs, err, sizeof(err));
 		double t1 = cpu_s();
 		if (st == NULL)
 			die("index", err);

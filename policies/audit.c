@@ -54,7 +54,7 @@ report_add(struct audit_report *r, const struct request *req, const char *tenant
 	snprintf(e->namespace, sizeof(e->namespace), "%s", req->namespace);
 	snprintf(e->name, sizeof(e->name), "%s", req->name);
 	snprintf(e->tenant, sizeof(e->tenant), "%s", tenant ? tenant : "");
-	snprintf(e->rule, sizeof(e->rule), "%s", v->rule);
+	e->rule = v->rule;
 	snprintf(e->message, sizeof(e->message), "%s", v->message);
 	return 0;
 }
@@ -128,7 +128,7 @@ audit_run(const struct config *cfg, const json_t *objects, time_t now,
 			tenant = req.name;
 		bool collided = false;
 		for (size_t k = 0; k < vs->n; k++) {
-			collided |= strcmp(vs->v[k].rule, "host-collision") == 0;
+			collided |= vs->v[k].rule == RULE_HOST_COLLISION;
 			if (report_add(r, &req, tenant, &vs->v[k]) != 0) {
 				snprintf(err, errsz, "out of memory");
 				goto out;

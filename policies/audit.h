@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "ruleid.h"
+
 struct config;
 
 /* One violation of one existing object. */
@@ -14,7 +16,7 @@ struct audit_entry {
 	char namespace[64];   /* "" for cluster-scoped objects */
 	char name[254];
 	char tenant[64];      /* the tenant it counts against ("" : the entry or an outside one) */
-	char rule[32];
+	enum rule_id rule;
 	char message[720];    /* the sentence a denial would give, without "[rule] <object>: " */
 };
 

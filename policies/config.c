@@ -44,7 +44,6 @@ config_tenant_clear(struct tenant *t)
 	free(t->ingress_class);
 	free_strv(t->backend_namespaces, t->n_backend_namespaces);
 	free_quota(t->quota, t->n_quota);
-	enforcement_clear(&t->enforcement);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -66,7 +65,6 @@ config_free(struct config *cfg)
 	free_strv(cfg->service_types, cfg->n_service_types);
 	free(cfg->external_ip_cidrs);
 	free_quota(cfg->quota, cfg->n_quota);
-	enforcement_clear(&cfg->enforcement);
 	for (size_t i = 0; i < cfg->n_tenants; i++)
 		config_tenant_clear(&cfg->tenants[i]);
 	free(cfg->tenants);

@@ -12,12 +12,12 @@ decision_init(struct decision *d)
 	/* Field by field: the buffers are kilobytes and every review starts here. */
 	d->allowed = true;
 	d->code = 200;
-	d->rule[0] = '\0';
+	d->rule = RULE_NONE;
 	d->message[0] = '\0';
 	d->n_warnings = 0;
 	d->patch = NULL;
 	d->relaxed = ENFORCE_DENY;
-	d->relaxed_rule[0] = '\0';
+	d->relaxed_rule = RULE_NONE;
 	d->audit[0] = '\0';
 	d->n_unclaimed = 0;
 	d->unclaimed_overflow = false;
@@ -30,18 +30,39 @@ decision_clear(struct decision *d)
 	d->patch = NULL;
 }
 
-void
-decision_deny(struct decision *d, int code, const char *rule, const char *fmt, ...)
+/* The first reason wins: `prefix` and the sentence, unless a denial is recorded already. */
+static void
+vdeny(struct decision *d, int code, enum rule_id rule, const char *prefix, const char *fmt,
+    va_list ap)
 {
-	va_list ap;
 	if (!d->allowed)
 		return;
 	d->allowed = false;
 	d->code = code;
-	snprintf(d->rule, sizeof(d->rule), "%s", rule);
-	int n = snprintf(d->message, sizeof(d->message), "[%s] ", rule);
-	va_start(ap, fmt);
+	d->rule = rule;
+	int n = snprintf(d->message, sizeof(d->message), "%s", prefix);
 	vsnprintf(d->message + n, sizeof(d->message) - (size_t)n, fmt, ap);
+}
+
+void
+decision_deny(struct decision *d, int code, enum rule_id rule, const char *fmt, ...)
+{
+	char prefix[40];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "[%s] ", ruleid_name(rule));
+	va_start(ap, fmt);
+	vdeny(d, code, rule, prefix, fmt, ap);
+	va_end(ap);
+}
+
+void
+decision_fail(struct decision *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdeny(d, 500, RULE_NONE, "internal error: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -75,11 +96,12 @@ decision_warn(struct decision *d, const char *fmt, ...)
 }
 
 void
-decision_relax(struct decision *d, enum enforce_mode m, const char *rule, const char *fmt, ...)
+decision_relax(struct decision *d, enum enforce_mode m, enum rule_id rule, const char *fmt,
+    ...)
 {
 	char text[sizeof(d->message)];
 	va_list ap;
-	int n = snprintf(text, sizeof(text), "[%s] ", rule);
+	int n = snprintf(text, sizeof(text), "[%s] ", ruleid_name(rule));
 
 	va_start(ap, fmt);
 	size_t len = (size_t)n + (size_t)vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
@@ -90,8 +112,8 @@ decision_relax(struct decision *d, enum enforce_mode m, const char *rule, const 
 			len--;
 		text[len] = '\0';
 	}
-	if (d->relaxed_rule[0] == '\0')
-		snprintf(d->relaxed_rule, sizeof(d->relaxed_rule), "%s", rule);
+	if (d->relaxed_rule == RULE_NONE)
+		d->relaxed_rule = rule;
 	if (m == ENFORCE_WARN) {
 		decision_warn(d, "%s", text);
 		d->relaxed = ENFORCE_WARN;
@@ -144,7 +166,7 @@ decision_is_unclaimed(const struct decision *d, const char *pattern)
 
 bool
 decision_enforce(struct decision *d, const struct config *cfg, const struct tenant *t, int code,
-    const char *rule, const char *fmt, ...)
+    enum rule_id rule, const char *fmt, ...)
 {
 	char text[sizeof(d->message)];
 	va_list ap;

@@ -3,32 +3,27 @@
 #include "enforce.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 
 static const char *const mode_names[] = { "deny", "warn", "audit" };
 
-/*
- * The rule ids a mode may relax: every 403 rule. request-invalid (400) is not among them: an
- * object that cannot be read has no verdict to relax.
- */
-static const char *const relaxable[] = {
-	"host-ownership", "host-collision", "host-invalid", "ingress-class", "backend-namespace",
-	"entry-route", "entry-admin", "service-external-ips", "service-type",
-	"service-external-name", "tls-secret", "tls-secret-hosts", "managed-object",
-	"tenant-label", "namespace-tenant", "tenant-domain-in-use", "ingress-annotation",
-	"registry-namespace",
-};
-
-void
-enforcement_clear(struct enforcement *e)
+/* The rules a mode may relax: every 403 rule, not request-invalid (400) nor "none". */
+static bool
+is_relaxable(enum rule_id r)
 {
-	for (size_t i = 0; i < e->n_rules; i++)
-		free(e->rules[i].rule);
-	free(e->rules);
-	memset(e, 0, sizeof(*e));
+	return r != RULE_NONE && r != RULE_REQUEST_INVALID && r < RULE_COUNT;
+}
+
+/* The id DESIGN writes as `name`, or RULE_NONE. */
+static enum rule_id
+rule_by_name(const char *name)
+{
+	for (int r = 0; r < RULE_COUNT; r++)
+		if (strcmp(ruleid_name((enum rule_id)r), name) == 0)
+			return (enum rule_id)r;
+	return RULE_NONE;
 }
 
 const char *
@@ -47,15 +42,6 @@ parse_mode(const json_t *v, enum enforce_mode *m)
 			return 0;
 		}
 	return -1;
-}
-
-static bool
-is_relaxable(const char *rule)
-{
-	for (size_t i = 0; i < sizeof(relaxable) / sizeof(*relaxable); i++)
-		if (strcmp(rule, relaxable[i]) == 0)
-			return true;
-	return false;
 }
 
 int
@@ -95,55 +81,35 @@ enforce_read(const json_t *v, const char *what, struct enforcement *e, const jso
 		    what);
 		return -1;
 	}
-	if ((e->rules = calloc(json_object_size(rules) + 1, sizeof(*e->rules))) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
 	*at = rules;
 	json_object_foreach((json_t *)rules, k, m) {
-		struct enforce_rule *r = &e->rules[e->n_rules];
+		enum rule_id r = rule_by_name(k);
 		*at_key = k;
-		if (!is_relaxable(k)) {
-			snprintf(err, errsz, strcmp(k, "request-invalid") == 0 ?
+		if (!is_relaxable(r)) {
+			snprintf(err, errsz, r == RULE_REQUEST_INVALID ?
 			    "%s.rules: \"%s\" is always enforced (an object that cannot be read has "
 			    "no verdict to relax)" : "%s.rules: \"%s\" is not a rule id", what, k);
 			return -1;
 		}
-		if (parse_mode(m, &r->mode) != 0) {
+		if (parse_mode(m, &e->rule[r]) != 0) {
 			snprintf(err, errsz, "%s.rules.%s must be deny, warn or audit", what, k);
 			return -1;
 		}
-		if ((r->rule = strdup(k)) == NULL) {
-			snprintf(err, errsz, "out of memory");
-			return -1;
-		}
-		e->n_rules++;
+		e->has[r] = true;
 	}
 	return 0;
 }
 
-/* The mode e sets for rule, or -1 when it sets none. */
-static int
-lookup(const struct enforcement *e, const char *rule)
-{
-	for (size_t i = 0; i < e->n_rules; i++)
-		if (strcmp(e->rules[i].rule, rule) == 0)
-			return (int)e->rules[i].mode;
-	return -1;
-}
-
 enum enforce_mode
-enforce_mode_for(const struct config *cfg, const struct tenant *t, const char *rule, int code)
+enforce_mode_for(const struct config *cfg, const struct tenant *t, enum rule_id rule, int code)
 {
-	int m;
-
-	if (code != 403)
+	if (code != 403 || !is_relaxable(rule))
 		return ENFORCE_DENY;   /* malformed requests and internal errors are never relaxed */
-	if (t != NULL && (m = lookup(&t->enforcement, rule)) >= 0)
-		return (enum enforce_mode)m;
+	if (t != NULL && t->enforcement.has[rule])
+		return t->enforcement.rule[rule];
 	if (t != NULL && t->enforcement.has_default)
 		return t->enforcement.def;
-	if ((m = lookup(&cfg->enforcement, rule)) >= 0)
-		return (enum enforce_mode)m;
+	if (cfg->enforcement.has[rule])
+		return cfg->enforcement.rule[rule];
 	return cfg->enforcement.has_default ? cfg->enforcement.def : ENFORCE_DENY;
 }

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ruleid.h"
+
 struct config;
 struct tenant;
 
@@ -15,32 +17,24 @@ enum enforce_mode {
 	ENFORCE_AUDIT,   /* allowed, the would-be denial logged, counted and audit-annotated */
 };
 
-struct enforce_rule {
-	char             *rule;
-	enum enforce_mode mode;
-};
-
 /*
  * An `enforcement:` block ({default, rules}): the config's, where an absent default is deny,
  * or a tenant's, where an absent default (and any rule it does not list) defers to the
  * config's.
  */
 struct enforcement {
-	bool                 has_default;
-	enum enforce_mode    def;
-	struct enforce_rule *rules;
-	size_t               n_rules;
+	bool              has_default;
+	enum enforce_mode def;
+	bool              has[RULE_COUNT];    /* the block sets rule r's mode */
+	enum enforce_mode rule[RULE_COUNT];
 };
-
-/* Frees what e owns and zeroes it. */
-void enforcement_clear(struct enforcement *e);
 
 /* "deny", "warn" or "audit". */
 const char *enforce_mode_name(enum enforce_mode m);
 
 /*
  * Reads enforcement block `v` (borrowed; NULL or null: nothing set) into *e, which the
- * caller zeroed. Strict: only default and rules, modes deny|warn|audit, rule ids that can be
+ * caller zeroed (it owns no memory). Strict: only default and rules, modes deny|warn|audit, rule ids that can be
  * relaxed (request-invalid never is). 0, or -1 with a sentence in err (prefixed by `what`,
  * e.g. "enforcement") and *at / *at_key set to the mapping and key at fault, for a line.
  */
@@ -54,6 +48,6 @@ int enforce_read(const json_t *v, const char *what, struct enforcement *e, const
  * 500 (internal errors) are always deny.
  */
 enum enforce_mode enforce_mode_for(const struct config *cfg, const struct tenant *t,
-    const char *rule, int code);
+    enum rule_id rule, int code);
 
 #endif

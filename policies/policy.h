@@ -9,6 +9,7 @@
 
 #include "enforce.h"
 #include "host.h"
+#include "ruleid.h"
 
 struct config;
 struct state;
@@ -45,14 +46,14 @@ struct request {
 struct decision {
 	bool   allowed;
 	int    code;            /* 200; 403 denied; 400 request-invalid; 500 internal error */
-	char   rule[32];        /* rule id of a denial, "" when allowed */
+	enum rule_id rule;      /* rule id of a denial; RULE_NONE when allowed */
 	char   message[1024];   /* "[rule] sentence" on denial */
 	char   warnings[DECISION_MAX_WARNINGS][DECISION_WARNING_MAX + 1];
 	size_t n_warnings;
 	json_t *patch;          /* JSON Patch array from the mutating path (new reference), or NULL */
 	/* Violations the enforcement mode relaxed (enforce.h). */
 	enum enforce_mode relaxed;   /* DENY: none; WARN when one was warned, else AUDIT */
-	char   relaxed_rule[32];     /* the first relaxed rule */
+	enum rule_id relaxed_rule;   /* the first relaxed rule */
 	char   audit[1024];          /* auditAnnotations "violation": audit-mode would-be denials */
 	/* Patterns of relaxed host collisions: admitted, but never claimed first-come. */
 	char   unclaimed[DECISION_MAX_UNCLAIMED][HOST_MAX];
@@ -65,8 +66,14 @@ void decision_init(struct decision *d);
 /* Releases what a decision owns (the patch). */
 void decision_clear(struct decision *d);
 /* Records a denial unless one is recorded already (the first reason wins). */
-void decision_deny(struct decision *d, int code, const char *rule, const char *fmt, ...)
+void decision_deny(struct decision *d, int code, enum rule_id rule, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/*
+ * Records a failure outside every rule's evaluation (code 500, RULE_NONE, "internal error: "
+ * and the sentence) unless a denial is recorded already. A rule that cannot be evaluated
+ * reports code 500 under its own id instead (rules_internal).
+ */
+void decision_fail(struct decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Adds a warning, cut to DECISION_WARNING_MAX characters; extra warnings are dropped. */
 void decision_warn(struct decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
@@ -74,8 +81,8 @@ void decision_warn(struct decision *d, const char *fmt, ...) __attribute__((form
  * "[rule] ", becomes a warning (WARN) or part of the audit annotation (AUDIT); d stays as
  * allowed or denied as it was.
  */
-void decision_relax(struct decision *d, enum enforce_mode m, const char *rule, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+void decision_relax(struct decision *d, enum enforce_mode m, enum rule_id rule,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Remembers a relaxed host collision's pattern, so it is never claimed first-come. */
 void decision_unclaimed(struct decision *d, const char *pattern);
 /* True when `pattern` must not be claimed for this decision's object. */
@@ -85,7 +92,7 @@ bool decision_is_unclaimed(const struct decision *d, const char *pattern);
  * (decision_relax). True when d was denied.
  */
 bool decision_enforce(struct decision *d, const struct config *cfg, const struct tenant *t,
-    int code, const char *rule, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+    int code, enum rule_id rule, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /*
  * The validating decision for `req` against `cfg` and `st` at time `now`. Never fails open:

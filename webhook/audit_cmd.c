@@ -15,7 +15,7 @@
 #include "config_load.h"
 #include "jsonout.h"
 #include "kube.h"
-#include "state_load.h"
+#include "statefile.h"
 
 /* What the audit reads from an apiserver; optional APIs are looked up in discovery first. */
 static const struct {
@@ -96,7 +96,8 @@ print_table(const struct audit_report *r)
 		size_t lo = strlen(e->namespace) + strlen(e->name) + (e->namespace[0] ? 1 : 0);
 		wk = strlen(e->kind) > wk ? strlen(e->kind) : wk;
 		wo = lo > wo ? lo : wo;
-		wr = strlen(e->rule) > wr ? strlen(e->rule) : wr;
+		size_t lr = strlen(ruleid_name(e->rule));
+		wr = lr > wr ? lr : wr;
 	}
 	if (r->n > 0)
 		printf("%-*s  %-*s  %-*s  %s\n", (int)wk, "KIND", (int)wo, "NAMESPACE/NAME", (int)wr,
@@ -105,7 +106,7 @@ print_table(const struct audit_report *r)
 		const struct audit_entry *e = &r->v[i];
 		snprintf(obj, sizeof(obj), "%s%s%s", e->namespace, e->namespace[0] ? "/" : "",
 		    e->name);
-		printf("%-*s  %-*s  %-*s  %s\n", (int)wk, e->kind, (int)wo, obj, (int)wr, e->rule,
+		printf("%-*s  %-*s  %-*s  %s\n", (int)wk, e->kind, (int)wo, obj, (int)wr, ruleid_name(e->rule),
 		    e->message);
 	}
 	if (r->n == 0) {
@@ -116,13 +117,13 @@ print_table(const struct audit_report *r)
 	printf("%zu violation%s in %zu objects:", r->n, r->n == 1 ? "" : "s", r->objects);
 	for (size_t i = 0; i < r->n; i++) {
 		size_t j, count = 0;
-		for (j = 0; j < i && strcmp(r->v[j].rule, r->v[i].rule) != 0; j++)
+		for (j = 0; j < i && r->v[j].rule != r->v[i].rule; j++)
 			;
 		if (j < i)
 			continue;
 		for (j = i; j < r->n; j++)
-			count += strcmp(r->v[j].rule, r->v[i].rule) == 0;
-		printf("%s %s %zu", i ? "," : "", r->v[i].rule, count);
+			count += r->v[j].rule == r->v[i].rule;
+		printf("%s %s %zu", i ? "," : "", ruleid_name(r->v[i].rule), count);
 	}
 	printf("\n");
 }
@@ -138,12 +139,13 @@ print_json(const struct audit_report *r)
 
 	for (size_t i = 0; rc == 0 && i < r->n; i++) {
 		const struct audit_entry *e = &r->v[i];
-		json_t *count = json_object_get(rules, e->rule);
+		const char *rule = ruleid_name(e->rule);
+		json_t *count = json_object_get(rules, rule);
 		rc = json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kind",
 		    e->kind, "namespace", e->namespace, "name", e->name, "tenant", e->tenant, "rule",
-		    e->rule, "message", e->message));
+		    rule, "message", e->message));
 		if (rc == 0)
-			rc = json_object_set_new(rules, e->rule, json_integer(count ?
+			rc = json_object_set_new(rules, rule, json_integer(count ?
 			    json_integer_value(count) + 1 : 1));
 	}
 	char *text = rc == 0 ? json_dumps(doc, JSON_INDENT(2)) : NULL;
@@ -186,14 +188,14 @@ audit_main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	objects = state_path ? state_read_objects(state_path, err, sizeof(err)) :
+	objects = state_path ? statefile_read_objects(state_path, err, sizeof(err)) :
 	    list_cluster(kubeconfig, err, sizeof(err));
 	if (objects == NULL) {
 		fprintf(stderr, "tenantguard: audit: %s\n", err);
 		goto out;
 	}
 	/* Tenant objects add tenants, as the server merges them. */
-	if ((tenants = state_select_tenants(objects)) == NULL ||
+	if ((tenants = statefile_select_tenants(objects)) == NULL ||
 	    (rejected = json_object()) == NULL) {
 		fprintf(stderr, "tenantguard: audit: out of memory\n");
 		goto out;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ruleid.h"
+
 struct review_summary;
 
 /*
@@ -63,9 +65,9 @@ void metrics_live_client(uint64_t requests, int leader);
 
 /* One (tenant, rule) count of the last audit; tenant "" is the entry or an outside namespace. */
 struct metrics_violation {
-	const char *tenant;
-	const char *rule;
-	size_t      count;
+	const char  *tenant;
+	enum rule_id rule;
+	size_t       count;
 };
 
 /*

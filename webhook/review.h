@@ -14,6 +14,11 @@ struct state;
 
 #define REVIEW_MAX_DEPTH 64      /* deeper JSON is refused before it is decoded */
 #define REVIEW_AUDIT_KEY "violation"   /* the auditAnnotations key of audit-mode violations */
+/* The largest AdmissionReview body the server and `tenantguard review` accept (DESIGN §7:
+ * larger bodies get 413). */
+#define REVIEW_BODY_MAX ((size_t)7 * 1024 * 1024)
+/* The largest response review_encode writes: a patch of a maximal body, base64, with room. */
+#define REVIEW_RESPONSE_MAX (4 * REVIEW_BODY_MAX)
 
 /*
  * Decodes an AdmissionReview body. Returns the parsed document (new reference) and fills
@@ -42,7 +47,7 @@ struct review_summary {
 	char user[254];
 	bool allowed;
 	int  code;
-	char rule[32];          /* the denial's rule; when allowed, the first relaxed rule or "" */
+	enum rule_id rule;   /* the denial's; when allowed, the first relaxed rule or RULE_NONE */
 	enum enforce_mode relaxed;   /* ENFORCE_WARN / ENFORCE_AUDIT: violations were relaxed */
 };
 

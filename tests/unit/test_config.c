@@ -667,7 +667,7 @@ test_enforcement(void)
 {
 	struct config *cfg = load(ENF_BASE);
 	test_cond("no enforcement: every rule denies",
-	    cfg != NULL && enforce_mode_for(cfg, &cfg->tenants[0], "service-type", 403) ==
+	    cfg != NULL && enforce_mode_for(cfg, &cfg->tenants[0], RULE_SERVICE_TYPE, 403) ==
 	    ENFORCE_DENY && cfg->audit_interval == 300);
 	config_free(cfg);
 
@@ -683,21 +683,21 @@ test_enforcement(void)
 	if (cfg != NULL) {
 		const struct tenant *t1 = &cfg->tenants[0], *t2 = &cfg->tenants[1];
 		test_cond("audit.interval 30s", cfg->audit_interval == 30);
-		test_cond("config default", enforce_mode_for(cfg, NULL, "service-type", 403) ==
+		test_cond("config default", enforce_mode_for(cfg, NULL, RULE_SERVICE_TYPE, 403) ==
 		    ENFORCE_AUDIT);
-		test_cond("config rule over default", enforce_mode_for(cfg, NULL, "tls-secret", 403) ==
+		test_cond("config rule over default", enforce_mode_for(cfg, NULL, RULE_TLS_SECRET, 403) ==
 		    ENFORCE_WARN);
-		test_cond("tenant rule over config rule", enforce_mode_for(cfg, t1, "tls-secret", 403) ==
+		test_cond("tenant rule over config rule", enforce_mode_for(cfg, t1, RULE_TLS_SECRET, 403) ==
 		    ENFORCE_DENY);
 		test_cond("tenant without a default: the config's rule", enforce_mode_for(cfg, t1,
-		    "host-collision", 403) == ENFORCE_DENY);
-		test_cond("tenant default over config rule", enforce_mode_for(cfg, t2, "tls-secret",
+		    RULE_HOST_COLLISION, 403) == ENFORCE_DENY);
+		test_cond("tenant default over config rule", enforce_mode_for(cfg, t2, RULE_TLS_SECRET,
 		    403) == ENFORCE_WARN);
 		test_cond("tenant rule over tenant default", enforce_mode_for(cfg, t2,
-		    "host-collision", 403) == ENFORCE_AUDIT);
-		test_cond("code 400 is never relaxed", enforce_mode_for(cfg, t2, "request-invalid",
+		    RULE_HOST_COLLISION, 403) == ENFORCE_AUDIT);
+		test_cond("code 400 is never relaxed", enforce_mode_for(cfg, t2, RULE_REQUEST_INVALID,
 		    400) == ENFORCE_DENY);
-		test_cond("code 500 is never relaxed", enforce_mode_for(cfg, t2, "tls-secret", 500) ==
+		test_cond("code 500 is never relaxed", enforce_mode_for(cfg, t2, RULE_TLS_SECRET, 500) ==
 		    ENFORCE_DENY);
 	}
 	config_free(cfg);

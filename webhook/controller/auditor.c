@@ -61,7 +61,7 @@ publish_metrics(const struct audit_report *r, double seconds)
 		size_t j;
 		for (j = 0; j < n; j++)
 			if (strcmp(v[j].tenant, r->v[i].tenant) == 0 &&
-			    strcmp(v[j].rule, r->v[i].rule) == 0)
+			    v[j].rule == r->v[i].rule)
 				break;
 		if (j == n)
 			v[n++] = (struct metrics_violation){ r->v[i].tenant, r->v[i].rule, 0 };
@@ -93,7 +93,7 @@ write_status(struct auditor *a, const char *name, const struct audit_report *r)
 			continue;
 		if (count++ < AUDITOR_STATUS_MAX)
 			json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind",
-			    e->kind, "namespace", e->namespace, "name", e->name, "rule", e->rule,
+			    e->kind, "namespace", e->namespace, "name", e->name, "rule", ruleid_name(e->rule),
 			    "message", e->message));
 	}
 	obj = json_pack("{s:s, s:s, s:{s:s}, s:{s:I, s:o}}", "apiVersion", TENANT_API, "kind",
