@@ -30,27 +30,14 @@ YAML
 export TENANTGUARD_AUDIT_POLICY=$policy
 e2e_cluster_up audit
 rm -f "$policy"
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/audit; mkdir -p "$work"
-tg_serving_setup "$work"
+tg_serving_setup
 admin apply -f "$top/manifests/crd-tenants.yaml" >"$work/crd.log" 2>&1 &&
 	admin wait --for condition=established --timeout=30s crd/tenants.tenantguard.io >>"$work/crd.log" 2>&1 ||
-	{ bad "the Tenant CRD"; sed 's/^/     /' "$work/crd.log"; summary; exit 1; }
+	die "the Tenant CRD" "$work/crd.log"
 admin apply -f "$top/manifests/rbac.yaml" >"$work/rbac.log" 2>&1 ||
-	{ bad "manifests/rbac.yaml"; sed 's/^/     /' "$work/rbac.log"; summary; exit 1; }
+	die "manifests/rbac.yaml" "$work/rbac.log"
 
 # --- the brownfield: written before tenantguard is registered ------------------------------
-ingress() {   # NAMESPACE NAME HOST
-	cat <<YAML
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: $2, namespace: $1}
-spec:
-  rules:
-  - host: "$3"
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}
-YAML
-}
 secret() {   # NAMESPACE NAME SAN
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj "/CN=$3" \
 	    -addext "subjectAltName=DNS:$3" -keyout "$work/$2.key" -out "$work/$2.crt" 2>/dev/null &&
@@ -76,7 +63,7 @@ YAML
 	ingress tenant3-gateway foreign api.tenant1.aigw.example.com | admin apply -f -
 	secret tenant3-gateway foreign-tls "*.customer.com"
 } >"$work/brownfield.log" 2>&1 && ok "brownfield objects created before the webhook exists" ||
-	{ bad "brownfield objects"; sed 's/^/     /' "$work/brownfield.log"; summary; exit 1; }
+	die "brownfield objects" "$work/brownfield.log"
 
 cat >"$work/config.yaml" <<'YAML'
 systemDomain: aigw.example.com
@@ -123,9 +110,8 @@ PY
 
 # --- serve: the periodic audit --------------------------------------------------------------
 export TG_KUBECONFIG=$KUBECONFIG_TENANTGUARD
-tg_replica 1 "$work" --config "$work/config.yaml"
-tg_wait_ready "${port[1]}" 400 || { bad "serve not ready"; tail -n 20 "$work/serve1.log" | sed 's/^/     /'; summary; exit 1; }
-metric() { curl -sk "https://127.0.0.1:${port[1]}/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+serve 1 --config "$work/config.yaml"
+ready 1 || die "serve not ready" "$work/serve1.log"
 count() { admin get tenant tenant3 -o jsonpath='{.status.violationCount}' 2>/dev/null; }
 until_true() {   # SECONDS CMD...: polls CMD every 100 ms
 	local end=$(( $(date +%s) + $1 )); shift
@@ -157,8 +143,7 @@ until_true 15 eval '[ "$(count)" = 1 ] && [ -z "$(metric "$own")" ]' &&
 	{ bad "after the fix: count '$(count)', metric '$(metric "$own")'"; }
 
 # --- the webhook: warn and audit modes ------------------------------------------------------
-tg_webhooks "127.0.0.1:${port[1]}" "$(cat "$work/cabundle")" "$work/webhooks.yaml"
-admin apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1 || { bad "register webhooks"; sed 's/^/     /' "$work/register.log"; summary; exit 1; }
+tg_register "127.0.0.1:${port[1]}" || die "register webhooks" "$work/register.log"
 nodeport() {   # NAMESPACE NAME
 	printf '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"%s"},"spec":{"type":"NodePort","ports":[{"port":80}]}}' "$2" "$1"
 }
