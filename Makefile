@@ -109,15 +109,18 @@ test-run: $(BUILD)/tenantguard $(UNIT_BIN) $(TOOL_BIN)
 check-style:
 	@tests/tools/check_style.sh
 
-# The HTTPS bench (bench/bench_https.sh) compares `serve` with nginx over TLS, driven by wrk.
-# (nginx-light is only a meta package over nginx on Debian 12.)
-BENCH_PKGS := nginx wrk
+# The HTTPS bench (bench/bench_https.sh) compares `serve` with nginx over TLS, driven by wrk
+# (strace counts its system calls); bench/bench_peer.sh compares it with OPA (built by
+# bench/build_opa.sh from the Go module proxy). nginx-light is only a meta package over nginx
+# on Debian 12.
+BENCH_PKGS := nginx wrk strace
 bench: deps
 	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps DEB_PKGS="$(BENCH_PKGS)"
 	@$(MAKE) --no-print-directory $(BENCH_BIN) $(AUDIT_BENCH) $(BUILD)/tenantguard
 	@$(BENCH_BIN)
 	@$(AUDIT_BENCH)
 	@bench/bench_https.sh $(BUILD)
+	@bench/bench_peer.sh $(BUILD)
 	@bench/bench_scale.sh $(BUILD)
 
 clean:

@@ -171,9 +171,9 @@ post_once "$NGINX_PORT" "$TMP/nginx.body" || die "nginx: POST /validate failed"
 cmp -s "$TMP/nginx.body" "$TMP/response.body" || die "nginx does not return tenantguard's bytes"
 
 # ---- wrk ----
-# run_wrk PORT SECS OUT: one bounded wrk run; fails on any non-2xx answer.
+# run_wrk PORT SECS OUT [CONNS]: one bounded wrk run; fails on any non-2xx answer.
 run_wrk() {
-	timeout -k 5 $(($2 + 30)) wrk --latency -t"$THREADS" -c"$CONNS" -d"$2"s --timeout 5s \
+	timeout -k 5 $(($2 + 30)) wrk --latency -t"$THREADS" -c"${4:-$CONNS}" -d"$2"s --timeout 5s \
 		-s "$LUA" "https://127.0.0.1:$1/validate" -- "$TMP/review.body" >"$3" 2>&1 ||
 		die "wrk against port $1 failed: $(cat "$3")"
 	if grep -q 'Non-2xx or 3xx responses' "$3"; then
@@ -205,6 +205,39 @@ for f in "$TMP/nginx1.out" "$TMP/tg.out" "$TMP/nginx2.out"; do
 	e=$(errs "$f")
 	[ -z "$e" ] || echo "bench: https warning: $(basename "$f" .out) socket errors $e"
 done
+# System calls per request, as `strace -c` counts them on every thread of the server (and of
+# nginx's workers) during a short wrk run of its own: strace slows the server down many times,
+# so this run's throughput means nothing; the calls per request do.
+# syscalls OUT PORT PID...: calls per request of those processes' threads under a 3 s wrk run
+# (OUT.strace, OUT.wrk kept for top_calls).
+syscalls() {
+	local out=$1 port=$2 p t args=() spid
+	shift 2
+	for p in "$@"; do
+		for t in /proc/"$p"/task/*; do args+=(-p "${t##*/}"); done
+	done
+	strace -c -f -o "$out.strace" "${args[@]}" 2>/dev/null &
+	spid=$!
+	sleep 1   # attached
+	run_wrk "$port" 3 "$out.wrk" 4
+	kill -INT "$spid" 2>/dev/null || true
+	wait "$spid" 2>/dev/null || true
+	top_calls "$out" 1000 | awk -F'[:,]' '{ for (i = 2; i <= NF; i += 2) s += $i } END { printf "%.2f", s }'
+}
+# top_calls OUT N: the N most frequent calls per request, as name:calls,name:calls...
+# (strace -c lines: % time, seconds, usecs/call, calls, [errors,] syscall)
+top_calls() {
+	awk -v n="$(awk '/requests in/ { print $1 }' "$1.wrk")" '
+		$1 ~ /^[0-9.]+$/ && $NF ~ /^[a-z_0-9]+$/ && $NF != "total" { printf "%s:%.2f\n", $NF, $4 / n }' \
+		"$1.strace" | sort -t: -k2 -rn | head -n "$2" | paste -sd, -
+}
+if command -v strace >/dev/null 2>&1; then
+	TG_SC=$(syscalls "$TMP/tg.sc" "$TG_PORT" "$TG_PID")
+	NX_SC=$(syscalls "$TMP/nginx.sc" "$NGINX_PORT" $(pgrep -P "$NGINX_PID"))
+	echo "bench: https syscalls_per_request tenantguard=$TG_SC nginx=$NX_SC" \
+		"tenantguard_top=$(top_calls "$TMP/tg.sc" 4) nginx_top=$(top_calls "$TMP/nginx.sc" 4)" \
+		"# strace -c -f on every server thread, wrk -c4 for 3 s"
+fi
 echo "bench: https body_bytes=$BODY_BYTES request_bytes=$(wc -c <"$TMP/review.body")" \
 	"wrk=-t$THREADS,-c$CONNS,-d${SECS}s nginx_runs=$N1,$N2 # loopback, TLS keep-alive;" \
 	"the 2 cores are shared by wrk and the server under test"

@@ -221,9 +221,8 @@ object_key(const json_t *obj, char *key, size_t keysz)
 	return state_object_key(obj, key, keysz) ? 0 : -1;
 }
 
-/* The part of an object the claims come from: no managedFields, annotations or status. */
-static json_t *
-object_trim(const json_t *obj)
+json_t *
+live_trim(const json_t *obj)
 {
 	json_t *c = json_deep_copy(obj), *md;
 
@@ -565,7 +564,7 @@ live_upsert(struct live *lv, const json_t *obj, char *err, size_t errsz)
 		snprintf(err, errsz, "object without kind or metadata.name");
 		return -1;
 	}
-	if ((copy = object_trim(obj)) == NULL) {
+	if ((copy = live_trim(obj)) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
@@ -657,7 +656,7 @@ live_replace_kind(struct live *lv, const char *kind, const json_t *objs, char *e
 		if (old != NULL && object_rv(old) != NULL && object_rv(obj) != NULL &&
 		    strcmp(object_rv(old), object_rv(obj)) == 0)
 			continue;   /* unchanged since we saw it */
-		if ((copy = object_trim(obj)) == NULL)
+		if ((copy = live_trim(obj)) == NULL)
 			goto out;
 		if (batch_push(&b, key, old, copy) != 0) {
 			json_decref(copy);

@@ -57,6 +57,11 @@ void live_read_end(struct live *lv, const struct live_view *v);
 int live_upsert(struct live *lv, const json_t *obj, char *err, size_t errsz);
 int live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz);
 /*
+ * The part of an object the cache keeps and the claims come from (new reference; NULL when
+ * out of memory): a copy without status, metadata.managedFields and metadata.annotations.
+ */
+json_t *live_trim(const json_t *obj);
+/*
  * Replaces every stored object of `kind` with the objects of `objs` (a JSON array, borrowed):
  * what a relist does. Objects whose resourceVersion did not change are left alone; the rest is
  * removed and added incrementally, in one flip.
