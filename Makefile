@@ -28,6 +28,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 BENCH_BIN:= $(BUILD)/bench/bench_review
+AUDIT_BENCH := $(BUILD)/bench/bench_audit
 
 .PHONY: all deps install-deps run test test-run bench clean manifests layout check-style webhook-certs image
 all: deps $(BUILD)/tenantguard
@@ -72,6 +73,10 @@ $(BUILD)/tests/%: tests/tools/%.c $(BUILD)/libtenantguard.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
 
 $(BENCH_BIN): bench/bench_review.c $(BUILD)/libtenantguard.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
+
+$(AUDIT_BENCH): bench/bench_audit.c $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
 
@@ -123,8 +128,9 @@ check-style:
 BENCH_PKGS := nginx wrk strace
 bench: deps
 	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps DEB_PKGS="$(BENCH_PKGS)"
-	@$(MAKE) --no-print-directory $(BENCH_BIN) $(BUILD)/tenantguard
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(AUDIT_BENCH) $(BUILD)/tenantguard
 	@$(BENCH_BIN)
+	@$(AUDIT_BENCH)
 	@bench/bench_https.sh $(BUILD)
 	@bench/bench_peer.sh $(BUILD)
 	@bench/bench_scale.sh $(BUILD)

@@ -80,9 +80,8 @@ valid_domain(const char *s)
 	return true;
 }
 
-/* Parses "720h", "30d", "90m", "3600s" or sums such as "1d12h". 0, or -1 when malformed. */
-static int
-parse_duration(const char *s, long long *out)
+int
+certs_parse_duration(const char *s, long long *out)
 {
 	const long long cap = 100LL * 366 * CERTS_DAY;
 	long long total = 0;
@@ -182,7 +181,7 @@ parse_args(int argc, char **argv, struct certs_opts *o, char *err, size_t errsz)
 		    CERTS_MAX_DAYS);
 		return -1;
 	}
-	if (parse_duration(o->renew_text, &o->renew_before) != 0) {
+	if (certs_parse_duration(o->renew_text, &o->renew_before) != 0) {
 		snprintf(err, errsz, "--renew-before \"%s\" is not a duration such as 720h or 30d",
 		    o->renew_text);
 		return -1;

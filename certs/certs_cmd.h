@@ -12,4 +12,10 @@
  */
 int certs_main(int argc, char **argv);
 
+/*
+ * Parses "720h", "30d", "90m", "3600s" or sums such as "1d12h" into seconds (at most 100
+ * years); also the config's durations (audit.interval). 0, or -1 when malformed.
+ */
+int certs_parse_duration(const char *s, long long *out);
+
 #endif

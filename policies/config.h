@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "enforce.h"
+
 struct claims;
 struct strmap;
 
@@ -47,6 +49,7 @@ struct tenant {
 	struct quota_item *quota;
 	size_t             n_quota;
 	bool               from_object;        /* from a Tenant object, not the config file */
+	struct enforcement enforcement;        /* tenants[].enforcement / spec.enforcement */
 };
 
 struct config {
@@ -77,6 +80,8 @@ struct config {
 	size_t                 n_quota;
 	bool                   route_sync;           /* routeSync: one Ingress per tenant */
 	char                  *entry_ingress_class;  /* its ingressClassName; NULL: none */
+	struct enforcement     enforcement;          /* enforcement: {default, rules} */
+	unsigned               audit_interval;       /* audit.interval, seconds (serve) */
 	struct tenant         *tenants;              /* the file's tenants, then Tenant objects */
 	size_t                 n_tenants;
 

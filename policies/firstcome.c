@@ -79,9 +79,13 @@ firstcome_review(const struct config *cfg, const struct request *req, struct dec
 
 	char owner[300], err[1024];
 	uint32_t ids[1];
+	const struct tenant *tenant = config_namespace_tenant(cfg, req->namespace);
 	state_owner_key(cfg, req->namespace, owner, sizeof(owner));
 	for (i = 0; i < n && d->allowed; i++) {
 		const char *p = pats[i];
+		/* A relaxed collision got the object in; the claim stays with its first owner. */
+		if (decision_is_unclaimed(d, p))
+			continue;
 		/* Only first-come patterns: not the system domain's, not under any reservation. */
 		if (owner_touches_system(cfg, p) ||
 		    claims_find(cfg->reservations, p, CLAIMS_OVERLAP, CLAIMS_NO_OWNER, ids, 1) > 0)
@@ -90,14 +94,15 @@ firstcome_review(const struct config *cfg, const struct request *req, struct dec
 		switch (claim(arg, p, owner, req->dry_run, err, sizeof(err))) {
 		case FIRSTCOME_WON:
 			break;
+		/* Relaxed by the mode: admitted, and the store wrote nothing for it. */
 		case FIRSTCOME_LOST:
-			decision_deny(d, 403, RULE_HOST_COLLISION, "host '%s' overlaps a host already "
-			    "claimed by another tenant or namespace; choose another host", p);
+			decision_enforce(d, cfg, tenant, 403, RULE_HOST_COLLISION, "host '%s' overlaps a "
+			    "host already claimed by another tenant or namespace; choose another host", p);
 			break;
 		case FIRSTCOME_PUBLIC_SUFFIX:
-			decision_deny(d, 403, RULE_HOST_OWNERSHIP, "host '%s' %s the public suffix %s, "
-			    "which nobody can claim; claim names under a registered domain", p,
-			    host_is_wildcard(p) ? "spans every domain under" : "is",
+			decision_enforce(d, cfg, tenant, 403, RULE_HOST_OWNERSHIP, "host '%s' %s the "
+			    "public suffix %s, which nobody can claim; claim names under a registered "
+			    "domain", p, host_is_wildcard(p) ? "spans every domain under" : "is",
 			    host_is_wildcard(p) ? p + 2 : p);
 			break;
 		case FIRSTCOME_ERROR:

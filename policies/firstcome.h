@@ -30,7 +30,9 @@ typedef enum firstcome_result (*firstcome_claim_fn)(void *arg, const char *patte
  * the object (not the system domain's, overlapping no reservation) in turn, for the
  * namespace's owner, and stops at the first refusal. Denies d with host-collision (403) when
  * another owner holds an overlapping pattern, host-ownership (403) for a public suffix, and
- * host-collision with code 500 when the claim could not be decided: fail closed.
+ * host-collision with code 500 when the claim could not be decided: fail closed. The two
+ * 403s follow the enforcement mode (warn/audit: allowed, nothing was written), and patterns
+ * of collisions policy_validate relaxed (decision_is_unclaimed) are not asked for at all.
  */
 void firstcome_review(const struct config *cfg, const struct request *req, struct decision *d,
     firstcome_claim_fn claim, void *arg);

@@ -136,7 +136,7 @@ owner_check(const struct rule_ctx *ctx, const struct tenant *as_tenant, const ch
 		snprintf(key, sizeof(key), "tenant/%s", as_tenant->name);
 		me = state_owner_lookup(ctx->st, key);
 	}
-	if (claims_find(ctx->st->claims, pattern, CLAIMS_OVERLAP, me, ids, 1) > 0) {
+	if (claims_find(ctx->older->claims, pattern, CLAIMS_OVERLAP, me, ids, 1) > 0) {
 		snprintf(why, whysz, "overlaps a host already claimed by another %s",
 		    t != NULL ? "tenant or namespace" : "namespace or tenant");
 		return HOST_COLLISION;

@@ -158,27 +158,30 @@ is_cluster_cleanup(const struct request *req)
 	return false;
 }
 
-/* The rules admins bypass: who may write where (DESIGN §2). First match denies. */
+/*
+ * The rules admins bypass: who may write where (DESIGN §2). The first match that its
+ * enforcement mode does not relax denies; a relaxed one lets the next rules speak.
+ */
 static void
 who_may_write(struct rule_ctx *ctx, const char *kind, struct decision *out)
 {
 	const struct request *req = ctx->req;
+	const struct config *cfg = ctx->cfg;
 	if (ctx->admin || is_cluster_cleanup(req))
 		return;
 	if (ctx->ns_class == NS_ENTRY && !(strcmp(kind, "Secret") == 0 &&
-	    config_is_entry_secret_writer(ctx->cfg, req->username, req->groups, req->n_groups))) {
-		decision_deny(out, 403, RULE_ENTRY_ADMIN, "%s: only platform admins may change objects in "
-		    "the entry namespace %s; tenants configure routes in their own namespace",
-		    ctx->object_desc, ctx->cfg->entry_namespace);
+	    config_is_entry_secret_writer(cfg, req->username, req->groups, req->n_groups)) &&
+	    decision_enforce(out, cfg, ctx->tenant, 403,
+	    RULE_ENTRY_ADMIN, "%s: only platform admins may change objects in the entry namespace "
+	    "%s; tenants configure routes in their own namespace", ctx->object_desc,
+	    cfg->entry_namespace))
 		return;
-	}
 	if ((req->op == OP_UPDATE || req->op == OP_DELETE || req->op == OP_CREATE) &&
-	    (is_managed(ctx, kind, req->object) || is_managed(ctx, kind, req->old_object))) {
-		decision_deny(out, 403, RULE_MANAGED_OBJECT, "%s is managed by tenantguard; only platform "
-		    "admins may %s it", ctx->object_desc,
-		    req->op == OP_DELETE ? "delete" : req->op == OP_CREATE ? "create" : "change");
+	    (is_managed(ctx, kind, req->object) || is_managed(ctx, kind, req->old_object)) &&
+	    decision_enforce(out, cfg, ctx->tenant, 403, RULE_MANAGED_OBJECT, "%s is managed by "
+	    "tenantguard; only platform admins may %s it", ctx->object_desc,
+	    req->op == OP_DELETE ? "delete" : req->op == OP_CREATE ? "create" : "change"))
 		return;
-	}
 	if (strcmp(kind, "Namespace") == 0 && req->op != OP_DELETE) {
 		const json_t *o = req->old_object, *n = req->object;
 		const char *truthful = ctx->tenant ? ctx->tenant->name : NULL;
@@ -191,9 +194,9 @@ who_may_write(struct rule_ctx *ctx, const char *kind, struct decision *out)
 			what = "annotation";
 		}
 		if (key != NULL)
-			decision_deny(out, 403, RULE_TENANT_LABEL, "%s: %s %s may be set, changed or removed "
-			    "only by platform admins; tenant identity comes from the namespace name",
-			    ctx->object_desc, what, key);
+			decision_enforce(out, cfg, ctx->tenant, 403, RULE_TENANT_LABEL, "%s: %s %s may be "
+			    "set, changed or removed only by platform admins; tenant identity comes from "
+			    "the namespace name", ctx->object_desc, what, key);
 	}
 }
 
@@ -238,6 +241,69 @@ violation_in(const struct violations *old, const struct violation *v)
 	return false;
 }
 
+/*
+ * Relaxes violation v when its enforcement mode is warn or audit (true: it does not deny). A
+ * relaxed host collision keeps the claim with its first owner: the pattern is marked never
+ * to be claimed first-come. A Tenant's domain colliding with a first-come claim is never
+ * relaxed: admitting it would reserve the domain, which takes the hosts from their owner.
+ */
+static bool
+relax(const struct rule_ctx *ctx, const char *kind, const struct violation *v,
+    struct decision *out)
+{
+	bool collision = v->rule == RULE_HOST_COLLISION;
+	if (collision && strcmp(kind, "Tenant") == 0)
+		return false;
+	enum enforce_mode m = enforce_mode_for(ctx->cfg, ctx->tenant, v->rule, v->code);
+	if (m == ENFORCE_DENY)
+		return false;
+	decision_relax(out, m, v->rule, "%s: %s", ctx->object_desc, v->message);
+	if (collision)
+		decision_unclaimed(out, v->subject);
+	return true;
+}
+
+/* The index of req's kind in kinds[], or the size of kinds[] when tenantguard ignores it. */
+static size_t
+kind_index(const struct request *req)
+{
+	size_t k;
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (strcmp(kinds[k].kind, req->kind) == 0 && strcmp(kinds[k].group, req->group) == 0)
+			break;
+	return k;
+}
+
+/* The request context: who asks, which namespace class and tenant, the owner, the name. */
+static void
+ctx_init(struct rule_ctx *ctx, const struct config *cfg, const struct state *st,
+    const struct state *older, const struct request *req, time_t now, char *desc,
+    size_t descsz)
+{
+	const char *kind = req->kind;
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = cfg;
+	ctx->st = st;
+	ctx->older = older;
+	ctx->req = req;
+	ctx->now = now;
+	ctx->admin = config_is_admin(cfg, req->username, req->groups, req->n_groups);
+	/* A Namespace is judged as the namespace it is. */
+	const char *ns = strcmp(kind, "Namespace") == 0 ? req->name : req->namespace;
+	ctx->tenant = config_namespace_tenant(cfg, ns);
+	ctx->ns_class = ctx->tenant ? NS_TENANT :
+	    strcmp(ns, cfg->entry_namespace) == 0 ? NS_ENTRY : NS_OUTSIDE;
+	ctx->tenant_idx = ctx->tenant ? config_tenant_index(cfg, ctx->tenant) : CLAIMS_NO_OWNER;
+	char key[300];
+	state_owner_key(cfg, ns, key, sizeof(key));
+	ctx->owner_id = state_owner_lookup(st, key);
+	if (req->namespace[0] != '\0' && strcmp(kind, "Namespace") != 0)
+		snprintf(desc, descsz, "%s %s/%s", kind, req->namespace, req->name);
+	else
+		snprintf(desc, descsz, "%s %s", kind, req->name);
+	ctx->object_desc = desc;
+}
+
 static const char *
 op_name(enum operation op)
 {
@@ -258,32 +324,10 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 	decision_init(out);
 	if (req->subresource[0] != '\0' || req->op == OP_CONNECT)
 		return;   /* status and other subresources carry no policy */
-	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-		if (strcmp(kinds[k].kind, kind) == 0 && strcmp(kinds[k].group, req->group) == 0)
-			break;
-	if (k == sizeof(kinds) / sizeof(kinds[0]))
+	if ((k = kind_index(req)) == sizeof(kinds) / sizeof(kinds[0]))
 		return;
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.cfg = cfg;
-	ctx.st = st;
-	ctx.req = req;
-	ctx.now = now;
-	ctx.admin = config_is_admin(cfg, req->username, req->groups, req->n_groups);
-	/* A Namespace is judged as the namespace it is. */
-	const char *ns = strcmp(kind, "Namespace") == 0 ? req->name : req->namespace;
-	ctx.tenant = config_namespace_tenant(cfg, ns);
-	ctx.ns_class = ctx.tenant ? NS_TENANT :
-	    strcmp(ns, cfg->entry_namespace) == 0 ? NS_ENTRY : NS_OUTSIDE;
-	ctx.tenant_idx = ctx.tenant ? config_tenant_index(cfg, ctx.tenant) : CLAIMS_NO_OWNER;
-	char key[300];
-	state_owner_key(cfg, ns, key, sizeof(key));
-	ctx.owner_id = state_owner_lookup(st, key);
-	if (req->namespace[0] != '\0' && strcmp(kind, "Namespace") != 0)
-		snprintf(desc, sizeof(desc), "%s %s/%s", kind, req->namespace, req->name);
-	else
-		snprintf(desc, sizeof(desc), "%s %s", kind, req->name);
-	ctx.object_desc = desc;
+	ctx_init(&ctx, cfg, st, st, req, now, desc, sizeof(desc));
 
 	/* Shape first: a decision about an object we cannot read would be a guess. */
 	const json_t *obj = req->object, *old = req->old_object;
@@ -333,6 +377,8 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 			    v->message);
 			continue;
 		}
+		if (relax(&ctx, kind, v, out))
+			continue;
 		if (denied++ == 0) {
 			decision_deny(out, v->code, v->rule, "%s: %s", desc, v->message);
 			continue;
@@ -350,4 +396,31 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 	}
 	for (size_t i = 0; i < now_v.n_warnings; i++)
 		decision_warn(out, "%s", now_v.warnings[i]);
+}
+
+const struct tenant *
+policy_audit_object(const struct config *cfg, const struct state *st,
+    const struct state *older, const struct request *req, time_t now, struct violations *out,
+    char *desc, size_t descsz)
+{
+	struct rule_ctx ctx;
+	struct decision meta;
+	size_t k = kind_index(req);
+
+	out->n = out->n_warnings = 0;
+	ctx_init(&ctx, cfg, st, older, req, now, desc, descsz);
+	if (k == sizeof(kinds) / sizeof(kinds[0]) || kinds[k].rules == NULL ||
+	    !json_is_object(req->object))
+		return ctx.tenant;
+	decision_init(&meta);
+	if (metadata_invalid(req->object, desc, &meta)) {
+		ctx.out = out;
+		/* The sentence without its "[request-invalid] <desc>: " prefix. */
+		const char *m = strstr(meta.message, ": ");
+		rules_invalid(&ctx, "%s", m ? m + 2 : meta.message);
+		return ctx.tenant;
+	}
+	ctx.out = out;
+	kinds[k].rules(&ctx, req->object);
+	return ctx.tenant;
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "enforce.h"
+#include "host.h"
 #include "ruleid.h"
 
 struct config;
@@ -32,8 +34,14 @@ struct request {
 	const json_t  *old_object;   /* NULL on CREATE */
 };
 
-#define DECISION_MAX_WARNINGS 16
-#define DECISION_WARNING_MAX  120   /* the apiserver truncates longer warnings */
+/*
+ * The apiserver keeps every warning whole while all of them fit in 4096 runes, and cuts each
+ * to 256 runes otherwise (k8s.io/apiserver pkg/endpoints/filters/warning.go): 16 warnings of
+ * at most 256 bytes always arrive whole.
+ */
+#define DECISION_MAX_WARNINGS  16
+#define DECISION_WARNING_MAX   256
+#define DECISION_MAX_UNCLAIMED 8
 
 struct decision {
 	bool   allowed;
@@ -43,6 +51,14 @@ struct decision {
 	char   warnings[DECISION_MAX_WARNINGS][DECISION_WARNING_MAX + 1];
 	size_t n_warnings;
 	json_t *patch;          /* JSON Patch array from the mutating path (new reference), or NULL */
+	/* Violations the enforcement mode relaxed (enforce.h). */
+	enum enforce_mode relaxed;   /* DENY: none; WARN when one was warned, else AUDIT */
+	enum rule_id relaxed_rule;   /* the first relaxed rule */
+	char   audit[1024];          /* auditAnnotations "violation": audit-mode would-be denials */
+	/* Patterns of relaxed host collisions: admitted, but never claimed first-come. */
+	char   unclaimed[DECISION_MAX_UNCLAIMED][HOST_MAX];
+	size_t n_unclaimed;
+	bool   unclaimed_overflow;   /* more than fit: the object claims nothing first-come */
 };
 
 /* Sets *d to "allowed, nothing to say". */
@@ -60,6 +76,23 @@ void decision_deny(struct decision *d, int code, enum rule_id rule, const char *
 void decision_fail(struct decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Adds a warning, cut to DECISION_WARNING_MAX characters; extra warnings are dropped. */
 void decision_warn(struct decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Records a violation of `rule` that mode m (WARN or AUDIT) relaxes: the sentence, prefixed
+ * "[rule] ", becomes a warning (WARN) or part of the audit annotation (AUDIT); d stays as
+ * allowed or denied as it was.
+ */
+void decision_relax(struct decision *d, enum enforce_mode m, enum rule_id rule,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Remembers a relaxed host collision's pattern, so it is never claimed first-come. */
+void decision_unclaimed(struct decision *d, const char *pattern);
+/* True when `pattern` must not be claimed for this decision's object. */
+bool decision_is_unclaimed(const struct decision *d, const char *pattern);
+/*
+ * Denies d (decision_deny) unless the mode cfg gives `rule` for tenant t relaxes it
+ * (decision_relax). True when d was denied.
+ */
+bool decision_enforce(struct decision *d, const struct config *cfg, const struct tenant *t,
+    int code, enum rule_id rule, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /*
  * The validating decision for `req` against `cfg` and `st` at time `now`. Never fails open:

@@ -40,6 +40,8 @@ struct violations {
 struct rule_ctx {
 	const struct config  *cfg;
 	const struct state   *st;
+	const struct state   *older;       /* first-come collisions: st, or the audit's objects
+	                                    * created before this one (same owner ids as st) */
 	const struct request *req;
 	time_t                now;
 	bool                  admin;
@@ -60,6 +62,17 @@ void rules_internal(struct rule_ctx *ctx, enum rule_id rule, const char *fmt, ..
 /* Reports a shape error (request-invalid, code 400). */
 void rules_invalid(struct rule_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rules_warn(struct rule_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The audit's view of one existing object `req->object` (a CREATE request built for it): the
+ * per-kind rules only, into *out — who may write (entry-admin, managed-object, tenant-label)
+ * concerns a request's author, which an existing object no longer has. First-come
+ * collisions are looked up in `older`, everything else in st. desc receives the object's
+ * description ("Ingress ns/name"). Returns the object's tenant (NULL: none).
+ */
+const struct tenant *policy_audit_object(const struct config *cfg, const struct state *st,
+    const struct state *older, const struct request *req, time_t now, struct violations *out,
+    char *desc, size_t descsz);
 
 /* Per-kind checks of one object (the new one, or the old one for grandfathering). */
 void rules_ingress(struct rule_ctx *ctx, const json_t *obj);

@@ -173,7 +173,7 @@ rules_tenant(struct rule_ctx *ctx, const json_t *obj)
 			    "tenant reserves", i, d);
 			break;
 		case DOMAIN_OK:
-			if (claims_find(ctx->st->claims, norm, CLAIMS_OVERLAP, me, ids, 1) > 0)
+			if (claims_find(ctx->older->claims, norm, CLAIMS_OVERLAP, me, ids, 1) > 0)
 				rules_violation(ctx, RULE_HOST_COLLISION, norm, "spec.customDomains[%zu] '%s' "
 				    "overlaps a host already claimed by another tenant or namespace; "
 				    "choose another domain", i, d);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "enforce.h"
 #include "jsonget.h"
 
 bool
@@ -105,7 +106,7 @@ tenantobj_read(const struct config *cfg, const json_t *obj, struct tenant *t, ch
     size_t errsz)
 {
 	static const char *const keys[] = { "customDomains", "backendNamespaces",
-		"resourceQuota" };
+		"resourceQuota", "enforcement" };
 	const json_t *spec = json_object_get(obj, "spec"), *v;
 	const char *name = jsonget_str(json_object_get(obj, "metadata"), "name"), *k;
 
@@ -130,7 +131,7 @@ tenantobj_read(const struct config *cfg, const json_t *obj, struct tenant *t, ch
 			i++;
 		if (i == sizeof(keys) / sizeof(*keys)) {
 			snprintf(err, errsz, "spec.%s is not a Tenant field (customDomains, "
-			    "backendNamespaces, resourceQuota)", k);
+			    "backendNamespaces, resourceQuota, enforcement)", k);
 			return -1;
 		}
 	}
@@ -138,6 +139,11 @@ tenantobj_read(const struct config *cfg, const json_t *obj, struct tenant *t, ch
 	    errsz) != 0 ||
 	    read_strings(spec, "backendNamespaces", &t->backend_namespaces,
 	    &t->n_backend_namespaces, err, errsz) != 0)
+		return -1;
+	const json_t *at;
+	const char *at_key;
+	if (enforce_read(json_object_get(spec, "enforcement"), "spec.enforcement",
+	    &t->enforcement, &at, &at_key, err, errsz) != 0)
 		return -1;
 	return read_quota(cfg, json_object_get(spec, "resourceQuota"), t, err, errsz);
 }

@@ -17,9 +17,10 @@ bool tenantobj_is_tenant(const json_t *obj);
 
 /*
  * Reads Tenant `obj` (borrowed) into *t, which the caller zeroed: name = metadata.name,
- * spec.customDomains (as written; config_check_domain validates them), spec.backendNamespaces
- * and spec.resourceQuota merged over cfg's baseline, from_object = true. Checks the shape
- * only (unknown spec keys, wrong types, repeated items, bad quantities); names and domains
+ * spec.customDomains (as written; config_check_domain validates them), spec.backendNamespaces,
+ * spec.resourceQuota merged over cfg's baseline, spec.enforcement, from_object = true.
+ * Checks the shape only (unknown spec keys, wrong types, repeated items, bad quantities,
+ * enforcement modes and rule ids); names and domains
  * are config_add_tenant's. 0, or -1 with one sentence in err; either way t's contents are
  * the caller's (config_tenant_clear).
  */

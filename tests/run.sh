@@ -34,6 +34,7 @@ run check-style bash tests/tools/check_style.sh
 run cases "$BUILD"/tests/run_cases tests/cases tests/configs "$patches"
 run patches-python-jsonpatch /usr/bin/python3 tests/tools/check_patches.py "$patches"
 run cli bash tests/cli/test_cli.sh "$BUILD"
+run audit bash tests/audit/test_audit.sh "$BUILD"
 run https python3 tests/https/test_https.py "$BUILD"
 # A real kube-apiserver: the first run builds it from the Go module proxy (cached afterwards).
 run e2e bash tests/e2e/run_e2e.sh "$BUILD"
@@ -47,6 +48,7 @@ run tenants bash tests/e2e/run_tenants.sh "$BUILD"
 # The Helm chart: offline (lint, template, schema, rules) and installed on the real apiserver.
 run chart bash tests/helm/run_chart.sh "$BUILD"
 run helm bash tests/e2e/run_helm.sh "$BUILD"
+run audit-e2e bash tests/e2e/run_audit.sh "$BUILD"
 
 total_fail=$((total_fail + broken))
 echo "$total_pass passed, $total_fail failed"

@@ -13,7 +13,9 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "certs_cmd.h"
 #include "config.h"
+#include "enforce.h"
 #include "fileio.h"
 #include "host.h"
 #include "tenantobj.h"
@@ -626,12 +628,55 @@ load_baseline(struct loader *ld, struct config *cfg, const json_t *top)
 	return 0;
 }
 
+/* obj[key], an enforcement block, into *e; errors point at the key at fault. */
+static int
+get_enforcement(struct loader *ld, const json_t *obj, const char *what, struct enforcement *e)
+{
+	const json_t *at, *v = json_object_get(obj, "enforcement");
+	const char *at_key;
+	char msg[512];
+
+	if (enforce_read(v, what, e, &at, &at_key, msg, sizeof(msg)) == 0)
+		return 0;
+	return lfail(ld, at_key ? key_line(ld, at, at_key) : key_line(ld, obj, "enforcement"),
+	    "%s", msg);
+}
+
+/* audit: {interval}, a duration ("30s", "5m", "1h"); default 5 minutes. */
+static int
+load_audit(struct loader *ld, struct config *cfg, const json_t *top)
+{
+	static const char *const keys[] = { "interval" };
+	json_t *audit;
+	char *text = NULL;
+	long long secs = 0;
+
+	cfg->audit_interval = 300;
+	if (get_object(ld, top, "audit", "audit", &audit) != 0)
+		return -1;
+	if (audit == NULL)
+		return 0;
+	if (check_keys(ld, audit, "audit", keys, sizeof(keys) / sizeof(*keys)) != 0 ||
+	    get_string(ld, audit, "interval", "audit.interval", false, &text) != 0)
+		return -1;
+	if (text == NULL)
+		return 0;
+	int rc = 0;
+	if (certs_parse_duration(text, &secs) != 0 || secs < 1 || secs > 86400)
+		rc = lfail(ld, key_line(ld, audit, "interval"), "audit.interval \"%s\" must be a "
+		    "duration from 1s to 24h, such as 30s or 5m", text);
+	else
+		cfg->audit_interval = (unsigned)secs;
+	free(text);
+	return rc;
+}
+
 static int
 load_tenant(struct loader *ld, const struct config *cfg, const json_t *obj, size_t idx,
     struct tenant *t)
 {
 	static const char *const keys[] = { "name", "customDomains", "ingressClass",
-		"backendNamespaces", "resourceQuota" };
+		"backendNamespaces", "resourceQuota", "enforcement" };
 	json_t *rq;
 	char what[64];
 
@@ -652,6 +697,9 @@ load_tenant(struct loader *ld, const struct config *cfg, const json_t *obj, size
 	    get_strings(ld, obj, "backendNamespaces", "backendNamespaces", NULL, 0,
 	    check_dns_label, &t->backend_namespaces, &t->n_backend_namespaces) != 0 ||
 	    get_object(ld, obj, "resourceQuota", "resourceQuota", &rq) != 0)
+		return -1;
+	snprintf(what, sizeof(what), "tenants[%zu].enforcement", idx);
+	if (get_enforcement(ld, obj, what, &t->enforcement) != 0)
 		return -1;
 	if (t->ingress_class != NULL && !config_is_dns_subdomain(t->ingress_class))
 		return lfail(ld, key_line(ld, obj, "ingressClass"), "ingressClass \"%s\" is not a "
@@ -726,7 +774,7 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 		"systemCertSecret", "tenantCertSecret", "gatewayPort", "clusterDomain", "admins",
 		"tenantIngressClass", "services", "baseline", "routeSync", "entryIngressClass",
 		"entryWriters",
-		"tenants",
+		"tenants", "enforcement", "audit",
 	};
 	char *mode = NULL;
 	json_t *port;
@@ -795,6 +843,8 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 	    &cfg->tenant_ingress_class) != 0 ||
 	    load_services(ld, cfg, top) != 0 ||
 	    load_baseline(ld, cfg, top) != 0 ||
+	    get_enforcement(ld, top, "enforcement", &cfg->enforcement) != 0 ||
+	    load_audit(ld, cfg, top) != 0 ||
 	    load_tenants(ld, cfg, top) != 0)
 		return -1;
 	return finish(ld, cfg, top);

@@ -255,6 +255,10 @@ log_decision(const struct review_summary *s, long micros)
 	    s->allowed ? "true" : "false", s->code);
 	jsonout_lit(&o, num);
 	jsonout_str(&o, s->rule == RULE_NONE ? "" : ruleid_name(s->rule));
+	if (s->allowed && s->relaxed != ENFORCE_DENY) {
+		jsonout_lit(&o, ",\"enforcement\":");
+		jsonout_str(&o, enforce_mode_name(s->relaxed));
+	}
 	snprintf(num, sizeof(num), ",\"us\":%ld}\n", micros);
 	jsonout_lit(&o, num);
 	if (!o.failed)   /* (the fields are UTF-8 cleaned: only memory can fail) */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit_cmd.h"
 #include "baseline.h"
 #include "certs_cmd.h"
 #include "config.h"
@@ -29,6 +30,7 @@ usage(FILE *f)
 	    "                         [--client-ca F] [--state F | --kubeconfig F] [--threads N]\n"
 	    "                         [--no-reconcile]\n"
 	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
+	    "       tenantguard audit [--config F] (--kubeconfig F | --state F) [--output table|json]\n"
 	    "       tenantguard check-config F\n"
 	    "       tenantguard render baseline TENANT [--config F] [--output yaml|json]\n"
 	    "       tenantguard render bridges [--config F] [--output yaml|json]\n"
@@ -342,6 +344,8 @@ main(int argc, char **argv)
 		return cmd_serve(argc, argv);
 	if (strcmp(cmd, "review") == 0)
 		return cmd_review(argc, argv);
+	if (strcmp(cmd, "audit") == 0)
+		return audit_main(argc, argv);
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(argc, argv);
 	if (strcmp(cmd, "render") == 0)

@@ -2,6 +2,7 @@
 /* metrics: the process's counters and gauges, rendered in the Prometheus text format. */
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,10 +23,11 @@ static const char *const kind_names[] = {
 	"Tenant", "other",
 };
 static const char *const op_names[] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other" };
-static const char *const decision_names[] = { "allowed", "denied", "error" };
+static const char *const decision_names[] = { "allowed", "denied", "error", "warned",
+    "audited" };
 static const int http_codes[] = { 200, 400, 403, 404, 405, 413, 415, 500, 503 };
 
-enum { DEC_ALLOWED, DEC_DENIED, DEC_ERROR };
+enum { DEC_ALLOWED, DEC_DENIED, DEC_ERROR, DEC_WARNED, DEC_AUDITED };
 
 #define N_WEBHOOK NELEM(webhook_names)
 #define N_KIND    NELEM(kind_names)
@@ -64,6 +66,18 @@ static _Atomic int64_t  live_synced_at[N_LIVE];
 static _Atomic uint64_t live_claims;
 static atomic_int       live_ready;
 
+/* The last audit's result: replaced whole by metrics_audit, read by the renderer. */
+static pthread_mutex_t  audit_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	bool   ran;
+	char (*tenant)[64];
+	enum rule_id *rule;
+	size_t *count;
+	size_t  n;
+	int64_t last_run;
+	double  seconds;
+} audit;
+
 static void
 bump(_Atomic uint64_t *c)
 {
@@ -97,6 +111,10 @@ metrics_review(enum metrics_webhook w, const struct review_summary *s, bool fail
 		return;
 	if (failed || (!s->allowed && s->code >= 500))
 		d = DEC_ERROR;
+	else if (s->allowed && s->relaxed == ENFORCE_WARN)
+		d = DEC_WARNED;    /* allowed, with the would-be denial as a warning */
+	else if (s->allowed && s->relaxed == ENFORCE_AUDIT)
+		d = DEC_AUDITED;
 	else if (s->allowed)
 		d = DEC_ALLOWED;
 	else
@@ -111,6 +129,38 @@ metrics_review(enum metrics_webhook w, const struct review_summary *s, bool fail
 		;
 	bump(&duration_bucket[w][b]);
 	atomic_fetch_add_explicit(&duration_sum_us[w], (uint64_t)micros, memory_order_relaxed);
+}
+
+void
+metrics_audit(const struct metrics_violation *v, size_t n, int64_t last_run, double seconds)
+{
+	char (*tenant)[64] = calloc(n ? n : 1, sizeof(*tenant));
+	enum rule_id *rule = calloc(n ? n : 1, sizeof(*rule));
+	size_t *count = calloc(n ? n : 1, sizeof(*count));
+
+	if (tenant == NULL || rule == NULL || count == NULL) {
+		free(tenant);
+		free(rule);
+		free(count);
+		return;   /* the previous audit's figures stay */
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(tenant[i], sizeof(tenant[i]), "%s", v[i].tenant);
+		rule[i] = v[i].rule;
+		count[i] = v[i].count;
+	}
+	pthread_mutex_lock(&audit_lock);
+	free(audit.tenant);
+	free(audit.rule);
+	free(audit.count);
+	audit.tenant = tenant;
+	audit.rule = rule;
+	audit.count = count;
+	audit.n = n;
+	audit.last_run = last_run;
+	audit.seconds = seconds;
+	audit.ran = true;
+	pthread_mutex_unlock(&audit_lock);
 }
 
 void
@@ -325,6 +375,29 @@ render_live(struct dynbuf *t)
 	}
 }
 
+static void
+render_audit(struct dynbuf *t)
+{
+	pthread_mutex_lock(&audit_lock);
+	if (audit.ran) {
+		text_help(t, "tenantguard_violations", "gauge", "Violations the last audit found "
+		    "among existing objects, by tenant (\"\": entry or outside namespaces) and rule.");
+		for (size_t i = 0; i < audit.n; i++) {
+			dynbuf_addf(t, "tenantguard_violations{");
+			text_label(t, "tenant", audit.tenant[i], true);
+			text_label(t, "rule", ruleid_name(audit.rule[i]), false);
+			dynbuf_addf(t, "} %zu\n", audit.count[i]);
+		}
+		text_metric(t, "tenantguard_audit_last_run_timestamp_seconds", "gauge",
+		    "When the last audit of existing objects finished, in seconds since the Unix "
+		    "epoch.", (long long)audit.last_run);
+		text_help(t, "tenantguard_audit_duration_seconds", "gauge",
+		    "How long the last audit of existing objects took.");
+		dynbuf_addf(t, "tenantguard_audit_duration_seconds %.6f\n", audit.seconds);
+	}
+	pthread_mutex_unlock(&audit_lock);
+}
+
 char *
 metrics_render(size_t *len)
 {
@@ -374,6 +447,7 @@ metrics_render(size_t *len)
 
 	if (atomic_load(&live_enabled))
 		render_live(&t);
+	render_audit(&t);
 
 	return dynbuf_take(&t, len);
 }

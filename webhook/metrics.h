@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ruleid.h"
+
 struct review_summary;
 
 /*
@@ -60,6 +62,23 @@ void metrics_live_claims(size_t claims, bool ready);
 /* The API client's requests so far, and whether this replica leads the reconciler (1/0, or
  * -1 when none runs: tenantguard_reconciler_leader is then left out). */
 void metrics_live_client(uint64_t requests, int leader);
+
+/* One (tenant, rule) count of the last audit; tenant "" is the entry or an outside namespace. */
+struct metrics_violation {
+	const char  *tenant;
+	enum rule_id rule;
+	size_t       count;
+};
+
+/*
+ * The periodic audit finished (serve with live state): tenantguard_violations{tenant,rule}
+ * becomes v[0..n) (copied; pairs absent now disappear), with
+ * tenantguard_audit_last_run_timestamp_seconds (Unix time) and
+ * tenantguard_audit_duration_seconds. The series appear after the first call. Unlike the
+ * counters this takes a mutex, held only to copy.
+ */
+void metrics_audit(const struct metrics_violation *v, size_t n, int64_t last_run,
+    double seconds);
 
 /* The exposition text: malloc'd, NUL-terminated, length in *len; NULL when out of memory. */
 char *metrics_render(size_t *len);

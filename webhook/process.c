@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auditor.h"
 #include "claims.h"
 #include "claimstore.h"
 #include "config.h"
@@ -67,6 +68,7 @@ struct process {
 	struct informers         *inf;
 	struct claimstore        *cs;         /* durable first-come claims */
 	struct reconciler        *rec;        /* tenant objects (leader only writes) */
+	struct auditor           *aud;        /* periodic audit of the caches */
 	_Atomic(struct informers *) inf_pub;  /* `inf` for other threads, once started */
 	pthread_t                 main_thread;
 	/* Tenant changes seen by the informer, and how many of them the config reflects: the
@@ -234,6 +236,8 @@ live_notify(void *arg, const char *kind, const char *type, const json_t *obj)
 		pthread_kill(s->main_thread, SIGUSR1);
 	}
 	reconciler_notify(s->rec, kind, type, obj);
+	if (strcmp(type, "LISTED") == 0)
+		auditor_kick(s->aud);   /* a full resync: audit what it brought */
 }
 
 /*
@@ -255,6 +259,27 @@ static bool
 live_synced(void *arg)
 {
 	return live_current(arg);
+}
+
+/* The auditor's hooks: the reconciler's leader writes status; the config of the snapshot. */
+static bool
+audit_leading(void *arg)
+{
+	return reconciler_leading(((struct process *)arg)->rec);
+}
+
+static const struct config *
+audit_config_get(void *arg, void **ref)
+{
+	struct snapshot *sn = snapshot_get(arg);
+	*ref = sn;
+	return sn != NULL ? sn->cref->cfg : NULL;
+}
+
+static void
+audit_config_put(void *ref)
+{
+	snapshot_put(ref);
 }
 
 /*
@@ -576,6 +601,12 @@ process_run(const struct process_opts *o)
 			log_warnx("reconciler: %s", err);
 			goto out;
 		}
+		struct auditor_hooks ah = { s.kc, s.live, live_synced, audit_leading,
+			audit_config_get, audit_config_put, &s };
+		if ((s.aud = auditor_start(&ah, err, sizeof(err))) == NULL) {
+			log_warnx("audit: %s", err);
+			goto out;
+		}
 		if ((s.inf = informers_start(s.kc, s.live, live_notify, &s)) == NULL)
 			goto out;
 		atomic_store(&s.inf_pub, s.inf);
@@ -618,6 +649,7 @@ out:
 	/* The endpoint first: once it is gone no request reads the live copies. */
 	server_free(s.srv);
 	claimstore_reaper_stop(s.cs);   /* it reads them too */
+	auditor_stop(s.aud);            /* it reads the caches and asks the reconciler */
 	reconciler_stop(s.rec);         /* before the informers raise the client's stop flag */
 	informers_stop(s.inf);
 	live_free(s.live);

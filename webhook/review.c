@@ -208,6 +208,12 @@ review_encode(const char *uid, const struct decision *d, size_t *len)
 		}
 		jsonout_lit(&o, "]");
 	}
+	if (d->audit[0] != '\0') {
+		/* Prefix-less: the apiserver files it as "<webhook name>/violation". */
+		jsonout_lit(&o, ",\"auditAnnotations\":{\"" REVIEW_AUDIT_KEY "\":");
+		jsonout_str(&o, d->audit);
+		jsonout_lit(&o, "}");
+	}
 	if (d->allowed && d->patch != NULL && json_array_size(d->patch) > 0) {
 		dump = json_dumps(d->patch, JSON_COMPACT);
 		if (dump == NULL || (patch = base64_encode((unsigned char *)dump, strlen(dump))) == NULL)
@@ -238,7 +244,8 @@ summarize(const struct request *req, const struct decision *d, struct review_sum
 	snprintf(s->user, sizeof(s->user), "%s", req->username);
 	s->allowed = d->allowed;
 	s->code = d->code;
-	s->rule = d->rule;
+	s->rule = d->allowed ? d->relaxed_rule : d->rule;
+	s->relaxed = d->relaxed;
 }
 
 enum review_status

@@ -13,6 +13,7 @@ struct config;
 struct state;
 
 #define REVIEW_MAX_DEPTH 64      /* deeper JSON is refused before it is decoded */
+#define REVIEW_AUDIT_KEY "violation"   /* the auditAnnotations key of audit-mode violations */
 /* The largest AdmissionReview body the server and `tenantguard review` accept (DESIGN §7:
  * larger bodies get 413). */
 #define REVIEW_BODY_MAX ((size_t)7 * 1024 * 1024)
@@ -29,9 +30,10 @@ void review_request_clear(struct request *req);
 
 /*
  * Encodes the AdmissionReview response for `req` (uid) and `d`: apiVersion/kind exactly,
- * allowed, status{code,message,reason} on denial, warnings, and patch/patchType when d has a
- * patch. Returns a malloc'd string (caller frees) or NULL when out of memory or when a
- * string to encode is not valid UTF-8.
+ * allowed, status{code,message,reason} on denial, warnings, auditAnnotations
+ * {"violation": ...} for audit-mode violations, and patch/patchType when d has a patch.
+ * Returns a malloc'd string (caller frees) or NULL when out of memory or when a string to
+ * encode is not valid UTF-8.
  */
 char *review_encode(const char *uid, const struct decision *d, size_t *len);
 
@@ -45,7 +47,8 @@ struct review_summary {
 	char user[254];
 	bool allowed;
 	int  code;
-	enum rule_id rule;   /* RULE_NONE when allowed */
+	enum rule_id rule;   /* the denial's; when allowed, the first relaxed rule or RULE_NONE */
+	enum enforce_mode relaxed;   /* ENFORCE_WARN / ENFORCE_AUDIT: violations were relaxed */
 };
 
 enum review_status {

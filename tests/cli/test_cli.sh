@@ -202,7 +202,7 @@ assert crd["metadata"]["name"] == "tenants.tenantguard.io" and crd["spec"]["scop
 assert crd["spec"]["names"]["kind"] == "Tenant" and "tn" in crd["spec"]["names"]["shortNames"]
 (v,) = crd["spec"]["versions"]
 assert v["name"] == "v1alpha1" and v["subresources"] == {"status": {}}
-assert [c["name"] for c in v["additionalPrinterColumns"]] == ["Namespace", "Domains", "Ready", "Age"]
+assert [c["name"] for c in v["additionalPrinterColumns"]] == ["Namespace", "Domains", "Ready", "Violations", "Age"]
 def structural(s, path):   # every node says its type (or is int-or-string), as apiextensions requires
     assert "type" in s or s.get("x-kubernetes-int-or-string"), path
     for k, sub in s.get("properties", {}).items():

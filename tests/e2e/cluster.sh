@@ -14,6 +14,10 @@
 #                                        /readyz answers 200
 #   cluster.sh restart-apiserver [DIR]   both
 #
+# With TENANTGUARD_AUDIT_POLICY=FILE (an audit.k8s.io/v1 Policy) the apiserver also writes
+# its audit log, JSON lines, to DIR/audit.log (blocking mode: an event is on disk when the
+# request returns).
+#
 # DIR is, in order: the argument, $TENANTGUARD_CLUSTER_DIR, or (up) a new mktemp dir, which
 # env/down find again through /tmp/tenantguard-cluster.last. To tear down whatever happens,
 # choose the dir first and trap down before up:
@@ -201,6 +205,12 @@ CSV
 		--service-account-issuer "$server/" --service-account-key-file "$dir/pki/sa.pub" \
 		--service-account-signing-key-file "$dir/pki/sa.key" \
 		--allow-privileged=true --profiling=false --v=1)
+	# TENANTGUARD_AUDIT_POLICY=FILE: the apiserver's audit log too, as JSON lines in DIR/audit.log.
+	if [ -n "${TENANTGUARD_AUDIT_POLICY:-}" ]; then
+		cp "$TENANTGUARD_AUDIT_POLICY" "$dir/audit-policy.yaml"
+		apiserver+=(--audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/audit.log"
+			--audit-log-format json --audit-log-mode blocking)
+	fi
 	# start-apiserver runs exactly this again (the same port, certificates and etcd).
 	printf '%q ' "${apiserver[@]}" >"$dir/kube-apiserver.cmd"
 	start kube-apiserver "${apiserver[@]}"

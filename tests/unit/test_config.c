@@ -696,6 +696,71 @@ test_entry_writers(void)
 	    SD "entryWriters:\n  secrets:\n    groups: [\"\"]\n" T1, 4, "empty");
 }
 
+#define ENF_BASE "systemDomain: aigw.example.com\ntenants:\n  - name: t1\n"
+
+/* enforcement / tenants[].enforcement / audit.interval: read strictly, resolved by precedence. */
+static void
+test_enforcement(void)
+{
+	struct config *cfg = load(ENF_BASE);
+	test_cond("no enforcement: every rule denies",
+	    cfg != NULL && enforce_mode_for(cfg, &cfg->tenants[0], RULE_SERVICE_TYPE, 403) ==
+	    ENFORCE_DENY && cfg->audit_interval == 300);
+	config_free(cfg);
+
+	cfg = load("systemDomain: aigw.example.com\n"
+	    "enforcement: {default: audit, rules: {tls-secret: warn, host-collision: deny}}\n"
+	    "audit: {interval: 30s}\n"
+	    "tenants:\n"
+	    "  - name: t1\n"
+	    "    enforcement: {rules: {tls-secret: deny}}\n"
+	    "  - name: t2\n"
+	    "    enforcement: {default: warn, rules: {host-collision: audit}}\n");
+	test_cond("enforcement loads", cfg != NULL);
+	if (cfg != NULL) {
+		const struct tenant *t1 = &cfg->tenants[0], *t2 = &cfg->tenants[1];
+		test_cond("audit.interval 30s", cfg->audit_interval == 30);
+		test_cond("config default", enforce_mode_for(cfg, NULL, RULE_SERVICE_TYPE, 403) ==
+		    ENFORCE_AUDIT);
+		test_cond("config rule over default", enforce_mode_for(cfg, NULL, RULE_TLS_SECRET, 403) ==
+		    ENFORCE_WARN);
+		test_cond("tenant rule over config rule", enforce_mode_for(cfg, t1, RULE_TLS_SECRET, 403) ==
+		    ENFORCE_DENY);
+		test_cond("tenant without a default: the config's rule", enforce_mode_for(cfg, t1,
+		    RULE_HOST_COLLISION, 403) == ENFORCE_DENY);
+		test_cond("tenant default over config rule", enforce_mode_for(cfg, t2, RULE_TLS_SECRET,
+		    403) == ENFORCE_WARN);
+		test_cond("tenant rule over tenant default", enforce_mode_for(cfg, t2,
+		    RULE_HOST_COLLISION, 403) == ENFORCE_AUDIT);
+		test_cond("code 400 is never relaxed", enforce_mode_for(cfg, t2, RULE_REQUEST_INVALID,
+		    400) == ENFORCE_DENY);
+		test_cond("code 500 is never relaxed", enforce_mode_for(cfg, t2, RULE_TLS_SECRET, 500) ==
+		    ENFORCE_DENY);
+	}
+	config_free(cfg);
+
+	expect_error("unknown enforcement key", ENF_BASE "enforcement: {defualt: warn}\n", 4,
+	    "unknown key \"defualt\"");
+	expect_error("bad default mode", ENF_BASE "enforcement:\n  default: dryrun\n", 5,
+	    "deny, warn or audit");
+	expect_error("unknown rule id", ENF_BASE "enforcement:\n  rules:\n    tls-secrets: warn\n",
+	    6, "\"tls-secrets\" is not a rule id");
+	expect_error("request-invalid cannot be relaxed",
+	    ENF_BASE "enforcement:\n  rules:\n    request-invalid: warn\n", 6, "always enforced");
+	expect_error("bad rule mode", ENF_BASE "enforcement:\n  rules:\n    tls-secret: allow\n", 6,
+	    "enforcement.rules.tls-secret must be deny, warn or audit");
+	expect_error("enforcement not a mapping", ENF_BASE "enforcement: warn\n", 4,
+	    "must be a mapping");
+	expect_error("tenant enforcement checked too", ENF_BASE "    enforcement: {default: off}\n",
+	    4, "tenants[0].enforcement.default");
+	expect_error("audit.interval malformed", ENF_BASE "audit: {interval: soon}\n", 4,
+	    "audit.interval");
+	expect_error("audit.interval zero", ENF_BASE "audit: {interval: 0s}\n", 4,
+	    "audit.interval");
+	expect_error("unknown audit key", ENF_BASE "audit: {period: 5m}\n", 4,
+	    "unknown key \"period\" in audit");
+}
+
 int
 main(void)
 {
@@ -706,5 +771,6 @@ main(void)
 	test_files();
 	test_tenant_objects();
 	test_entry_writers();
+	test_enforcement();
 	return test_report();
 }

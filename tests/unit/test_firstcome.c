@@ -103,6 +103,44 @@ main(void)
 	    strstr(d.message, "could not be claimed") != NULL &&
 	    strstr(d.message, "connection refused") != NULL);
 
+	/* Enforcement modes reach the claim step; a failure to ask stays fail closed. */
+	static const char warn[] = "systemDomain: aigw.example.com\nenforcement: {default: warn}\n"
+	    "tenants: [{name: tenant1}]\n";
+	struct config *wcfg = config_load_buffer("t", warn, sizeof(warn) - 1, err, sizeof(err));
+	test_cond("warn config loads", wcfg != NULL);
+	if (wcfg != NULL) {
+		memset(&f, 0, sizeof(f));
+		f.on = "b.example.org";
+		f.answer = FIRSTCOME_LOST;
+		review(wcfg, "tenant1-gateway", "b.example.org", "c.example.org", &f, &d);
+		test_cond("warn, lost: allowed with the refusal as a warning, the next host asked",
+		    d.allowed && d.relaxed == ENFORCE_WARN && d.n_warnings == 1 && f.n == 2 &&
+		    strncmp(d.warnings[0], "[host-collision] host 'b.example.org'", 37) == 0);
+
+		memset(&f, 0, sizeof(f));
+		f.on = "d.example.org";
+		f.answer = FIRSTCOME_ERROR;
+		review(wcfg, "tenant1-gateway", "d.example.org", "d.example.org", &f, &d);
+		test_cond("warn, the store cannot be asked: still code 500",
+		    !d.allowed && d.code == 500);
+
+		memset(&f, 0, sizeof(f));
+		json_t *obj = json_pack("{s:s, s:s, s:{s:[{s:s}, {s:s}]}}", "apiVersion",
+		    "networking.k8s.io/v1", "kind", "Ingress", "spec", "rules", "host",
+		    "e.example.org", "host", "f.example.org");
+		struct request req = {
+			.uid = "u", .group = "networking.k8s.io", .version = "v1", .kind = "Ingress",
+			.subresource = "", .namespace = "tenant1-gateway", .name = "web",
+			.op = OP_CREATE, .username = "alice", .object = obj,
+		};
+		decision_init(&d);
+		decision_unclaimed(&d, "e.example.org");   /* policy_validate relaxed its collision */
+		firstcome_review(cfg, &req, &d, fake_claim, &f);
+		test_cond("a relaxed collision's host is never claimed; the others are",
+		    d.allowed && f.n == 1 && strncmp(f.asked[0], "f.example.org ", 14) == 0);
+		json_decref(obj);
+	}
+	config_free(wcfg);
 	config_free(cfg);
 	return test_report();
 }

@@ -109,34 +109,11 @@ on_event(const char *type, const json_t *obj, void *arg)
 	return 0;
 }
 
-/*
- * Whether the API serves the resource: 1 yes, 0 no (404, or the group lacks it), -1 when
- * the discovery request failed (err says why).
- */
+/* Whether the API serves the resource: 1 yes, 0 no, -1 when discovery failed (err). */
 static int
 discover(struct informer *in, char *err, size_t errsz)
 {
-	json_t *body = NULL, *r;
-	size_t i;
-	int status, found = 0;
-
-	status = kube_get(in->set->kc, in->group_path, &body, err, errsz);
-	if (status == 404) {
-		json_decref(body);
-		return 0;
-	}
-	if (status != 200) {
-		json_decref(body);
-		return -1;
-	}
-	json_array_foreach(json_object_get(body, "resources"), i, r) {
-		const char *name = json_string_value(json_object_get(r, "name"));
-
-		if (name != NULL && strcmp(name, in->resource) == 0)
-			found = 1;
-	}
-	json_decref(body);
-	return found;
+	return kube_served(in->set->kc, in->group_path, in->resource, err, errsz);
 }
 
 /* The first full LIST or a relist: the cache's objects of this kind become the list's. */

@@ -1409,3 +1409,30 @@ kube_backoff_next(unsigned attempt, unsigned *seed)
 	*seed = x;
 	return base / 2 + (unsigned)((unsigned long long)base * (x % 1000) / 1000);
 }
+
+int
+kube_served(struct kube_client *kc, const char *group_path, const char *resource, char *err,
+    size_t errsz)
+{
+	json_t *body = NULL, *r;
+	size_t i;
+	int status, found = 0;
+
+	status = kube_get(kc, group_path, &body, err, errsz);
+	if (status == 404) {
+		json_decref(body);
+		return 0;
+	}
+	if (status != 200) {
+		json_decref(body);
+		return -1;
+	}
+	json_array_foreach(json_object_get(body, "resources"), i, r) {
+		const char *name = json_string_value(json_object_get(r, "name"));
+
+		if (name != NULL && strcmp(name, resource) == 0)
+			found = 1;
+	}
+	json_decref(body);
+	return found;
+}

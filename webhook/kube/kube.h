@@ -139,6 +139,13 @@ int kube_call(struct kube_client *kc, const char *method, const char *path, cons
     const struct kube_call_opts *opts, json_t **body, char *err, size_t errsz);
 
 /*
+ * Whether the API group whose discovery document is `group_path` (e.g.
+ * "/apis/gateway.networking.k8s.io/v1") serves `resource` ("httproutes"): 1 yes, 0 no (404,
+ * or the group lacks it), -1 when the request failed (err says why).
+ */
+int kube_served(struct kube_client *kc, const char *group_path, const char *resource,
+    char *err, size_t errsz);
+/*
  * The delay in milliseconds before retry number `attempt` (0 for the first): 200 ms doubled
  * per attempt, capped at 20 s, times a random factor in [0.5, 1.5), so never above 30 s and
  * replicas that failed together do not retry together. `seed` is the caller's PRNG state
