@@ -57,6 +57,8 @@ config_free(struct config *cfg)
 	free_template(&cfg->tenant_namespace);
 	free(cfg->system_cert_secret);
 	free(cfg->entry_ingress_class);
+	free_strv(cfg->denied_annotations, cfg->n_denied_annotations);
+	free_strv(cfg->allowed_annotations, cfg->n_allowed_annotations);
 	free_template(&cfg->tenant_cert_secret);
 	free(cfg->cluster_domain);
 	free_strv(cfg->admin_groups, cfg->n_admin_groups);
@@ -115,6 +117,16 @@ template_expand(const struct name_template *t, const char *tenant, char *out, si
 	int n = t->suffix == NULL ? snprintf(out, outsz, "%s", t->prefix) :
 	    snprintf(out, outsz, "%s%s%s", t->prefix, tenant, t->suffix);
 	return n >= 0 && (size_t)n < outsz;
+}
+
+bool
+config_tenant_class(const struct config *cfg, const struct tenant *t, char *out, size_t outsz)
+{
+	if (t->ingress_class != NULL) {
+		int n = snprintf(out, outsz, "%s", t->ingress_class);
+		return n >= 0 && (size_t)n < outsz;
+	}
+	return template_expand(&cfg->tenant_ingress_class, t->name, out, outsz);
 }
 
 const struct tenant *
@@ -352,6 +364,13 @@ config_check_tenant_names(const struct config *cfg, const struct tenant *t, size
 	if (cls != NULL && !config_is_dns_subdomain(cls)) {
 		snprintf(err, errsz, "tenant \"%s\": ingress class \"%s\" is not a valid "
 		    "IngressClass name", t->name, cls);
+		return -1;
+	}
+	/* The entry's controller is shared by every tenant: no tenant may be served by it. */
+	if (cls != NULL && cfg->entry_ingress_class != NULL &&
+	    strcmp(cls, cfg->entry_ingress_class) == 0) {
+		snprintf(err, errsz, "tenant \"%s\": ingress class \"%s\" is entryIngressClass, "
+		    "the unified entry's class; give tenants their own", t->name, cls);
 		return -1;
 	}
 	for (size_t i = 0; i < t->n_backend_namespaces; i++) {

@@ -71,7 +71,13 @@ struct config {
 	struct quota_item     *quota;                /* baseline.resourceQuota */
 	size_t                 n_quota;
 	bool                   route_sync;           /* routeSync: one Ingress per tenant */
-	char                  *entry_ingress_class;  /* its ingressClassName; NULL: none */
+	char                  *entry_ingress_class;  /* the unified entry's class (nginx) */
+	/* ingress.deniedAnnotations / ingress.allowedAnnotations: glob patterns over annotation
+	 * keys, on top of (and exempting from) the built-in ingress-nginx snippet patterns. */
+	char                 **denied_annotations;
+	size_t                 n_denied_annotations;
+	char                 **allowed_annotations;
+	size_t                 n_allowed_annotations;
 	struct tenant         *tenants;              /* the file's tenants, then Tenant objects */
 	size_t                 n_tenants;
 
@@ -99,6 +105,13 @@ bool template_match(const struct name_template *t, const char *value, char *out,
  * if it does not fit or t is absent.
  */
 bool template_expand(const struct name_template *t, const char *tenant, char *out, size_t outsz);
+
+/*
+ * The IngressClass tenant t's Ingresses must use (its ingressClass, else tenantIngressClass
+ * expanded) into out; false when none is configured.
+ */
+bool config_tenant_class(const struct config *cfg, const struct tenant *t, char *out,
+    size_t outsz);
 
 /* The tenant whose namespace is `ns` (by name, never by label), or NULL. */
 const struct tenant *config_namespace_tenant(const struct config *cfg, const char *ns);

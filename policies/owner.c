@@ -163,3 +163,15 @@ owner_service_namespace(const struct config *cfg, const char *host, char *ns, si
 	snprintf(ns, nssz, "%.*s", (int)(end - start), host + start);
 	return true;
 }
+
+bool
+owner_backend_ns_allowed(const struct rule_ctx *ctx, const char *ns)
+{
+	const struct tenant *t = ctx->tenant;
+	if (ns == NULL || strcmp(ns, ctx->req->namespace) == 0)
+		return true;
+	for (size_t i = 0; i < t->n_backend_namespaces; i++)
+		if (strcmp(t->backend_namespaces[i], ns) == 0)
+			return true;
+	return false;
+}

@@ -17,6 +17,13 @@ struct tenant;
 
 enum ns_class { NS_TENANT, NS_ENTRY, NS_OUTSIDE };
 
+/*
+ * Rule ids added for the tenant escape paths (issue 11, DESIGN §2); the older ids are still
+ * written where they are used. One place, so a rule-id table can take them over as they are.
+ */
+#define RULE_INGRESS_ANNOTATION "ingress-annotation"
+#define RULE_REGISTRY_NAMESPACE "registry-namespace"
+
 /* One broken rule, keyed by (rule, subject) so UPDATE can tell old violations from new. */
 struct violation {
 	const char *rule;
@@ -92,6 +99,21 @@ const struct tenant *owner_bridge_tenant(const struct config *cfg, const char *s
  */
 bool owner_service_namespace(const struct config *cfg, const char *host, char *ns, size_t nssz);
 
+
+/*
+ * True when a tenant (ctx->tenant, not NULL) may send traffic into namespace `ns`: its own
+ * namespace and its configured backendNamespaces. NULL (no namespace named) is its own.
+ */
+bool owner_backend_ns_allowed(const struct rule_ctx *ctx, const char *ns);
+
+/*
+ * Ingress annotations (rules_annotation.c), in tenant and outside namespaces: keys that
+ * inject controller configuration (ingress-nginx *-snippet and ingress.deniedAnnotations,
+ * unless ingress.allowedAnnotations lets them through: ingress-annotation) and, in tenant
+ * namespaces, Higress/ingress-nginx annotations naming a Service or Secret in a namespace
+ * the tenant may not reach (backend-namespace).
+ */
+void rules_ingress_annotations(struct rule_ctx *ctx, const json_t *obj);
 
 /* Per-kind checks of one object (the new one, or the old one for grandfathering). */
 void rules_ingress(struct rule_ctx *ctx, const json_t *obj);

@@ -63,92 +63,53 @@ check_claimed_host(struct rule_ctx *ctx, const json_t *h, const char *where, cha
 	}
 }
 
-/* Namespaces a tenant may send traffic to: its own and its configured backendNamespaces. */
-static bool
-backend_ns_allowed(const struct rule_ctx *ctx, const char *ns)
-{
-	const struct tenant *t = ctx->tenant;
-	if (ns == NULL || strcmp(ns, ctx->req->namespace) == 0)
-		return true;
-	for (size_t i = 0; i < t->n_backend_namespaces; i++)
-		if (strcmp(t->backend_namespaces[i], ns) == 0)
-			return true;
-	return false;
-}
-
 /*
- * The namespace a higress.io/destination target names ("svc.ns.svc[.clusterDomain][:port]",
- * optionally behind a "NN% " weight), copied to ns; false for targets outside the cluster.
+ * A tenant Ingress must be served by its tenant's Higress: never by the unified entry's
+ * controller (shared by every tenant), never by whatever class the cluster marks default,
+ * and, when a tenant class is configured, by exactly that class. Controllers differ in
+ * which marker wins, so every marker present must pass.
  */
-static bool
-destination_namespace(const struct config *cfg, const char *line, size_t len, char *ns, size_t nssz)
-{
-	char target[HOST_MAX + 16], host[HOST_MAX];
-	const char *why, *pct = memchr(line, '%', len);
-	if (pct != NULL) {
-		len -= (size_t)(pct + 1 - line);
-		line = pct + 1;
-	}
-	while (len > 0 && (*line == ' ' || *line == '\t')) {
-		line++;
-		len--;
-	}
-	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
-		len--;
-	if (len == 0 || len >= sizeof(target))
-		return false;
-	memcpy(target, line, len);
-	target[len] = '\0';
-	char *colon = strrchr(target, ':');
-	if (colon != NULL)
-		*colon = '\0';
-	return host_normalize(target, host, sizeof(host), &why) == 0 &&
-	    owner_service_namespace(cfg, host, ns, nssz);
-}
-
-static void
-check_destination(struct rule_ctx *ctx, const json_t *obj)
-{
-	const char *dest = jsonget_str(jsonget_path(obj, "metadata.annotations"), "higress.io/destination");
-	char ns[64];
-	if (dest == NULL || ctx->tenant == NULL)
-		return;
-	for (const char *p = dest; *p != '\0';) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		if (destination_namespace(ctx->cfg, p, len, ns, sizeof(ns)) &&
-		    !backend_ns_allowed(ctx, ns))
-			rules_violation(ctx, "backend-namespace", ns, "annotation higress.io/destination "
-			    "targets namespace '%s'; tenant %s may route only to its own namespace%s",
-			    ns, ctx->tenant->name, ctx->tenant->n_backend_namespaces ?
-			    " and its configured backendNamespaces" : "");
-		p += len + (nl ? 1 : 0);
-	}
-}
-
 static void
 check_class(struct rule_ctx *ctx, const json_t *obj)
 {
 	const struct config *cfg = ctx->cfg;
-	char want[254];
 	const struct tenant *t = ctx->tenant;
+	const char *entry = cfg->entry_ingress_class;
+	char want[254], use[300];
+
 	if (t == NULL)
 		return;
-	if (t->ingress_class != NULL)
-		snprintf(want, sizeof(want), "%s", t->ingress_class);
-	else if (cfg->tenant_ingress_class.prefix == NULL ||
-	    !template_expand(&cfg->tenant_ingress_class, t->name, want, sizeof(want)))
-		return;   /* not configured */
-	/* Controllers differ in which marker wins, so every marker present must name the class. */
+	bool enforced = config_tenant_class(cfg, t, want, sizeof(want));
+	if (enforced)
+		snprintf(use, sizeof(use), "set spec.ingressClassName: %s", want);
+	else
+		snprintf(use, sizeof(use), "set spec.ingressClassName to the class of tenant %s's "
+		    "own Higress", t->name);
 	const char *spec_cls = jsonget_str(json_object_get(obj, "spec"), "ingressClassName");
 	const char *anno_cls = jsonget_str(jsonget_path(obj, "metadata.annotations"),
 	    "kubernetes.io/ingress.class");
+	const char *on_entry = entry == NULL ? NULL :
+	    spec_cls != NULL && strcmp(spec_cls, entry) == 0 ? spec_cls :
+	    anno_cls != NULL && strcmp(anno_cls, entry) == 0 ? anno_cls : NULL;
+	if (on_entry != NULL) {
+		rules_violation(ctx, "ingress-class", on_entry, "ingress class '%s' is the unified "
+		    "entry's class: the entry controller every tenant shares would serve this "
+		    "Ingress itself, bypassing the unified ingress; %s", on_entry, use);
+		return;
+	}
+	if (spec_cls == NULL && anno_cls == NULL) {
+		rules_violation(ctx, "ingress-class", "", "the Ingress names no ingress class, so "
+		    "the IngressClass the cluster marks default would serve it (possibly the "
+		    "entry's); %s", use);
+		return;
+	}
+	if (!enforced)
+		return;
 	const char *bad = spec_cls != NULL && strcmp(spec_cls, want) != 0 ? spec_cls :
 	    anno_cls != NULL && strcmp(anno_cls, want) != 0 ? anno_cls : NULL;
-	if (bad != NULL || (spec_cls == NULL && anno_cls == NULL))
-		rules_violation(ctx, "ingress-class", bad ? bad : "", "ingress class '%s' is not "
-		    "tenant %s's class; set spec.ingressClassName: %s", bad ? bad : "(none)",
-		    t->name, want);
+	if (bad != NULL)
+		rules_violation(ctx, "ingress-class", bad, "ingress class '%s' is not tenant %s's "
+		    "class; %s", bad, t->name, use);
 }
 
 /* A unified-Ingress rule must route a host its tenant owns to that tenant's bridge only. */
@@ -279,7 +240,7 @@ rules_ingress(struct rule_ctx *ctx, const json_t *obj)
 			check_claimed_host(ctx, h, where, norm);
 		}
 	check_class(ctx, obj);
-	check_destination(ctx, obj);
+	rules_ingress_annotations(ctx, obj);
 }
 
 void
@@ -307,7 +268,7 @@ rules_httproute(struct rule_ctx *ctx, const json_t *obj)
 	json_array_foreach(rules, i, r)
 		json_array_foreach(json_object_get(r, "backendRefs"), j, b) {
 			const char *ns = jsonget_str(b, "namespace");
-			if (!backend_ns_allowed(ctx, ns))
+			if (!owner_backend_ns_allowed(ctx, ns))
 				rules_violation(ctx, "backend-namespace", ns, "spec.rules[%zu].backendRefs[%zu] "
 				    "targets namespace '%s'; tenant %s may route only to its own namespace%s",
 				    i, j, ns, ctx->tenant->name, ctx->tenant->n_backend_namespaces ?

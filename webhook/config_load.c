@@ -33,6 +33,9 @@ const char config_default_yaml[] =
 	"admins:\n"
 	"  groups: [system:masters]\n"
 	"  users: [system:serviceaccount:tenantguard-system:tenantguard]\n"
+	"# the reference's classes: tenant Ingresses use higress (§5.2), the entry nginx (§3.3)\n"
+	"tenantIngressClass: higress\n"
+	"entryIngressClass: nginx\n"
 	"tenants:\n"
 	"  - name: tenant1\n"
 	"    customDomains: [\"*.customer.com\"]\n"
@@ -43,6 +46,8 @@ const char config_default_yaml[] =
 
 /* Defaults for keys a config file may leave out (DESIGN §4, §6). */
 static const char *const default_service_types[] = { "ClusterIP", "ExternalName" };
+/* The reference's unified entry is ingress-nginx (§3.3). */
+static const char default_entry_class[] = "nginx";
 static const char *const known_service_types[] = {
 	"ClusterIP", "NodePort", "LoadBalancer", "ExternalName",
 };
@@ -580,6 +585,34 @@ load_services(struct loader *ld, struct config *cfg, const json_t *top)
 	return 0;
 }
 
+/* An annotation key glob: key characters (prefix/name) and the wildcards '*' and '?'. */
+static const char *
+check_annotation_glob(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-_./*?", *p) != NULL))
+			return "is not an annotation key pattern (key characters, '*' and '?')";
+	return NULL;
+}
+
+static int
+load_ingress(struct loader *ld, struct config *cfg, const json_t *top)
+{
+	static const char *const keys[] = { "deniedAnnotations", "allowedAnnotations" };
+	json_t *ing;
+
+	if (get_object(ld, top, "ingress", "ingress", &ing) != 0)
+		return -1;
+	if (ing != NULL && check_keys(ld, ing, "ingress", keys, 2) != 0)
+		return -1;
+	return get_strings(ld, ing, "deniedAnnotations", "ingress.deniedAnnotations", NULL, 0,
+	    check_annotation_glob, &cfg->denied_annotations, &cfg->n_denied_annotations) != 0 ||
+	    get_strings(ld, ing, "allowedAnnotations", "ingress.allowedAnnotations", NULL, 0,
+	    check_annotation_glob, &cfg->allowed_annotations, &cfg->n_allowed_annotations) != 0 ?
+	    -1 : 0;
+}
+
 static int
 load_baseline(struct loader *ld, struct config *cfg, const json_t *top)
 {
@@ -701,7 +734,7 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 		"systemDomain", "entryNamespace", "tenantNamespace", "unregisteredDomains",
 		"systemCertSecret", "tenantCertSecret", "gatewayPort", "clusterDomain", "admins",
 		"tenantIngressClass", "services", "baseline", "routeSync", "entryIngressClass",
-		"tenants",
+		"ingress", "tenants",
 	};
 	char *mode = NULL;
 	json_t *port;
@@ -756,10 +789,10 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 			    "range 1..65535", json_integer_value(port));
 		cfg->gateway_port = (int)json_integer_value(port);
 	}
-	if (get_string(ld, top, "entryIngressClass", "entryIngressClass", false,
-	    &cfg->entry_ingress_class) != 0)
+	if (get_string_def(ld, top, "entryIngressClass", "entryIngressClass",
+	    default_entry_class, &cfg->entry_ingress_class) != 0)
 		return -1;
-	if (cfg->entry_ingress_class != NULL && !config_is_dns_subdomain(cfg->entry_ingress_class))
+	if (!config_is_dns_subdomain(cfg->entry_ingress_class))
 		return lfail(ld, key_line(ld, top, "entryIngressClass"), "entryIngressClass \"%s\" "
 		    "is not a valid IngressClass name (DNS-1123 subdomain)", cfg->entry_ingress_class);
 	if (get_bool(ld, top, "routeSync", false, &cfg->route_sync) != 0 ||
@@ -768,6 +801,7 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 	    get_template(ld, top, "tenantIngressClass", NULL, TMPL_OPTIONAL,
 	    &cfg->tenant_ingress_class) != 0 ||
 	    load_services(ld, cfg, top) != 0 ||
+	    load_ingress(ld, cfg, top) != 0 ||
 	    load_baseline(ld, cfg, top) != 0 ||
 	    load_tenants(ld, cfg, top) != 0)
 		return -1;

@@ -70,7 +70,7 @@ grep -q 'informer HTTPRoute: .* not served' "$log" && ok "no Gateway API in this
 
 # reviews of a tenant1 Ingress claiming HOST
 mkreview() {   # file host
-	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"live","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"tenant1-gateway","name":"wild","operation":"CREATE","userInfo":{"username":"alice","groups":["tenant1"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"wild","namespace":"tenant1-gateway"},"spec":{"rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' "$2" >"$1"
+	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"live","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"tenant1-gateway","name":"wild","operation":"CREATE","userInfo":{"username":"alice","groups":["tenant1"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"wild","namespace":"tenant1-gateway"},"spec":{"ingressClassName":"higress","rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' "$2" >"$1"
 }
 mkreview "$work/wild.json" '*.newco.com'
 mkreview "$work/other.json" 'api.other.com'
@@ -97,6 +97,7 @@ apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: newco, namespace: tenant2-gateway}
 spec:
+  ingressClassName: higress
   rules:
   - host: $1
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}

@@ -25,7 +25,7 @@ tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" &&
 # mkreview FILE TENANT HOST [dry]: a CREATE of an Ingress in TENANT-gateway claiming HOST.
 mkreview() {
 	local dry=false; [ "${4:-}" = dry ] && dry=true
-	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"%s-gateway","name":"race","operation":"CREATE","dryRun":%s,"userInfo":{"username":"u-%s","groups":["%s"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"race","namespace":"%s-gateway"},"spec":{"rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
+	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"%s-gateway","name":"race","operation":"CREATE","dryRun":%s,"userInfo":{"username":"u-%s","groups":["%s"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"race","namespace":"%s-gateway"},"spec":{"ingressClassName":"higress","rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
 	    "$(basename "$1")" "$2" "$dry" "$2" "$2" "$2" "$3" >"$1"
 }
 # review REPLICA FILE: the response body.
@@ -153,6 +153,7 @@ apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: kept, namespace: tenant1-gateway}
 spec:
+  ingressClassName: higress
   rules:
   - host: kept.rel.io
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}

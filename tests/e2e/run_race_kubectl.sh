@@ -65,6 +65,7 @@ apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: $3, namespace: $2}
 spec:
+  ingressClassName: higress
   rules:
   - host: "$4"
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}

@@ -40,7 +40,7 @@ tg_wait_ready "$port" && ok "tenantguard serve --kubeconfig ready on port $port"
 
 # mkreview FILE TENANT HOST: a CREATE of an Ingress in TENANT-gateway claiming HOST.
 mkreview() {
-	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"%s-gateway","name":"r","operation":"CREATE","userInfo":{"username":"u-%s","groups":["%s"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"r","namespace":"%s-gateway"},"spec":{"rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
+	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"%s-gateway","name":"r","operation":"CREATE","userInfo":{"username":"u-%s","groups":["%s"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"r","namespace":"%s-gateway"},"spec":{"ingressClassName":"higress","rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
 	    "$(basename "$1" .json)" "$2" "$2" "$2" "$2" "$3" >"$1"
 }
 review() { curl -sk -m 10 -H 'Content-Type: application/json' --data-binary @"$1" "https://127.0.0.1:$port/validate"; }
@@ -64,6 +64,7 @@ apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: $1, namespace: tenant2-gateway}
 spec:
+  ingressClassName: higress
   rules:
   - host: $2
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}

@@ -82,7 +82,13 @@ test_default(void)
 	    strcmp(cfg->admin_groups[0], "system:masters") == 0);
 	test_cond("admin users", cfg->n_admin_users == 1 && strcmp(cfg->admin_users[0],
 	    "system:serviceaccount:tenantguard-system:tenantguard") == 0);
-	test_cond("no tenant ingress class", cfg->tenant_ingress_class.prefix == NULL);
+	test_cond("tenant ingress class higress (reference 5.2)",
+	    template_expand(&cfg->tenant_ingress_class, "tenant1", buf, sizeof(buf)) &&
+	    strcmp(buf, "higress") == 0);
+	test_cond("entry ingress class nginx (reference 3.3)",
+	    strcmp(cfg->entry_ingress_class, "nginx") == 0);
+	test_cond("no extra annotation patterns", cfg->n_denied_annotations == 0 &&
+	    cfg->n_allowed_annotations == 0);
 	test_cond("service types default", cfg->n_service_types == 2 &&
 	    has(cfg->service_types, 2, "ClusterIP") && has(cfg->service_types, 2, "ExternalName"));
 	test_cond("no external IPs", cfg->n_external_ip_cidrs == 0);
@@ -127,6 +133,8 @@ static const char default_json[] =
 	"  \"clusterDomain\": \"cluster.local\",\n"
 	"  \"admins\": {\"groups\": [\"system:masters\"],\n"
 	"     \"users\": [\"system:serviceaccount:tenantguard-system:tenantguard\"]},\n"
+	"  \"tenantIngressClass\": \"higress\",\n"
+	"  \"entryIngressClass\": \"nginx\",\n"
 	"  \"tenants\": [\n"
 	"    {\"name\": \"tenant1\", \"customDomains\": [\"*.customer.com\"],\n"
 	"     \"backendNamespaces\": [\"default\"]},\n"
@@ -650,8 +658,21 @@ test_tenant_objects(void)
 	    strcmp(cfg->entry_ingress_class, "nginx") == 0);
 	config_free(cfg);
 	cfg = load(SD "tenants: []\n");
-	test_cond("entryIngressClass absent: none", cfg && cfg->entry_ingress_class == NULL);
+	test_cond("entryIngressClass absent: the reference's nginx", cfg &&
+	    strcmp(cfg->entry_ingress_class, "nginx") == 0);
 	config_free(cfg);
+	expect_error("tenantIngressClass equal to the entry class",
+	    SD "tenantIngressClass: nginx\n" T1, 4, "entryIngressClass");
+	expect_error("a tenant's ingressClass equal to the entry class",
+	    SD "entryIngressClass: public\n" T1 "  ingressClass: public\n", 4, "entryIngressClass");
+	cfg = load(SD "ingress:\n  deniedAnnotations: [\"a.io/*\", \"b.io/x?\"]\n"
+	    "  allowedAnnotations: [nginx.ingress.kubernetes.io/configuration-snippet]\n" T1);
+	test_cond("ingress annotation patterns", cfg && cfg->n_denied_annotations == 2 &&
+	    strcmp(cfg->denied_annotations[1], "b.io/x?") == 0 && cfg->n_allowed_annotations == 1);
+	config_free(cfg);
+	expect_error("unknown ingress key", SD "ingress:\n  denied: [x]\n" T1, 3, "unknown key");
+	expect_error("annotation pattern with a space", SD "ingress:\n  deniedAnnotations:\n"
+	    "  - \"a b\"\n" T1, 4, "annotation key pattern");
 	expect_error("entryIngressClass not a name", SD "entryIngressClass: Nginx_1\ntenants: []\n",
 	    2, "not a valid IngressClass name");
 out:
