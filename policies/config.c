@@ -8,6 +8,7 @@
 
 #include "claims.h"
 #include "host.h"
+#include "psl.h"
 #include "strmap.h"
 
 static void
@@ -420,6 +421,8 @@ config_check_domain(const struct config *cfg, const char *pattern, uint32_t self
 		return DOMAIN_INVALID;
 	if (touches_system(norm, cfg->system_domain))
 		return DOMAIN_SYSTEM;
+	if (cfg->psl != NULL && psl_is_suffix(cfg->psl, host_is_wildcard(norm) ? norm + 2 : norm))
+		return DOMAIN_PUBLIC;
 	if (claims_find(cfg->reservations, norm, CLAIMS_OVERLAP, self, other, 1) > 0)
 		return DOMAIN_RESERVED;
 	return DOMAIN_OK;
@@ -481,6 +484,13 @@ tenant_check(struct config *cfg, size_t idx, struct config_where *where, char *e
 			    host_covers(d, cfg->system_domain) ? "covers" :
 			    strcmp(d, cfg->system_domain) == 0 ? "is" : "falls under",
 			    cfg->system_domain);
+			return -1;
+		}
+		if (f == DOMAIN_PUBLIC) {
+			snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" %s the public "
+			    "suffix \"%s\", which would give one tenant everybody's domains under it; "
+			    "reserve a registered domain", t->name, d, host_is_wildcard(d) ?
+			    "spans every domain under" : "is", host_is_wildcard(d) ? d + 2 : d);
 			return -1;
 		}
 		if (f == DOMAIN_RESERVED) {

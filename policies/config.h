@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 struct claims;
+struct psl;
 struct strmap;
 
 enum unregistered_mode { UNREGISTERED_FIRST_COME, UNREGISTERED_DENY };
@@ -84,6 +85,7 @@ struct config {
 	/* Derived at load, owned here. */
 	struct strmap         *tenant_by_name;  /* name -> index + 1 into tenants */
 	struct claims         *reservations;    /* customDomains, owner = tenant index */
+	const struct psl      *psl;             /* public suffixes (borrowed); NULL: unchecked */
 	uint64_t               generation;      /* set by whoever installs the config */
 };
 
@@ -166,6 +168,8 @@ enum config_domain_fault {
 	DOMAIN_INVALID,   /* not a DNS name or wildcard pattern */
 	DOMAIN_SYSTEM,    /* the system domain, under it, or covering it */
 	DOMAIN_RESERVED,  /* overlaps another tenant's reservation */
+	DOMAIN_PUBLIC,    /* a public suffix ("io", "co.uk") or a wildcard over one: every
+	                   * registrable domain under it, everyone's */
 };
 
 /*

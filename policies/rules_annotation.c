@@ -89,14 +89,49 @@ reach_violation(struct rule_ctx *ctx, const char *key, const char *ns)
 }
 
 /*
- * The namespace one higress.io/destination line names ("[NN%] host[:port] [subset]"),
- * copied to ns; false for targets outside the cluster.
+ * Higress resolves names ending in a registry type through the tenant's own McpBridge
+ * registries ("svc.GROUP.ns-id.nacos", "name.static", "name.dns"), not through cluster DNS;
+ * what those may reach is the registry-namespace rule's business.
+ */
+static const char *const registry_suffixes[] = {
+	"nacos", "nacos2", "nacos3", "consul", "zookeeper", "eureka", "static", "dns",
+};
+
+/* A cluster name that host (normalised) gives, checked against what the tenant may reach. */
+static void
+check_cluster_host(struct rule_ctx *ctx, const char *key, const char *host, bool registries)
+{
+	char ns[64];
+	const char *tld = strrchr(host, '.');
+	for (size_t i = 0; registries && tld && i < sizeof(registry_suffixes) /
+	    sizeof(*registry_suffixes); i++)
+		if (strcmp(tld + 1, registry_suffixes[i]) == 0)
+			return;
+	switch (owner_cluster_name(ctx->cfg, host, ns, sizeof(ns))) {
+	case CLUSTER_NAME_NS:
+		if (!owner_backend_ns_allowed(ctx, ns))
+			reach_violation(ctx, key, ns);
+		return;
+	case CLUSTER_NAME_OTHER:
+		rules_violation(ctx, "backend-namespace", host, "annotation %s targets '%s', a "
+		    "cluster-internal name outside tenant %s's namespaces; use "
+		    "<service>.<namespace>.svc.%s", key, host, ctx->tenant->name,
+		    ctx->cfg->cluster_domain);
+		return;
+	case CLUSTER_NAME_OWN:
+	case CLUSTER_NAME_PUBLIC:
+		return;
+	}
+}
+
+/*
+ * The address of one higress.io/destination line ("[NN%] host[:port] [subset]"), normalised
+ * into host; false when it is not a host name.
  */
 static bool
-destination_namespace(const struct config *cfg, const char *line, size_t len, char *ns,
-    size_t nssz)
+destination_host(const char *line, size_t len, char *host, size_t hostsz)
 {
-	char target[HOST_MAX + 16], host[HOST_MAX];
+	char target[HOST_MAX + 16];
 	const char *why, *pct = memchr(line, '%', len);
 	size_t n = 0;
 	if (pct != NULL) {
@@ -117,20 +152,18 @@ destination_namespace(const struct config *cfg, const char *line, size_t len, ch
 	char *colon = strrchr(target, ':');
 	if (colon != NULL)
 		*colon = '\0';
-	return host_normalize(target, host, sizeof(host), &why) == 0 &&
-	    owner_service_namespace(cfg, host, ns, nssz);
+	return host_normalize(target, host, hostsz, &why) == 0 && !host_is_wildcard(host);
 }
 
 static void
 check_destination(struct rule_ctx *ctx, const char *dest)
 {
-	char ns[64];
+	char host[HOST_MAX];
 	for (const char *p = dest; *p != '\0';) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		if (destination_namespace(ctx->cfg, p, len, ns, sizeof(ns)) &&
-		    !owner_backend_ns_allowed(ctx, ns))
-			reach_violation(ctx, "higress.io/destination", ns);
+		if (destination_host(p, len, host, sizeof(host)))
+			check_cluster_host(ctx, "higress.io/destination", host, true);
 		p += len + (nl ? 1 : 0);
 	}
 }
@@ -160,12 +193,10 @@ check_namespaced_ref(struct rule_ctx *ctx, const char *key, const char *value)
 static void
 check_host_ref(struct rule_ctx *ctx, const char *key, const char *value)
 {
-	char host[HOST_MAX], ns[64];
+	char host[HOST_MAX];
 	const char *why;
-	if (host_normalize(value, host, sizeof(host), &why) == 0 &&
-	    owner_service_namespace(ctx->cfg, host, ns, sizeof(ns)) &&
-	    !owner_backend_ns_allowed(ctx, ns))
-		reach_violation(ctx, key, ns);
+	if (host_normalize(value, host, sizeof(host), &why) == 0 && !host_is_wildcard(host))
+		check_cluster_host(ctx, key, host, false);
 }
 
 /* The part of `key` after one of Higress's prefixes, or NULL. */

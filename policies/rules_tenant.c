@@ -166,6 +166,12 @@ rules_tenant(struct rule_ctx *ctx, const json_t *obj)
 			    "the system domain %s, which belongs to the platform; reserve domains "
 			    "outside it", i, d, cfg->system_domain);
 			break;
+		case DOMAIN_PUBLIC:
+			rules_violation(ctx, "host-ownership", norm, "spec.customDomains[%zu] '%s' %s a "
+			    "public suffix, which nobody can reserve: it would take every domain "
+			    "registered under it; reserve your registered domain instead", i, d,
+			    host_is_wildcard(norm) ? "spans every domain under" : "is");
+			break;
 		case DOMAIN_RESERVED:
 			rules_violation(ctx, "host-ownership", norm, "spec.customDomains[%zu] '%s' "
 			    "overlaps a domain reserved by another tenant; choose a domain no other "

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "host.h"
+#include "psl_load.h"
 #include "tenantobj.h"
 #include "yamljson.h"
 
@@ -839,6 +840,9 @@ config_load_buffer(const char *name, const char *buf, size_t len, char *err, siz
 		lfail(&ld, 0, "out of memory");
 		goto out;
 	}
+	/* Before the tenants: a reservation of a public suffix is refused at load. */
+	if ((cfg->psl = psl_shared(err, errsz)) == NULL)
+		goto out;
 	rc = load_top(&ld, cfg, top);
 out:
 	if (rc != 0) {

@@ -599,6 +599,8 @@ test_tenant_objects(void)
 	json_array_append_new(objs, tenant_obj("quota", "2024-01-07T00:00:00Z",
 	    "{\"resourceQuota\": {\"pods\": \"lots\"}}"));
 	json_array_append_new(objs, tenant_obj("empty", "2024-01-08T00:00:00Z", "{}"));
+	json_array_append_new(objs, tenant_obj("suffix", "2024-01-09T00:00:00Z",
+	    "{\"customDomains\": [\"*.co.uk\"]}"));
 
 	cfg = config_load_default_tenants(objs, rejected, err, sizeof(err));
 	test_cond("default with Tenant objects loads", cfg != NULL);
@@ -636,7 +638,10 @@ test_tenant_objects(void)
 	test_cond("invalid pattern", strstr(reason(rejected, "star"), "a.*.com"));
 	test_cond("bad name", strstr(reason(rejected, "Upper"), "DNS-1123"));
 	test_cond("bad quantity", strstr(reason(rejected, "quota"), "quantity"));
-	test_cond("exactly the bad ones rejected", json_object_size(rejected) == 8);
+	test_cond("a public suffix reservation left out, with the reason",
+	    config_tenant(cfg, "suffix") == NULL &&
+	    strstr(reason(rejected, "suffix"), "public suffix \"co.uk\"") != NULL);
+	test_cond("exactly the bad ones rejected", json_object_size(rejected) == 9);
 	config_free(cfg);
 
 	/* A broken file still fails the whole load; NULL tenants is the plain loader. */
@@ -669,6 +674,17 @@ test_tenant_objects(void)
 	    "  allowedAnnotations: [nginx.ingress.kubernetes.io/configuration-snippet]\n" T1);
 	test_cond("ingress annotation patterns", cfg && cfg->n_denied_annotations == 2 &&
 	    strcmp(cfg->denied_annotations[1], "b.io/x?") == 0 && cfg->n_allowed_annotations == 1);
+	config_free(cfg);
+	expect_error("a wildcard over a public suffix", SD T1 "  customDomains: [\"*.io\"]\n", 4,
+	    "public suffix \"io\"");
+	expect_error("a two-label public suffix", SD T1 "  customDomains:\n  - a.com\n"
+	    "  - \"*.co.uk\"\n", 6, "public suffix \"co.uk\"");
+	expect_error("a bare public suffix", SD T1 "  customDomains: [co.uk]\n", 4,
+	    "is the public suffix");
+	expect_error("a private-section suffix (github.io)", SD T1 "  customDomains: [\"*.github.io\"]\n",
+	    4, "public suffix");
+	cfg = load(SD T1 "  customDomains: [\"*.newco.io\", shop.example.co.uk]\n");
+	test_cond("registered domains under public suffixes may be reserved", cfg != NULL);
 	config_free(cfg);
 	expect_error("unknown ingress key", SD "ingress:\n  denied: [x]\n" T1, 3, "unknown key");
 	expect_error("annotation pattern with a space", SD "ingress:\n  deniedAnnotations:\n"
