@@ -45,6 +45,7 @@ config_tenant_clear(struct tenant *t)
 	free(t->ingress_class);
 	free_strv(t->backend_namespaces, t->n_backend_namespaces);
 	free_quota(t->quota, t->n_quota);
+	free_strv(t->registry_namespaces, t->n_registry_namespaces);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -66,6 +67,7 @@ config_free(struct config *cfg)
 	free_strv(cfg->admin_users, cfg->n_admin_users);
 	free_template(&cfg->tenant_ingress_class);
 	free_strv(cfg->service_types, cfg->n_service_types);
+	free_strv(cfg->registry_types, cfg->n_registry_types);
 	free(cfg->external_ip_cidrs);
 	free_quota(cfg->quota, cfg->n_quota);
 	for (size_t i = 0; i < cfg->n_tenants; i++)
@@ -128,6 +130,44 @@ config_tenant_class(const struct config *cfg, const struct tenant *t, char *out,
 		return n >= 0 && (size_t)n < outsz;
 	}
 	return template_expand(&cfg->tenant_ingress_class, t->name, out, outsz);
+}
+
+bool
+config_tenant_registry_ns(const struct tenant *t, const char *ns)
+{
+	if (t->n_registry_namespaces == 0)
+		return strcmp(t->name, ns) == 0;
+	for (size_t i = 0; i < t->n_registry_namespaces; i++)
+		if (strcmp(t->registry_namespaces[i], ns) == 0)
+			return true;
+	return false;
+}
+
+/* The i-th registry namespace tenant t owns (its name when it lists none). */
+static const char *
+registry_ns_at(const struct tenant *t, size_t i)
+{
+	return t->n_registry_namespaces == 0 ? t->name : t->registry_namespaces[i];
+}
+
+static size_t
+registry_ns_count(const struct tenant *t)
+{
+	return t->n_registry_namespaces == 0 ? 1 : t->n_registry_namespaces;
+}
+
+const char *
+config_registry_ns_taken(const struct config *cfg, const struct tenant *t)
+{
+	for (size_t j = 0; j < registry_ns_count(t); j++)
+		for (size_t k = 0; k < cfg->n_tenants; k++) {
+			const struct tenant *o = &cfg->tenants[k];
+			if (o->name != NULL && strcmp(o->name, t->name) != 0 &&
+			    config_tenant(cfg, o->name) == o &&
+			    config_tenant_registry_ns(o, registry_ns_at(t, j)))
+				return registry_ns_at(t, j);
+		}
+	return NULL;
 }
 
 const struct tenant *
@@ -456,6 +496,14 @@ tenant_check(struct config *cfg, size_t idx, struct config_where *where, char *e
 		snprintf(err, errsz, "tenant \"%s\" %s", t->name,
 		    dup->from_object == t->from_object ? "is listed twice" :
 		    "is defined in both the config file and a Tenant object");
+		set_where(where, idx, NULL, 0);
+		return -1;
+	}
+	/* A registry namespace holds one tenant's services: it may not be another's too. */
+	const char *taken = config_registry_ns_taken(cfg, t);
+	if (taken != NULL) {
+		snprintf(err, errsz, "tenant \"%s\": registry namespace \"%s\" is another "
+		    "tenant's", t->name, taken);
 		set_where(where, idx, NULL, 0);
 		return -1;
 	}

@@ -47,6 +47,9 @@ struct tenant {
 	 * resourceQuota entries replacing or adding resources (merged at load). */
 	struct quota_item *quota;
 	size_t             n_quota;
+	char             **registry_namespaces; /* registry (Nacos) namespaces it owns; none
+	                                         * listed: the one named like the tenant */
+	size_t             n_registry_namespaces;
 	bool               from_object;        /* from a Tenant object, not the config file */
 };
 
@@ -79,6 +82,8 @@ struct config {
 	size_t                 n_denied_annotations;
 	char                 **allowed_annotations;
 	size_t                 n_allowed_annotations;
+	char                 **registry_types;       /* registries.allowedTypes: McpBridge types */
+	size_t                 n_registry_types;
 	struct tenant         *tenants;              /* the file's tenants, then Tenant objects */
 	size_t                 n_tenants;
 
@@ -114,6 +119,14 @@ bool template_expand(const struct name_template *t, const char *tenant, char *ou
  */
 bool config_tenant_class(const struct config *cfg, const struct tenant *t, char *out,
     size_t outsz);
+
+/* True when registry namespace `ns` is tenant t's (its registryNamespaces, else its name). */
+bool config_tenant_registry_ns(const struct tenant *t, const char *ns);
+/*
+ * The first registry namespace tenant t would own that a tenant of cfg other than the one
+ * called t->name owns already, or NULL (borrowed from t).
+ */
+const char *config_registry_ns_taken(const struct config *cfg, const struct tenant *t);
 
 /* The tenant whose namespace is `ns` (by name, never by label), or NULL. */
 const struct tenant *config_namespace_tenant(const struct config *cfg, const char *ns);

@@ -26,6 +26,7 @@ static const struct {
 	{ "",                          "Secret",        rules_secret },
 	{ "",                          "Namespace",     rules_namespace },
 	{ "tenantguard.io",            "Tenant",        rules_tenant },
+	{ "networking.higress.io",     "McpBridge",     rules_mcpbridge },
 	{ "networking.k8s.io",         "NetworkPolicy", NULL },
 	{ "",                          "ResourceQuota", NULL },
 };

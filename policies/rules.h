@@ -142,5 +142,11 @@ void rules_namespace(struct rule_ctx *ctx, const json_t *obj);
  * and, on UPDATE, a dropped domain still used by the tenant's objects (tenant-domain-in-use).
  */
 void rules_tenant(struct rule_ctx *ctx, const json_t *obj);
+/*
+ * Higress McpBridge (networking.higress.io) in a tenant namespace: registry types outside
+ * registries.allowedTypes, Nacos namespaces the tenant does not own (or none: "public"),
+ * dns registries resolving cluster names outside its namespaces (registry-namespace).
+ */
+void rules_mcpbridge(struct rule_ctx *ctx, const json_t *obj);
 
 #endif

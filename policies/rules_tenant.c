@@ -141,6 +141,10 @@ rules_tenant(struct rule_ctx *ctx, const json_t *obj)
 		rules_invalid(ctx, "%s", err);
 		goto out;
 	}
+	const char *reg = config_registry_ns_taken(cfg, &t);
+	if (reg != NULL)
+		rules_violation(ctx, RULE_REGISTRY_NAMESPACE, reg, "registry namespace '%s' is "
+		    "another tenant's; a tenant's McpBridge may read only its own", reg);
 	const struct tenant *same = config_tenant(cfg, t.name);
 	if (same != NULL && !same->from_object) {
 		rules_invalid(ctx, "tenant %s is defined in the config file; remove it there "

@@ -47,6 +47,16 @@ const char config_default_yaml[] =
 
 /* Defaults for keys a config file may leave out (DESIGN §4, §6). */
 static const char *const default_service_types[] = { "ClusterIP", "ExternalName" };
+/*
+ * McpBridge registry types (Higress): Nacos is confined to the tenant's own namespaces,
+ * static and dns hold only what the tenant writes into them (dns names are checked like
+ * ExternalNames); consul, zookeeper and eureka are shared registries with no tenant boundary
+ * tenantguard can verify, so they are off unless configured.
+ */
+static const char *const default_registry_types[] = { "nacos", "nacos2", "nacos3", "static",
+	"dns" };
+static const char *const known_registry_types[] = { "nacos", "nacos2", "nacos3", "static",
+	"dns", "consul", "zookeeper", "eureka" };
 /* The reference's unified entry is ingress-nginx (§3.3). */
 static const char default_entry_class[] = "nginx";
 static const char *const known_service_types[] = {
@@ -597,6 +607,43 @@ check_annotation_glob(const char *s)
 	return NULL;
 }
 
+static const char *
+check_registry_type(const char *s)
+{
+	for (size_t i = 0; i < sizeof(known_registry_types) / sizeof(*known_registry_types); i++)
+		if (strcmp(s, known_registry_types[i]) == 0)
+			return NULL;
+	return "is not a McpBridge registry type (nacos, nacos2, nacos3, static, dns, consul, "
+	    "zookeeper, eureka)";
+}
+
+/* A Nacos namespace id: printable, no white space or '/', at most 128 characters. */
+static const char *
+check_registry_ns(const char *s)
+{
+	if (strlen(s) > 128)
+		return "is longer than 128 characters";
+	for (const char *p = s; *p; p++)
+		if (*p <= ' ' || *p == '/' || (unsigned char)*p >= 0x7f)
+			return "is not a registry namespace id (printable, no spaces or '/')";
+	return NULL;
+}
+
+static int
+load_registries(struct loader *ld, struct config *cfg, const json_t *top)
+{
+	static const char *const keys[] = { "allowedTypes" };
+	json_t *reg;
+
+	if (get_object(ld, top, "registries", "registries", &reg) != 0)
+		return -1;
+	if (reg != NULL && check_keys(ld, reg, "registries", keys, 1) != 0)
+		return -1;
+	return get_strings(ld, reg, "allowedTypes", "registries.allowedTypes",
+	    default_registry_types, sizeof(default_registry_types) / sizeof(*default_registry_types),
+	    check_registry_type, &cfg->registry_types, &cfg->n_registry_types);
+}
+
 static int
 load_ingress(struct loader *ld, struct config *cfg, const json_t *top)
 {
@@ -641,7 +688,7 @@ load_tenant(struct loader *ld, const struct config *cfg, const json_t *obj, size
     struct tenant *t)
 {
 	static const char *const keys[] = { "name", "customDomains", "ingressClass",
-		"backendNamespaces", "resourceQuota" };
+		"backendNamespaces", "resourceQuota", "registryNamespaces" };
 	json_t *rq;
 	char what[64];
 
@@ -661,6 +708,8 @@ load_tenant(struct loader *ld, const struct config *cfg, const json_t *obj, size
 	    get_string(ld, obj, "ingressClass", "ingressClass", false, &t->ingress_class) != 0 ||
 	    get_strings(ld, obj, "backendNamespaces", "backendNamespaces", NULL, 0,
 	    check_dns_label, &t->backend_namespaces, &t->n_backend_namespaces) != 0 ||
+	    get_strings(ld, obj, "registryNamespaces", "registryNamespaces", NULL, 0,
+	    check_registry_ns, &t->registry_namespaces, &t->n_registry_namespaces) != 0 ||
 	    get_object(ld, obj, "resourceQuota", "resourceQuota", &rq) != 0)
 		return -1;
 	if (t->ingress_class != NULL && !config_is_dns_subdomain(t->ingress_class))
@@ -735,7 +784,7 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 		"systemDomain", "entryNamespace", "tenantNamespace", "unregisteredDomains",
 		"systemCertSecret", "tenantCertSecret", "gatewayPort", "clusterDomain", "admins",
 		"tenantIngressClass", "services", "baseline", "routeSync", "entryIngressClass",
-		"ingress", "tenants",
+		"ingress", "registries", "tenants",
 	};
 	char *mode = NULL;
 	json_t *port;
@@ -803,6 +852,7 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 	    &cfg->tenant_ingress_class) != 0 ||
 	    load_services(ld, cfg, top) != 0 ||
 	    load_ingress(ld, cfg, top) != 0 ||
+	    load_registries(ld, cfg, top) != 0 ||
 	    load_baseline(ld, cfg, top) != 0 ||
 	    load_tenants(ld, cfg, top) != 0)
 		return -1;

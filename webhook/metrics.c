@@ -17,7 +17,7 @@
 static const char *const webhook_names[] = { "validate", "mutate" };
 static const char *const kind_names[] = {
 	"Ingress", "HTTPRoute", "Service", "Secret", "Namespace", "NetworkPolicy", "ResourceQuota",
-	"Tenant", "other",
+	"Tenant", "McpBridge", "other",
 };
 static const char *const op_names[] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other" };
 static const char *const decision_names[] = { "allowed", "denied", "error" };
@@ -25,7 +25,8 @@ static const char *const rule_names[] = {
 	"none", "host-ownership", "host-collision", "host-invalid", "ingress-class",
 	"backend-namespace", "entry-route", "entry-admin", "service-external-ips", "service-type",
 	"service-external-name", "tls-secret", "tls-secret-hosts", "managed-object", "tenant-label",
-	"namespace-tenant", "tenant-domain-in-use", "request-invalid", "other",
+	"namespace-tenant", "tenant-domain-in-use", "request-invalid", "ingress-annotation",
+	"registry-namespace", "other",
 };
 static const int http_codes[] = { 200, 400, 403, 404, 405, 413, 415, 500, 503 };
 

@@ -686,6 +686,30 @@ test_tenant_objects(void)
 	cfg = load(SD T1 "  customDomains: [\"*.newco.io\", shop.example.co.uk]\n");
 	test_cond("registered domains under public suffixes may be reserved", cfg != NULL);
 	config_free(cfg);
+	cfg = load(SD T1 "  registryNamespaces: [t1-prod, \"9f2c-uuid\"]\n"
+	    "- name: t2\n");
+	test_cond("registryNamespaces replace the tenant's name", cfg &&
+	    config_tenant_registry_ns(&cfg->tenants[0], "9f2c-uuid") &&
+	    !config_tenant_registry_ns(&cfg->tenants[0], "t1") &&
+	    config_tenant_registry_ns(&cfg->tenants[1], "t2"));
+	test_cond("registry types default: nacos, static, dns; not consul", cfg &&
+	    has(cfg->registry_types, cfg->n_registry_types, "nacos") &&
+	    has(cfg->registry_types, cfg->n_registry_types, "dns") &&
+	    !has(cfg->registry_types, cfg->n_registry_types, "consul"));
+	config_free(cfg);
+	expect_error("a registry namespace that is another tenant's name",
+	    SD T1 "- name: t2\n  registryNamespaces: [t1]\n", 4, "registry namespace \"t1\"");
+	expect_error("two tenants listing one registry namespace",
+	    SD T1 "  registryNamespaces: [shared]\n- name: t2\n  registryNamespaces: [shared]\n", 5,
+	    "registry namespace \"shared\"");
+	expect_error("a registry namespace with a slash", SD T1 "  registryNamespaces: [a/b]\n", 4,
+	    "registry namespace id");
+	expect_error("an unknown registry type", SD "registries:\n  allowedTypes: [kafka]\n" T1, 3,
+	    "registry type");
+	cfg = load(SD "registries:\n  allowedTypes: [nacos, consul]\n" T1);
+	test_cond("registries.allowedTypes as written", cfg && cfg->n_registry_types == 2 &&
+	    has(cfg->registry_types, 2, "consul"));
+	config_free(cfg);
 	expect_error("unknown ingress key", SD "ingress:\n  denied: [x]\n" T1, 3, "unknown key");
 	expect_error("annotation pattern with a space", SD "ingress:\n  deniedAnnotations:\n"
 	    "  - \"a b\"\n" T1, 4, "annotation key pattern");
