@@ -131,7 +131,20 @@ void rules_ingress_annotations(struct rule_ctx *ctx, const json_t *obj);
 
 /* Per-kind checks of one object (the new one, or the old one for grandfathering). */
 void rules_ingress(struct rule_ctx *ctx, const json_t *obj);
-void rules_httproute(struct rule_ctx *ctx, const json_t *obj);
+/* Gateway API routes (HTTPRoute, GRPCRoute, TLSRoute): hostnames, parentRefs, backendRefs. */
+void rules_route(struct rule_ctx *ctx, const json_t *obj);
+/* Gateway API Gateway and ListenerSet: listener hostnames, a ListenerSet's parent. */
+void rules_listeners(struct rule_ctx *ctx, const json_t *obj);
+/* Istio VirtualService: hosts, gateways, route destinations (rules_istio.c). */
+void rules_virtualservice(struct rule_ctx *ctx, const json_t *obj);
+/* Istio Gateway: servers[].hosts as "namespace/host". */
+void rules_istio_gateway(struct rule_ctx *ctx, const json_t *obj);
+/*
+ * Checks one host a tenant or outside namespace claims (host-invalid, host-ownership,
+ * host-collision); `where` says where it was found. The normalised host goes to norm
+ * (empty when invalid).
+ */
+void rules_claimed_host(struct rule_ctx *ctx, const json_t *h, const char *where, char *norm);
 void rules_service(struct rule_ctx *ctx, const json_t *obj);
 void rules_secret(struct rule_ctx *ctx, const json_t *obj);
 void rules_namespace(struct rule_ctx *ctx, const json_t *obj);

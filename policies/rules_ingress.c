@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* rules_ingress: hosts, classes and backends of Ingress and Gateway API HTTPRoute objects. */
+/* rules_ingress: hosts, classes and backends of Ingress and Gateway API route objects. */
 #include <stdio.h>
 #include <string.h>
 
@@ -26,12 +26,8 @@ allowed_hosts(const struct rule_ctx *ctx, char *out, size_t outsz)
 		snprintf(out + n, outsz - (size_t)n, ", and custom domains nobody has claimed");
 }
 
-/*
- * Checks one host a tenant or outside namespace claims. `where` says where it was found.
- * Writes the normalised host to norm (empty when invalid).
- */
-static void
-check_claimed_host(struct rule_ctx *ctx, const json_t *h, const char *where, char *norm)
+void
+rules_claimed_host(struct rule_ctx *ctx, const json_t *h, const char *where, char *norm)
 {
 	char why[300], allowed[600];
 	const char *bad;
@@ -232,24 +228,40 @@ rules_ingress(struct rule_ctx *ctx, const json_t *obj)
 				    ctx->tenant->name);
 			continue;
 		}
-		check_claimed_host(ctx, h, where, norm);
+		rules_claimed_host(ctx, h, where, norm);
 	}
 	json_array_foreach(tls, i, t)
 		json_array_foreach(json_object_get(t, "hosts"), j, h) {
 			snprintf(where, sizeof(where), "spec.tls[%zu].hosts[%zu]", i, j);
-			check_claimed_host(ctx, h, where, norm);
+			rules_claimed_host(ctx, h, where, norm);
 		}
 	check_class(ctx, obj);
 	rules_ingress_annotations(ctx, obj);
 }
 
+/* Every reference into another namespace (namespace: of each item of arr) must be in reach. */
+static void
+check_refs(struct rule_ctx *ctx, const json_t *arr, const char *where, size_t i)
+{
+	const json_t *b;
+	size_t j;
+	json_array_foreach(arr, j, b) {
+		const char *ns = jsonget_str(b, "namespace");
+		if (!owner_backend_ns_allowed(ctx, ns))
+			rules_violation(ctx, "backend-namespace", ns, "spec.rules[%zu].%s[%zu] targets "
+			    "namespace '%s'; tenant %s may route only to its own namespace%s", i, where,
+			    j, ns, ctx->tenant->name, ctx->tenant->n_backend_namespaces ?
+			    " and its configured backendNamespaces" : "");
+	}
+}
+
 void
-rules_httproute(struct rule_ctx *ctx, const json_t *obj)
+rules_route(struct rule_ctx *ctx, const json_t *obj)
 {
 	const json_t *spec = json_object_get(obj, "spec");
-	const json_t *hostnames = json_object_get(spec, "hostnames"), *rules, *r, *b, *h;
+	const json_t *hostnames = json_object_get(spec, "hostnames"), *rules, *r, *h, *p;
 	char where[64], norm[HOST_MAX];
-	size_t i, j;
+	size_t i;
 
 	if ((spec != NULL && !json_is_object(spec)) ||
 	    (hostnames != NULL && !json_is_array(hostnames))) {
@@ -260,18 +272,19 @@ rules_httproute(struct rule_ctx *ctx, const json_t *obj)
 		return;   /* admins only there (entry-admin), and no tenant claims */
 	json_array_foreach(hostnames, i, h) {
 		snprintf(where, sizeof(where), "spec.hostnames[%zu]", i);
-		check_claimed_host(ctx, h, where, norm);
+		rules_claimed_host(ctx, h, where, norm);
 	}
 	if (ctx->tenant == NULL)
 		return;
+	/* A parent in another namespace is another tenant's Gateway: its hosts, its traffic. */
+	json_array_foreach(json_object_get(spec, "parentRefs"), i, p) {
+		const char *ns = jsonget_str(p, "namespace");
+		if (ns != NULL && strcmp(ns, ctx->req->namespace) != 0)
+			rules_violation(ctx, "backend-namespace", ns, "spec.parentRefs[%zu] attaches to "
+			    "a parent in namespace '%s'; tenant %s's routes attach to its own "
+			    "Gateways only", i, ns, ctx->tenant->name);
+	}
 	rules = json_object_get(spec, "rules");
 	json_array_foreach(rules, i, r)
-		json_array_foreach(json_object_get(r, "backendRefs"), j, b) {
-			const char *ns = jsonget_str(b, "namespace");
-			if (!owner_backend_ns_allowed(ctx, ns))
-				rules_violation(ctx, "backend-namespace", ns, "spec.rules[%zu].backendRefs[%zu] "
-				    "targets namespace '%s'; tenant %s may route only to its own namespace%s",
-				    i, j, ns, ctx->tenant->name, ctx->tenant->n_backend_namespaces ?
-				    " and its configured backendNamespaces" : "");
-		}
+		check_refs(ctx, json_object_get(r, "backendRefs"), "backendRefs", i);
 }

@@ -42,8 +42,8 @@ bool claimstore_registrable(const struct claimstore *cs, const char *name, char 
     size_t outsz);
 
 /*
- * After policy_validate allowed `req` (d->allowed): for CREATE/UPDATE of an Ingress or
- * HTTPRoute outside the entry namespace, claims every first-come pattern of the object (not
+ * After policy_validate allowed `req` (d->allowed): for CREATE/UPDATE of any kind that binds
+ * hosts (claimfields.h) outside the entry namespace, claims every first-come pattern of the object (not
  * in the system domain, overlapping no reservation) for the namespace's owner. Denies d with
  * host-collision when another owner holds an overlapping pattern, host-ownership for a
  * pattern whose domain is a public suffix, and code 500 when the apiserver cannot be asked.

@@ -11,12 +11,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "claimfields.h"
 #include "claims.h"
 #include "config.h"
 #include "state.h"
 #include "strmap.h"
 
-#define LIVE_KINDS   12     /* distinct kinds counted; more are counted under the last slot */
+#define LIVE_KINDS   16     /* distinct kinds counted; more are counted under the last slot */
 #define LIVE_KEY_MAX 768    /* "Kind/namespace/name": 63 + 253 + 253 and separators fit */
 
 /* A config and how to let go of it. */
@@ -213,7 +214,7 @@ static int
 object_key(const json_t *obj, char *key, size_t keysz)
 {
 	const json_t *md = json_object_get(obj, "metadata");
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *kind = claimfields_key_kind(obj);   /* Istio's Gateway apart */
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
 	const char *name = json_string_value(json_object_get(md, "name"));
 	int n;
