@@ -25,7 +25,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 BENCH_BIN:= $(BUILD)/bench/bench_review
 
-.PHONY: all deps install-deps run test test-run bench clean manifests
+.PHONY: all deps install-deps run test test-run bench clean manifests layout
 all: deps $(BUILD)/tenantguard
 
 # Installs whatever Debian package is missing; a no-op on a prepared machine (DEPS=skip: never).
@@ -103,3 +103,7 @@ bench: deps
 
 clean:
 	rm -rf build
+
+# The tree, each file with its purpose line, read from the files (README "Layout").
+layout:
+	@tests/tools/layout.sh

@@ -23,8 +23,6 @@ module_dir() {
 
 t0=$SECONDS
 e2e_cluster_up escape
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/escape; mkdir -p "$work"
 
 # --- the CRDs, as their projects ship them --------------------------------------------------
 gwapi=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION") && [ -d "$gwapi/config/crd" ] ||
@@ -84,39 +82,22 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]
 YAML
 
 # --- tenantguard with live state, registered as shipped -------------------------------------
-tg_serving_setup "$work"
-tg_replica 1 "$work" --no-reconcile
-tg_wait_ready "${port[1]}" 400 ||
-	{ bad "tenantguard serve --kubeconfig not ready"; tail -n 30 "$work/serve1.log" | sed 's/^/     /'; summary; exit 1; }
+tg_serving_setup
+serve 1 --no-reconcile
+ready 1 || die "tenantguard serve --kubeconfig not ready" "$work/serve1.log"
 for k in GRPCRoute TLSRoute Gateway ListenerSet VirtualService Gateway.networking.istio.io; do
 	grep -q "informer $k: .* is served; listing it" "$work/serve1.log" &&
 		ok "the $k informer found its API served and lists it" ||
 		bad "the $k informer did not find its API"
 done
-tg_webhooks "127.0.0.1:${port[1]}" "$(cat "$work/cabundle")" "$work/webhooks.yaml"
-admin apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1 ||
-	{ bad "register manifests/webhooks.yaml"; sed 's/^/     /' "$work/register.log"; summary; exit 1; }
-for _ in $(seq 100); do   # (not a pipeline: under pipefail kubectl's refusal would hide grep's match)
-	probe=$(bob apply --dry-run=server -f "$e2e/objects/same-host-in-tenant2.yaml" 2>&1)
-	case $probe in *host-ownership*) break ;; esac
-	sleep 0.2
-done
-ok "webhooks answer ($((SECONDS - t0)) s with the cluster and CRDs)"
+tg_register "127.0.0.1:${port[1]}" || die "register manifests/webhooks.yaml" "$work/register.log"
+within "the registered webhooks answer ($((SECONDS - t0)) s with the cluster and CRDs)" 20000 \
+    webhook_answers || die "the registered webhook never answered" "$work/serve1.log"
 
 # apply_as WHO YAML: kubectl apply of a document on stdin, as alice or bob.
 apply_as() { local who=$1; shift; printf '%s\n' "$1" | "$who" apply -f -; }
-ingress() {   # NAMESPACE NAME HOST [CLASS-LINE] [ANNOTATIONS-LINE]
-	cat <<YAML
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: $2, namespace: $1${5:+, annotations: $5}}
-spec:
-${4:-  ingressClassName: higress}
-  rules:
-  - host: "$3"
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}
-YAML
-}
+# annotated ANNOTATIONS: lib's ingress YAML (stdin) with a flow map of annotations added.
+annotated() { sed "s|^metadata: {\(.*\)}\$|metadata: {\1, annotations: $1}|"; }
 gateway() {   # NAMESPACE NAME HOST
 	cat <<YAML
 apiVersion: gateway.networking.k8s.io/v1
@@ -131,12 +112,12 @@ YAML
 
 # --- the shared entry controller cannot be programmed -----------------------------------
 expect "alice: a tenant Ingress with the entry class nginx is refused" deny:'\[ingress-class\]' \
-    apply_as alice "$(ingress tenant1-gateway entry api.tenant1.aigw.example.com '  ingressClassName: nginx')"
+    apply_as alice "$(ingress tenant1-gateway entry api.tenant1.aigw.example.com nginx)"
 expect "alice: a server-snippet annotation is refused" deny:'\[ingress-annotation\]' \
-    apply_as alice "$(ingress tenant1-gateway snip api.tenant1.aigw.example.com '' \
-    '{nginx.ingress.kubernetes.io/server-snippet: "location /x { return 200; }"}')"
+    apply_as alice "$(ingress tenant1-gateway snip api.tenant1.aigw.example.com |
+    annotated '{nginx.ingress.kubernetes.io/server-snippet: "location /x { return 200; }"}')"
 expect "alice: a class-less tenant Ingress is allowed (/mutate gives it the tenant class)" allow \
-    apply_as alice "$(ingress tenant1-gateway classless web.tenant1.aigw.example.com '  # no class')"
+    apply_as alice "$(ingress tenant1-gateway classless web.tenant1.aigw.example.com -)"
 expect "and it is stored with ingressClassName higress" allow sh -c \
     '[ "$("$0" --kubeconfig "$1" -n tenant1-gateway get ingress classless -o jsonpath="{.spec.ingressClassName}")" = higress ]' \
     "$KUBECTL" "$KUBECONFIG_ALICE"
