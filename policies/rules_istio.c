@@ -1,8 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/*
- * rules_istio: Istio VirtualService and Gateway (networking.istio.io), which Higress reads
- * by default (global.enableIstioAPI), bind hosts on a tenant's gateway like an Ingress.
- */
+/* rules_istio: Istio VirtualService and Gateway hosts, which Higress serves (enableIstioAPI). */
 #include <stdio.h>
 #include <string.h>
 
