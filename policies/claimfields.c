@@ -8,6 +8,7 @@
 #include "config.h"
 #include "host.h"
 #include "jsonget.h"
+#include "owner.h"
 #include "rules.h"
 
 static const struct {

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "host.h"
+#include "owner.h"
 #include "policy.h"
 #include "rules.h"
 
@@ -83,7 +84,7 @@ denied_by(const struct config *cfg, const char *key)
 static void
 reach_violation(struct rule_ctx *ctx, const char *key, const char *ns)
 {
-	rules_violation(ctx, "backend-namespace", ns, "annotation %s targets namespace '%s'; "
+	rules_violation(ctx, RULE_BACKEND_NAMESPACE, ns, "annotation %s targets namespace '%s'; "
 	    "tenant %s may route only to its own namespace%s", key, ns, ctx->tenant->name,
 	    ctx->tenant->n_backend_namespaces ? " and its configured backendNamespaces" : "");
 }
@@ -113,7 +114,7 @@ check_cluster_host(struct rule_ctx *ctx, const char *key, const char *host, bool
 			reach_violation(ctx, key, ns);
 		return;
 	case CLUSTER_NAME_OTHER:
-		rules_violation(ctx, "backend-namespace", host, "annotation %s targets '%s', a "
+		rules_violation(ctx, RULE_BACKEND_NAMESPACE, host, "annotation %s targets '%s', a "
 		    "cluster-internal name outside tenant %s's namespaces; use "
 		    "<service>.<namespace>.svc.%s", key, host, ctx->tenant->name,
 		    ctx->cfg->cluster_domain);

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "host.h"
+#include "owner.h"
 #include "policy.h"
 #include "rules.h"
 
@@ -37,7 +38,7 @@ rules_listeners(struct rule_ctx *ctx, const json_t *obj)
 	/* A ListenerSet adds listeners to its parent: another namespace's is another tenant's. */
 	const char *pns = jsonget_str(json_object_get(spec, "parentRef"), "namespace");
 	if (ctx->tenant != NULL && pns != NULL && strcmp(pns, ctx->req->namespace) != 0)
-		rules_violation(ctx, "backend-namespace", pns, "spec.parentRef names a Gateway in "
+		rules_violation(ctx, RULE_BACKEND_NAMESPACE, pns, "spec.parentRef names a Gateway in "
 		    "namespace '%s'; tenant %s's listeners attach to its own Gateways only", pns,
 		    ctx->tenant->name);
 }

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "host.h"
+#include "owner.h"
 #include "policy.h"
 #include "rules.h"
 
@@ -26,7 +27,7 @@ string_array(const json_t *v)
 static void
 catch_all(struct rule_ctx *ctx, const char *where)
 {
-	rules_violation(ctx, "host-ownership", "*", "%s '*' matches every host, other tenants' "
+	rules_violation(ctx, RULE_HOST_OWNERSHIP, "*", "%s '*' matches every host, other tenants' "
 	    "included; name the hosts%s", where, ctx->tenant ? " the tenant owns" : "");
 }
 
@@ -57,14 +58,14 @@ vs_host(struct rule_ctx *ctx, const json_t *h, size_t i)
 	case CLUSTER_NAME_NS:
 		if (ctx->tenant == NULL || owner_backend_ns_allowed(ctx, ns))
 			return;
-		rules_violation(ctx, "host-ownership", norm, "%s '%s' is a Service name in "
+		rules_violation(ctx, RULE_HOST_OWNERSHIP, norm, "%s '%s' is a Service name in "
 		    "namespace '%s': a VirtualService for it would take over that Service's traffic; "
 		    "tenant %s may name Services of its own namespaces", where, norm, ns,
 		    ctx->tenant->name);
 		return;
 	case CLUSTER_NAME_OTHER:
 		if (ctx->tenant != NULL)
-			rules_violation(ctx, "host-ownership", norm, "%s '%s' is a cluster-internal "
+			rules_violation(ctx, RULE_HOST_OWNERSHIP, norm, "%s '%s' is a cluster-internal "
 			    "name outside tenant %s's namespaces", where, norm, ctx->tenant->name);
 		return;
 	case CLUSTER_NAME_PUBLIC:
@@ -86,7 +87,7 @@ vs_gateways(struct rule_ctx *ctx, const json_t *gws)
 			continue;
 		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - s), s);
 		if (strcmp(ns, ctx->req->namespace) != 0)
-			rules_violation(ctx, "backend-namespace", ns, "spec.gateways[%zu] '%s' binds "
+			rules_violation(ctx, RULE_BACKEND_NAMESPACE, ns, "spec.gateways[%zu] '%s' binds "
 			    "to a Gateway in namespace '%s'; tenant %s binds to its own Gateways only",
 			    i, s, ns, ctx->tenant->name);
 	}
@@ -110,7 +111,7 @@ vs_destinations(struct rule_ctx *ctx, const json_t *spec)
 				enum cluster_name c = owner_cluster_name(ctx->cfg, norm, ns, sizeof(ns));
 				if ((c == CLUSTER_NAME_NS && !owner_backend_ns_allowed(ctx, ns)) ||
 				    c == CLUSTER_NAME_OTHER)
-					rules_violation(ctx, "backend-namespace", norm, "spec.%s[%zu].route[%zu]"
+					rules_violation(ctx, RULE_BACKEND_NAMESPACE, norm, "spec.%s[%zu].route[%zu]"
 					    " sends traffic to '%s', outside tenant %s's namespaces",
 					    sections[s], i, j, norm, ctx->tenant->name);
 			}
@@ -168,7 +169,7 @@ rules_istio_gateway(struct rule_ctx *ctx, const json_t *obj)
 				char ns[64];
 				snprintf(ns, sizeof(ns), "%.*s", (int)(slash - s), s);
 				if (strcmp(ns, ".") != 0 && strcmp(ns, ctx->req->namespace) != 0)
-					rules_violation(ctx, "backend-namespace", ns, "%s '%s' lets "
+					rules_violation(ctx, RULE_BACKEND_NAMESPACE, ns, "%s '%s' lets "
 					    "VirtualServices of namespace '%s' bind it; tenant %s's Gateways "
 					    "take its own namespace's only (write ./host)", where, s, ns,
 					    ctx->tenant->name);
@@ -180,7 +181,7 @@ rules_istio_gateway(struct rule_ctx *ctx, const json_t *obj)
 			}
 			json_t *hv = json_string(host);
 			if (hv == NULL) {
-				rules_internal(ctx, "host-ownership", "out of memory");
+				rules_internal(ctx, RULE_HOST_OWNERSHIP, "out of memory");
 				return;
 			}
 			rules_claimed_host(ctx, hv, where, norm);

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "host.h"
+#include "owner.h"
 #include "policy.h"
 #include "rules.h"
 

@@ -14,13 +14,12 @@
 #include "config_load.h"
 #include "fileio.h"
 #include "review.h"
-#include "server.h"
+#include "process.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 #include "yamljson.h"
 
 #define TENANTGUARD_VERSION "0.1.0"
-#define REVIEW_MAX_INPUT    (7u << 20)   /* the same 7 MiB the server accepts */
 
 static void
 usage(FILE *f)
@@ -90,8 +89,8 @@ cmd_review(int argc, char **argv)
 		fprintf(stderr, "tenantguard: out of memory\n");
 		goto out;
 	}
-	if (state_path != NULL && (objects = state_read_objects(state_path, serr,
-	    sizeof(serr))) != NULL && (tenants = state_select_tenants(objects)) == NULL) {
+	if (state_path != NULL && (objects = statefile_read_objects(state_path, serr,
+	    sizeof(serr))) != NULL && (tenants = statefile_select_tenants(objects)) == NULL) {
 		fprintf(stderr, "tenantguard: out of memory\n");
 		goto out;
 	}
@@ -106,7 +105,7 @@ cmd_review(int argc, char **argv)
 		fprintf(stderr, "tenantguard: state: %s\n", serr);
 		goto out;
 	}
-	if (state_path != NULL && (st = state_from_objects(cfg, objects, serr,
+	if (state_path != NULL && (st = statefile_from_objects(cfg, objects, serr,
 	    sizeof(serr))) == NULL)
 		fprintf(stderr, "tenantguard: state: %s: %s\n", state_path, serr);
 	else if (state_path == NULL && (st = state_new()) == NULL)
@@ -114,8 +113,8 @@ cmd_review(int argc, char **argv)
 	if (st == NULL)
 		goto out;
 	body = strcmp(input, "-") == 0 ?
-	    fileio_read_stream(stdin, input, REVIEW_MAX_INPUT, &len, err, sizeof(err)) :
-	    fileio_read(input, REVIEW_MAX_INPUT, &len, err, sizeof(err));
+	    fileio_read_stream(stdin, input, REVIEW_BODY_MAX, &len, err, sizeof(err)) :
+	    fileio_read(input, REVIEW_BODY_MAX, &len, err, sizeof(err));
 	if (body == NULL) {
 		fprintf(stderr, "tenantguard: %s\n", err);
 		goto out;
@@ -272,7 +271,7 @@ cmd_serve(int argc, char **argv)
 		{ "lease-seconds", required_argument, NULL, 'L' }, /* hidden: for tests */
 		{ NULL, 0, NULL, 0 },
 	};
-	struct server_opts o;
+	struct process_opts o;
 	int c;
 
 	memset(&o, 0, sizeof(o));
@@ -326,7 +325,7 @@ cmd_serve(int argc, char **argv)
 	 */
 	const char *svc = getenv("KUBERNETES_SERVICE_HOST");
 	o.in_cluster = o.kubeconfig == NULL && o.state_path == NULL && svc != NULL && *svc != '\0';
-	return server_run(&o);
+	return process_run(&o);
 }
 
 int

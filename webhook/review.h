@@ -13,6 +13,11 @@ struct config;
 struct state;
 
 #define REVIEW_MAX_DEPTH 64      /* deeper JSON is refused before it is decoded */
+/* The largest AdmissionReview body the server and `tenantguard review` accept (DESIGN §7:
+ * larger bodies get 413). */
+#define REVIEW_BODY_MAX ((size_t)7 * 1024 * 1024)
+/* The largest response review_encode writes: a patch of a maximal body, base64, with room. */
+#define REVIEW_RESPONSE_MAX (4 * REVIEW_BODY_MAX)
 
 /*
  * Decodes an AdmissionReview body. Returns the parsed document (new reference) and fills
@@ -40,7 +45,7 @@ struct review_summary {
 	char user[254];
 	bool allowed;
 	int  code;
-	char rule[32];
+	enum rule_id rule;   /* RULE_NONE when allowed */
 };
 
 enum review_status {

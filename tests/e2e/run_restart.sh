@@ -80,9 +80,9 @@ collides "$work/wild.json" &&
 api_port=${TENANTGUARD_APISERVER##*:}
 code=$(curl -sk -m 10 -o "$work/down-fresh.out" -w '%{http_code}' -H 'Content-Type: application/json' \
     --data-binary @"$work/fresh.json" "https://127.0.0.1:${port[1]}/validate")
-want='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"fresh","allowed":false,"status":{"code":500,"message":"[internal] host '"'app.fresh.io'"' could not be claimed: the apiserver could not be asked (cannot reach https://127.0.0.1:'"$api_port"': Connection refused)","reason":"InternalError"}}}'
+want='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"fresh","allowed":false,"status":{"code":500,"message":"[host-collision] host '"'app.fresh.io'"' could not be claimed: the apiserver could not be asked (cannot reach https://127.0.0.1:'"$api_port"': Connection refused)","reason":"InternalError"}}}'
 [ "$code" = 200 ] && [ "$(cat "$work/down-fresh.out")" = "$want" ] &&
-	ok "apiserver down: a new first-come host (app.fresh.io) is denied with code 500 [internal], fail closed" ||
+	ok "apiserver down: a new first-come host (app.fresh.io) is denied with code 500 [host-collision], fail closed" ||
 	{ bad "apiserver down: app.fresh.io answered HTTP $code:"; sed 's/^/     /' "$work/down-fresh.out"; echo "     wanted: $want"; }
 grep -q "claim of host 'app.fresh.io' for .* failed: cannot reach" "$log" && ok "the failed claim is logged" || bad "failed claim not logged"
 log_since "$mark" | grep -qE 'informer Ingress: watch: .*; resuming from resourceVersion [0-9]+' &&

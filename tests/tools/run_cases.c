@@ -14,7 +14,7 @@
 #include "fileio.h"
 #include "review.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 #include "strmap.h"
 #include "yamljson.h"
 
@@ -634,7 +634,7 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 		goto out;
 	}
 	state_objs = state_spec ? json_deep_copy(state_spec) : json_array();
-	tenant_objs = state_select_tenants(state_objs);
+	tenant_objs = statefile_select_tenants(state_objs);
 	const struct config *cfg = get_config(cfg_spec, tenant_objs, err, sizeof(err),
 	    &owned_cfg);
 	if (cfg == NULL) {
@@ -642,7 +642,7 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 		goto out;
 	}
 	if (expand_tls(state_objs, now, err, sizeof(err)) != 0 ||
-	    (st = state_from_objects(cfg, state_objs, err, sizeof(err))) == NULL) {
+	    (st = statefile_from_objects(cfg, state_objs, err, sizeof(err))) == NULL) {
 		fail(id, "state: %s", err);
 		goto out;
 	}

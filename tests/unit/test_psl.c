@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "config_load.h"
+#include "owner.h"
 #include "psl.h"
 #include "psl_load.h"
 #include "rules.h"

@@ -9,17 +9,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "claimfields.h"
 #include "claims.h"
-#include "config.h"
 #include "host.h"
 #include "jsonget.h"
 #include "kube.h"
 #include "log.h"
 #include "psl.h"
 #include "psl_load.h"
-#include "rules.h"
-#include "state.h"
+#include "monotime.h"
 #include "strmap.h"
 
 #define CLAIM_PREFIX   "tg-claim-"
@@ -242,7 +239,7 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 		const char *held = data != NULL ? jsonget_str(data, key) : NULL;
 		/*
 		 * A re-claim gets here only when the live state does not hold the claim yet (see
-		 * claimstore_review): then a release round could be about to remove it, and the
+		 * claimstore_claim): then a release round could be about to remove it, and the
 		 * fresh claimed-at time (and the write's new resourceVersion, which fails that
 		 * round's update) keeps it. Without a reaper nothing is released: no write.
 		 */
@@ -277,119 +274,36 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 	return CLAIM_ERROR;
 }
 
-struct collected {
-	char  (*pats)[HOST_MAX];
-	size_t n, cap;
-};
-
-/* Adds a host's normalised form to the patterns unless invalid or already there. */
-static int
-collect(const char *host, void *arg)
+enum firstcome_result
+claimstore_claim(struct claimstore *cs, const char *pattern, const char *owner, bool dry_run,
+    char *err, size_t errsz)
 {
-	struct collected *c = arg;
-	char (**pats)[HOST_MAX] = &c->pats;
-	size_t *n = &c->n, *cap = &c->cap;
-	char norm[HOST_MAX];
-	const char *why;
-	if (host_normalize(host, norm, sizeof(norm), &why) != 0)
-		return 0;   /* policy_validate denies invalid hosts */
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*pats)[i], norm) == 0)
-			return 0;
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 8;
-		char (*p)[HOST_MAX] = realloc(*pats, nc * sizeof(**pats));
-		if (p == NULL)
-			return -1;
-		*pats = p;
-		*cap = nc;
-	}
-	memcpy((*pats)[(*n)++], norm, sizeof(norm));
-	return 0;
-}
+	char reg[HOST_MAX], name[HOST_MAX + 16];
+	enum claim_result r;
 
-void
-claimstore_review(struct claimstore *cs, const struct config *cfg, const struct request *req,
-    struct decision *d)
-{
-	const json_t *obj = req->object;
-	struct collected c = { NULL, 0, 0 };
-	size_t i;
-	int rc;
-
-	if (cs == NULL || !d->allowed || obj == NULL || (req->op != OP_CREATE && req->op != OP_UPDATE) ||
-	    (req->subresource != NULL && req->subresource[0] != '\0'))
-		return;
-	/* Every kind with a host-binding field (claimfields): Ingress, routes, listeners, Istio. */
-	if (claimfields_kind(req->group, req->kind) == CLAIM_KIND_NONE)
-		return;
-	if (req->namespace == NULL || strcmp(req->namespace, cfg->entry_namespace) == 0)
-		return;   /* the entry namespace routes hosts others hold; it claims none first-come */
-
-	rc = claimfields_each(cfg, obj, collect, &c);
-	char (*pats)[HOST_MAX] = c.pats;
-	size_t n = c.n;
-	if (rc != 0) {
-		free(pats);
-		decision_deny(d, 500, "internal", "out of memory collecting the hosts to claim");
-		return;
-	}
-
-	char owner[300], err[1024], reg[HOST_MAX], name[HOST_MAX + 16];
-	uint32_t ids[1];
-	state_owner_key(cfg, req->namespace, owner, sizeof(owner));
-	for (i = 0; i < n && d->allowed; i++) {
-		const char *p = pats[i];
-		/* Only first-come patterns: not the system domain's, not under any reservation. */
-		if (owner_touches_system(cfg, p) ||
-		    claims_find(cfg->reservations, p, CLAIMS_OVERLAP, CLAIMS_NO_OWNER, ids, 1) > 0)
-			continue;
-		/*
-		 * The owner's live objects hold exactly this pattern already (an update of an
-		 * existing Ingress, a re-apply): every replica's index has it, the reaper keeps
-		 * it, and any other owner's overlapping claim is refused by the index — no request.
-		 */
-		if (cs->holds != NULL && cs->holds(cs->holds_arg, p, owner) == 1)
-			continue;
-		const char *dom = host_is_wildcard(p) ? p + 2 : p;
-		if (!claimstore_registrable(cs, dom, reg, sizeof(reg))) {
-			decision_deny(d, 403, "host-ownership", "host '%s' %s the public suffix %s, "
-			    "which nobody can claim; claim names under a registered domain", p,
-			    host_is_wildcard(p) ? "spans every domain under" : "is", dom);
-			break;
-		}
-		snprintf(name, sizeof(name), "%s%s", CLAIM_PREFIX, reg);
-		pthread_mutex_t *lock = stripe(cs, reg);
-		pthread_mutex_lock(lock);
-		err[0] = '\0';
-		switch (claim_one(cs, name, p, owner, req->dry_run, err, sizeof(err))) {
-		case CLAIM_OK:
-			break;
-		case CLAIM_COLLISION:
-			decision_deny(d, 403, "host-collision", "host '%s' overlaps a host already "
-			    "claimed by another tenant or namespace; choose another host", p);
-			break;
-		case CLAIM_ERROR:
-			log_warnx("claim of host '%s' for %s in %s/%s failed: %s", p, owner,
-			    CLAIMSTORE_NAMESPACE, name, err);
-			decision_deny(d, 500, "internal", "host '%s' could not be claimed: the "
-			    "apiserver could not be asked (%s)", p, err);
-			break;
-		}
-		pthread_mutex_unlock(lock);
-	}
-	free(pats);
+	/*
+	 * The owner's live objects hold exactly this pattern already (an update of an existing
+	 * Ingress, a re-apply): every replica's index has it, the reaper keeps it, and any other
+	 * owner's overlapping claim is refused by the index — no request.
+	 */
+	if (cs->holds != NULL && cs->holds(cs->holds_arg, pattern, owner) == 1)
+		return FIRSTCOME_WON;
+	if (!claimstore_registrable(cs, host_is_wildcard(pattern) ? pattern + 2 : pattern, reg,
+	    sizeof(reg)))
+		return FIRSTCOME_PUBLIC_SUFFIX;
+	snprintf(name, sizeof(name), "%s%s", CLAIM_PREFIX, reg);
+	pthread_mutex_t *lock = stripe(cs, reg);
+	pthread_mutex_lock(lock);
+	r = claim_one(cs, name, pattern, owner, dry_run, err, errsz);
+	pthread_mutex_unlock(lock);
+	if (r == CLAIM_ERROR)
+		log_warnx("claim of host '%s' for %s in %s/%s failed: %s", pattern, owner,
+		    CLAIMSTORE_NAMESPACE, name, err);
+	return r == CLAIM_OK ? FIRSTCOME_WON : r == CLAIM_COLLISION ? FIRSTCOME_LOST :
+	    FIRSTCOME_ERROR;
 }
 
 /* ---- release ----------------------------------------------------------------------------- */
-
-static time_t
-mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 static int
 collect_item(const json_t *obj, void *arg)
@@ -508,7 +422,7 @@ reap_round(struct claimstore *cs)
 	}
 	if ((next = strmap_new()) == NULL)
 		goto out;
-	time_t now = mono_now();
+	time_t now = (time_t)monotime_s();
 	json_array_foreach(items, i, cm) {
 		if (reap_one(cs, cm, next, now) != 0) {
 			strmap_free(next);

@@ -5,9 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "policy.h"
+#include "firstcome.h"
 
-struct config;
 struct kube_client;
 
 #define CLAIMSTORE_NAMESPACE "tenantguard-system"
@@ -42,15 +41,14 @@ bool claimstore_registrable(const struct claimstore *cs, const char *name, char 
     size_t outsz);
 
 /*
- * After policy_validate allowed `req` (d->allowed): for CREATE/UPDATE of any kind that binds
- * hosts (claimfields.h) outside the entry namespace, claims every first-come pattern of the object (not
- * in the system domain, overlapping no reservation) for the namespace's owner. Denies d with
- * host-collision when another owner holds an overlapping pattern, host-ownership for a
- * pattern whose domain is a public suffix, and code 500 when the apiserver cannot be asked.
- * dryRun requests are checked but write nothing. Thread-safe.
+ * Claims `pattern` (normalised) for `owner` in the apiserver (firstcome_claim_fn, with the
+ * store as arg): FIRSTCOME_WON when claimed or already held by the owner's live objects,
+ * FIRSTCOME_LOST when another owner holds an overlapping pattern, FIRSTCOME_PUBLIC_SUFFIX
+ * when its domain has no registrable part, FIRSTCOME_ERROR (logged, reason in err) when the
+ * apiserver could not be asked. A dry run writes nothing. Thread-safe.
  */
-void claimstore_review(struct claimstore *cs, const struct config *cfg,
-    const struct request *req, struct decision *d);
+enum firstcome_result claimstore_claim(struct claimstore *cs, const char *pattern,
+    const char *owner, bool dry_run, char *err, size_t errsz);
 
 /*
  * Release: a reaper thread lists the claim ConfigMaps (label app.kubernetes.io/managed-by=
