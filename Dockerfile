@@ -16,7 +16,7 @@ RUN make DEPS=skip build/tenantguard
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libgnutls30 libjansson4 libssl3 libyaml-0-2 libcurl4 ca-certificates \
+      libmicrohttpd12 libgnutls30 libjansson4 libssl3 libyaml-0-2 libcurl4 ca-certificates publicsuffix \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/tenantguard /usr/local/bin/tenantguard
 USER 65532:65532

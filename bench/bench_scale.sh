@@ -161,13 +161,15 @@ def hist_quantiles(before, after, out):
     json.dump(res, open(out, "w"))
 
 def review_body(uid, host):
+    obj = ingress("bench", "tenant1-gateway", [host])
+    obj["spec"]["ingressClassName"] = "higress"   # the tenant class (what /mutate sets)
     return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
         "request": {"uid": uid,
             "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
             "resource": {"group": "networking.k8s.io", "version": "v1", "resource": "ingresses"},
             "namespace": "tenant1-gateway", "name": "bench", "operation": "CREATE",
             "userInfo": {"username": "alice", "groups": ["tenant1"]},
-            "object": ingress("bench", "tenant1-gateway", [host])}}).encode()
+            "object": obj}}).encode()
 
 def reviews(url, cafile, tag, n, nloaded, secs, out):
     """n reviews on one keep-alive connection, paced over secs; even: a loaded host (denied

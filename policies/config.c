@@ -8,6 +8,7 @@
 
 #include "claims.h"
 #include "host.h"
+#include "psl.h"
 #include "strmap.h"
 
 static void
@@ -44,6 +45,7 @@ config_tenant_clear(struct tenant *t)
 	free(t->ingress_class);
 	free_strv(t->backend_namespaces, t->n_backend_namespaces);
 	free_quota(t->quota, t->n_quota);
+	free_strv(t->registry_namespaces, t->n_registry_namespaces);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -57,6 +59,8 @@ config_free(struct config *cfg)
 	free_template(&cfg->tenant_namespace);
 	free(cfg->system_cert_secret);
 	free(cfg->entry_ingress_class);
+	free_strv(cfg->denied_annotations, cfg->n_denied_annotations);
+	free_strv(cfg->allowed_annotations, cfg->n_allowed_annotations);
 	free_template(&cfg->tenant_cert_secret);
 	free(cfg->cluster_domain);
 	free_strv(cfg->admin_groups, cfg->n_admin_groups);
@@ -65,6 +69,7 @@ config_free(struct config *cfg)
 	free_strv(cfg->entry_secret_writer_groups, cfg->n_entry_secret_writer_groups);
 	free_template(&cfg->tenant_ingress_class);
 	free_strv(cfg->service_types, cfg->n_service_types);
+	free_strv(cfg->registry_types, cfg->n_registry_types);
 	free(cfg->external_ip_cidrs);
 	free_quota(cfg->quota, cfg->n_quota);
 	for (size_t i = 0; i < cfg->n_tenants; i++)
@@ -117,6 +122,54 @@ template_expand(const struct name_template *t, const char *tenant, char *out, si
 	int n = t->suffix == NULL ? snprintf(out, outsz, "%s", t->prefix) :
 	    snprintf(out, outsz, "%s%s%s", t->prefix, tenant, t->suffix);
 	return n >= 0 && (size_t)n < outsz;
+}
+
+bool
+config_tenant_class(const struct config *cfg, const struct tenant *t, char *out, size_t outsz)
+{
+	if (t->ingress_class != NULL) {
+		int n = snprintf(out, outsz, "%s", t->ingress_class);
+		return n >= 0 && (size_t)n < outsz;
+	}
+	return template_expand(&cfg->tenant_ingress_class, t->name, out, outsz);
+}
+
+bool
+config_tenant_registry_ns(const struct tenant *t, const char *ns)
+{
+	if (t->n_registry_namespaces == 0)
+		return strcmp(t->name, ns) == 0;
+	for (size_t i = 0; i < t->n_registry_namespaces; i++)
+		if (strcmp(t->registry_namespaces[i], ns) == 0)
+			return true;
+	return false;
+}
+
+/* The i-th registry namespace tenant t owns (its name when it lists none). */
+static const char *
+registry_ns_at(const struct tenant *t, size_t i)
+{
+	return t->n_registry_namespaces == 0 ? t->name : t->registry_namespaces[i];
+}
+
+static size_t
+registry_ns_count(const struct tenant *t)
+{
+	return t->n_registry_namespaces == 0 ? 1 : t->n_registry_namespaces;
+}
+
+const char *
+config_registry_ns_taken(const struct config *cfg, const struct tenant *t)
+{
+	for (size_t j = 0; j < registry_ns_count(t); j++)
+		for (size_t k = 0; k < cfg->n_tenants; k++) {
+			const struct tenant *o = &cfg->tenants[k];
+			if (o->name != NULL && strcmp(o->name, t->name) != 0 &&
+			    config_tenant(cfg, o->name) == o &&
+			    config_tenant_registry_ns(o, registry_ns_at(t, j)))
+				return registry_ns_at(t, j);
+		}
+	return NULL;
 }
 
 const struct tenant *
@@ -370,6 +423,13 @@ config_check_tenant_names(const struct config *cfg, const struct tenant *t, size
 		    "IngressClass name", t->name, cls);
 		return -1;
 	}
+	/* The entry's controller is shared by every tenant: no tenant may be served by it. */
+	if (cls != NULL && cfg->entry_ingress_class != NULL &&
+	    strcmp(cls, cfg->entry_ingress_class) == 0) {
+		snprintf(err, errsz, "tenant \"%s\": ingress class \"%s\" is entryIngressClass, "
+		    "the unified entry's class; give tenants their own", t->name, cls);
+		return -1;
+	}
 	for (size_t i = 0; i < t->n_backend_namespaces; i++) {
 		const char *b = t->backend_namespaces[i];
 		char other[256];
@@ -417,6 +477,8 @@ config_check_domain(const struct config *cfg, const char *pattern, uint32_t self
 		return DOMAIN_INVALID;
 	if (touches_system(norm, cfg->system_domain))
 		return DOMAIN_SYSTEM;
+	if (cfg->psl != NULL && psl_is_suffix(cfg->psl, host_is_wildcard(norm) ? norm + 2 : norm))
+		return DOMAIN_PUBLIC;
 	if (claims_find(cfg->reservations, norm, CLAIMS_OVERLAP, self, other, 1) > 0)
 		return DOMAIN_RESERVED;
 	return DOMAIN_OK;
@@ -453,6 +515,14 @@ tenant_check(struct config *cfg, size_t idx, struct config_where *where, char *e
 		set_where(where, idx, NULL, 0);
 		return -1;
 	}
+	/* A registry namespace holds one tenant's services: it may not be another's too. */
+	const char *taken = config_registry_ns_taken(cfg, t);
+	if (taken != NULL) {
+		snprintf(err, errsz, "tenant \"%s\": registry namespace \"%s\" is another "
+		    "tenant's", t->name, taken);
+		set_where(where, idx, NULL, 0);
+		return -1;
+	}
 	for (size_t j = 0; j < t->n_custom_domains; j++) {
 		const char *d = t->custom_domains[j];
 		enum config_domain_fault f = config_check_domain(cfg, d, (uint32_t)idx, norm,
@@ -478,6 +548,13 @@ tenant_check(struct config *cfg, size_t idx, struct config_where *where, char *e
 			    host_covers(d, cfg->system_domain) ? "covers" :
 			    strcmp(d, cfg->system_domain) == 0 ? "is" : "falls under",
 			    cfg->system_domain);
+			return -1;
+		}
+		if (f == DOMAIN_PUBLIC) {
+			snprintf(err, errsz, "tenant \"%s\": customDomain \"%s\" %s the public "
+			    "suffix \"%s\", which would give one tenant everybody's domains under it; "
+			    "reserve a registered domain", t->name, d, host_is_wildcard(d) ?
+			    "spans every domain under" : "is", host_is_wildcard(d) ? d + 2 : d);
 			return -1;
 		}
 		if (f == DOMAIN_RESERVED) {

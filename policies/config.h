@@ -9,6 +9,7 @@
 #include "enforce.h"
 
 struct claims;
+struct psl;
 struct strmap;
 
 enum unregistered_mode { UNREGISTERED_FIRST_COME, UNREGISTERED_DENY };
@@ -48,6 +49,9 @@ struct tenant {
 	 * resourceQuota entries replacing or adding resources (merged at load). */
 	struct quota_item *quota;
 	size_t             n_quota;
+	char             **registry_namespaces; /* registry (Nacos) namespaces it owns; none
+	                                         * listed: the one named like the tenant */
+	size_t             n_registry_namespaces;
 	bool               from_object;        /* from a Tenant object, not the config file */
 	struct enforcement enforcement;        /* tenants[].enforcement / spec.enforcement */
 };
@@ -79,7 +83,15 @@ struct config {
 	struct quota_item     *quota;                /* baseline.resourceQuota */
 	size_t                 n_quota;
 	bool                   route_sync;           /* routeSync: one Ingress per tenant */
-	char                  *entry_ingress_class;  /* its ingressClassName; NULL: none */
+	char                  *entry_ingress_class;  /* the unified entry's class (nginx) */
+	/* ingress.deniedAnnotations / ingress.allowedAnnotations: glob patterns over annotation
+	 * keys, on top of (and exempting from) the built-in ingress-nginx snippet patterns. */
+	char                 **denied_annotations;
+	size_t                 n_denied_annotations;
+	char                 **allowed_annotations;
+	size_t                 n_allowed_annotations;
+	char                 **registry_types;       /* registries.allowedTypes: McpBridge types */
+	size_t                 n_registry_types;
 	struct enforcement     enforcement;          /* enforcement: {default, rules} */
 	unsigned               audit_interval;       /* audit.interval, seconds (serve) */
 	struct tenant         *tenants;              /* the file's tenants, then Tenant objects */
@@ -88,6 +100,7 @@ struct config {
 	/* Derived at load, owned here. */
 	struct strmap         *tenant_by_name;  /* name -> index + 1 into tenants */
 	struct claims         *reservations;    /* customDomains, owner = tenant index */
+	const struct psl      *psl;             /* public suffixes (borrowed); NULL: unchecked */
 	uint64_t               generation;      /* set by whoever installs the config */
 };
 
@@ -109,6 +122,21 @@ bool template_match(const struct name_template *t, const char *value, char *out,
  * if it does not fit or t is absent.
  */
 bool template_expand(const struct name_template *t, const char *tenant, char *out, size_t outsz);
+
+/*
+ * The IngressClass tenant t's Ingresses must use (its ingressClass, else tenantIngressClass
+ * expanded) into out; false when none is configured.
+ */
+bool config_tenant_class(const struct config *cfg, const struct tenant *t, char *out,
+    size_t outsz);
+
+/* True when registry namespace `ns` is tenant t's (its registryNamespaces, else its name). */
+bool config_tenant_registry_ns(const struct tenant *t, const char *ns);
+/*
+ * The first registry namespace tenant t would own that a tenant of cfg other than the one
+ * called t->name owns already, or NULL (borrowed from t).
+ */
+const char *config_registry_ns_taken(const struct config *cfg, const struct tenant *t);
 
 /* The tenant whose namespace is `ns` (by name, never by label), or NULL. */
 const struct tenant *config_namespace_tenant(const struct config *cfg, const char *ns);
@@ -166,6 +194,8 @@ enum config_domain_fault {
 	DOMAIN_INVALID,   /* not a DNS name or wildcard pattern */
 	DOMAIN_SYSTEM,    /* the system domain, under it, or covering it */
 	DOMAIN_RESERVED,  /* overlaps another tenant's reservation */
+	DOMAIN_PUBLIC,    /* a public suffix ("io", "co.uk") or a wildcard over one: every
+	                   * registrable domain under it, everyone's */
 };
 
 /*

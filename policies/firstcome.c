@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claimfields.h"
 #include "claims.h"
 #include "config.h"
 #include "host.h"
@@ -14,13 +15,21 @@
 #include "policy.h"
 #include "state.h"
 
-/* Adds a host's normalised form to pats (n of cap) unless invalid or already there. */
+struct collected {
+	char  (*pats)[HOST_MAX];
+	size_t n, cap;
+};
+
+/* Adds a host's normalised form to the patterns unless invalid or already there. */
 static int
-collect(const json_t *h, char (**pats)[HOST_MAX], size_t *n, size_t *cap)
+collect(const char *host, void *arg)
 {
+	struct collected *c = arg;
+	char (**pats)[HOST_MAX] = &c->pats;
+	size_t *n = &c->n, *cap = &c->cap;
 	char norm[HOST_MAX];
 	const char *why;
-	if (!json_is_string(h) || host_normalize(json_string_value(h), norm, sizeof(norm), &why) != 0)
+	if (host_normalize(host, norm, sizeof(norm), &why) != 0)
 		return 0;   /* policy_validate denies invalid hosts */
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp((*pats)[i], norm) == 0)
@@ -41,35 +50,23 @@ void
 firstcome_review(const struct config *cfg, const struct request *req, struct decision *d,
     firstcome_claim_fn claim, void *arg)
 {
-	const json_t *obj = req->object, *e, *h;
-	char (*pats)[HOST_MAX] = NULL;
-	size_t n = 0, cap = 0, i, j;
-	int rc = 0;
-	bool ingress;
+	const json_t *obj = req->object;
+	struct collected c = { NULL, 0, 0 };
+	size_t i;
+	int rc;
 
 	if (!d->allowed || obj == NULL || (req->op != OP_CREATE && req->op != OP_UPDATE) ||
 	    (req->subresource != NULL && req->subresource[0] != '\0'))
 		return;
-	ingress = strcmp(req->kind, "Ingress") == 0 && strcmp(req->group, "networking.k8s.io") == 0;
-	if (!ingress && !(strcmp(req->kind, "HTTPRoute") == 0 &&
-	    strcmp(req->group, "gateway.networking.k8s.io") == 0))
+	/* Every kind with a host-binding field (claimfields): Ingress, routes, listeners, Istio. */
+	if (claimfields_kind(req->group, req->kind) == CLAIM_KIND_NONE)
 		return;
 	if (req->namespace == NULL || strcmp(req->namespace, cfg->entry_namespace) == 0)
 		return;   /* the entry namespace routes hosts others hold; it claims none first-come */
 
-	if (ingress) {
-		json_array_foreach(jsonget_path(obj, "spec.rules"), i, e)
-			if (rc == 0 && json_object_get(e, "host") != NULL)
-				rc = collect(json_object_get(e, "host"), &pats, &n, &cap);
-		json_array_foreach(jsonget_path(obj, "spec.tls"), i, e)
-			json_array_foreach(json_object_get(e, "hosts"), j, h)
-				if (rc == 0)
-					rc = collect(h, &pats, &n, &cap);
-	} else {
-		json_array_foreach(jsonget_path(obj, "spec.hostnames"), i, h)
-			if (rc == 0)
-				rc = collect(h, &pats, &n, &cap);
-	}
+	rc = claimfields_each(cfg, obj, collect, &c);
+	char (*pats)[HOST_MAX] = c.pats;
+	size_t n = c.n;
 	if (rc != 0) {
 		free(pats);
 		decision_deny(d, 500, RULE_HOST_COLLISION,

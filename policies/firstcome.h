@@ -25,8 +25,8 @@ typedef enum firstcome_result (*firstcome_claim_fn)(void *arg, const char *patte
     const char *owner, bool dry_run, char *err, size_t errsz);
 
 /*
- * After policy_validate allowed `req` (d->allowed): for CREATE/UPDATE of an Ingress or
- * HTTPRoute outside the entry namespace, asks claim(arg, ...) for every first-come pattern of
+ * After policy_validate allowed `req` (d->allowed): for CREATE/UPDATE of any kind that binds
+ * hosts (claimfields.h) outside the entry namespace, asks claim(arg, ...) for every first-come pattern of
  * the object (not the system domain's, overlapping no reservation) in turn, for the
  * namespace's owner, and stops at the first refusal. Denies d with host-collision (403) when
  * another owner holds an overlapping pattern, host-ownership (403) for a public suffix, and

@@ -174,6 +174,28 @@ label_tenant(const json_t *obj, const char *tenant, json_t *patch)
 	    json_string(tenant));
 }
 
+/*
+ * A tenant Ingress naming no class gets its tenant's class, so the cluster's default
+ * IngressClass (possibly the entry's) never serves it and a plain kubectl apply works.
+ */
+static int
+class_tenant(const struct config *cfg, const struct tenant *t, const json_t *obj, json_t *patch)
+{
+	const json_t *spec = json_object_get(obj, "spec");
+	char cls[254];
+
+	if (jsonget_str(jsonget_path(obj, "metadata.annotations"), "kubernetes.io/ingress.class") ||
+	    jsonget_str(spec, "ingressClassName") != NULL ||
+	    !config_tenant_class(cfg, t, cls, sizeof(cls)))
+		return 0;
+	if (spec == NULL)
+		return patch_op(patch, "add", "/spec", json_pack("{s:s}", "ingressClassName", cls));
+	if (!json_is_object(spec))
+		return 0;   /* /validate refuses the shape */
+	return patch_op(patch, json_object_get(spec, "ingressClassName") ? "replace" : "add",
+	    "/spec/ingressClassName", json_string(cls));
+}
+
 void
 policy_mutate(const struct config *cfg, const struct state *st, const struct request *req,
     time_t now, struct decision *out)
@@ -203,6 +225,8 @@ policy_mutate(const struct config *cfg, const struct state *st, const struct req
 		rc = mutate_unified_ingress(cfg, st, req->object, patch);
 	else if (t != NULL)
 		rc = label_tenant(req->object, t->name, patch);
+	if (rc == 0 && ingress && t != NULL)
+		rc = class_tenant(cfg, t, req->object, patch);
 	if (rc != 0) {
 		json_decref(patch);
 		decision_fail(out, "out of memory while building the patch");

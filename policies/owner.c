@@ -8,6 +8,7 @@
 #include "host.h"
 #include "owner.h"
 #include "policy.h"
+#include "psl.h"
 #include "rules.h"
 #include "state.h"
 
@@ -144,23 +145,67 @@ owner_check(const struct rule_ctx *ctx, const struct tenant *as_tenant, const ch
 	return HOST_OK;
 }
 
-bool
-owner_service_namespace(const struct config *cfg, const char *host, char *ns, size_t nssz)
+/* Copies the label of `name` ending at `end` (exclusive) into ns; false if there is none. */
+static bool
+label_before(const char *name, size_t end, char *ns, size_t nssz)
 {
-	char suffix[HOST_MAX + 8];
-	size_t hl = strlen(host), end;
-	snprintf(suffix, sizeof(suffix), "svc.%s", cfg->cluster_domain);
-	if (hl > 4 && strcmp(host + hl - 4, ".svc") == 0)
-		end = hl - 4;
-	else if (host_is_below(host, suffix))
-		end = hl - strlen(suffix) - 1;
-	else
-		return false;
 	size_t start = end;
-	while (start > 0 && host[start - 1] != '.')
+	while (start > 0 && name[start - 1] != '.')
 		start--;
-	if (start == 0)
-		return false;   /* "ns.svc" names no Service */
-	snprintf(ns, nssz, "%.*s", (int)(end - start), host + start);
+	if (start == end)
+		return false;
+	snprintf(ns, nssz, "%.*s", (int)(end - start), name + start);
 	return true;
+}
+
+/* "x.ns.svc" / "x.ns.pod" (at least three labels) names ns; the two-label forms name nothing. */
+static enum cluster_name
+svc_or_pod(const char *name, size_t len, char *ns, size_t nssz)
+{
+	size_t end = len - 4;   /* the dot before "svc" / "pod" */
+	if (memchr(name, '.', end) == NULL)
+		return CLUSTER_NAME_OTHER;
+	return label_before(name, end, ns, nssz) ? CLUSTER_NAME_NS : CLUSTER_NAME_OTHER;
+}
+
+static bool
+ends_with_label(const char *name, size_t len, const char *label)
+{
+	size_t n = strlen(label);
+	return len > n && name[len - n - 1] == '.' && memcmp(name + len - n, label, n) == 0;
+}
+
+enum cluster_name
+owner_cluster_name(const struct config *cfg, const char *host, char *ns, size_t nssz)
+{
+	const char *cd = cfg->cluster_domain;
+	size_t len = strlen(host);
+
+	if (strcmp(host, cd) == 0)
+		return CLUSTER_NAME_OTHER;
+	if (host_is_below(host, cd))
+		len -= strlen(cd) + 1;   /* judge the part before ".<cd>" */
+	else if (memchr(host, '.', len) == NULL)
+		return CLUSTER_NAME_OWN;
+	if (ends_with_label(host, len, "svc") || ends_with_label(host, len, "pod"))
+		return svc_or_pod(host, len, ns, nssz);
+	if (len < strlen(host))
+		return CLUSTER_NAME_OTHER;   /* any other name under the cluster domain */
+	const char *tld = strrchr(host, '.') + 1;
+	if (cfg->psl == NULL || psl_is_listed_tld(cfg->psl, tld))
+		return CLUSTER_NAME_PUBLIC;
+	snprintf(ns, nssz, "%s", tld);   /* "svc.ns" -> "svc.ns.svc.<cd>" by the search path */
+	return CLUSTER_NAME_NS;
+}
+
+bool
+owner_backend_ns_allowed(const struct rule_ctx *ctx, const char *ns)
+{
+	const struct tenant *t = ctx->tenant;
+	if (ns == NULL || strcmp(ns, ctx->req->namespace) == 0)
+		return true;
+	for (size_t i = 0; i < t->n_backend_namespaces; i++)
+		if (strcmp(t->backend_namespaces[i], ns) == 0)
+			return true;
+	return false;
 }

@@ -36,10 +36,30 @@ bool owner_touches_system(const struct config *cfg, const char *pattern);
 /* Tenant named by a bridge Service name "<tenant>-gateway", or NULL. */
 const struct tenant *owner_bridge_tenant(const struct config *cfg, const char *service);
 
+/* What a DNS name resolves to from a pod in the cluster (see owner_cluster_name). */
+enum cluster_name {
+	CLUSTER_NAME_PUBLIC,   /* a name outside the cluster */
+	CLUSTER_NAME_OWN,      /* one label: the asker's own namespace, by the search path */
+	CLUSTER_NAME_NS,       /* a Service or pod name in the namespace copied to ns */
+	CLUSTER_NAME_OTHER,    /* under clusterDomain (or cluster-only) with no namespace */
+};
+
 /*
- * The namespace a cluster Service address "svc.ns.svc[.clusterDomain]" points into, copied
- * to ns; false for names outside the cluster.
+ * Classifies normalised host `host` as a pod's resolver sees it (search path
+ * "<ns>.svc.<cd> svc.<cd> <cd>", so a short name is tried inside the cluster first):
+ * "x.ns.svc[.<cd>]" and "x.ns.pod[.<cd>]" name namespace ns; any other name under <cd> is
+ * OTHER; "svc.ns" (or "host.sub.ns") whose last label is no top-level domain of the public
+ * suffix list resolves as "svc.ns.svc.<cd>", so it names namespace ns. Names ending in a
+ * listed top-level domain are PUBLIC (cfg->psl NULL: only the .svc/.pod forms are cluster
+ * names).
  */
-bool owner_service_namespace(const struct config *cfg, const char *host, char *ns, size_t nssz);
+enum cluster_name owner_cluster_name(const struct config *cfg, const char *host, char *ns,
+    size_t nssz);
+
+/*
+ * True when a tenant (ctx->tenant, not NULL) may send traffic into namespace `ns`: its own
+ * namespace and its configured backendNamespaces. NULL (no namespace named) is its own.
+ */
+bool owner_backend_ns_allowed(const struct rule_ctx *ctx, const char *ns);
 
 #endif

@@ -21,11 +21,18 @@ static const struct {
 	kind_rules  rules;   /* NULL: only the who-may-write rules apply */
 } kinds[] = {
 	{ "networking.k8s.io",         "Ingress",       rules_ingress },
-	{ "gateway.networking.k8s.io", "HTTPRoute",     rules_httproute },
+	{ "gateway.networking.k8s.io", "HTTPRoute",     rules_route },
+	{ "gateway.networking.k8s.io", "GRPCRoute",     rules_route },
+	{ "gateway.networking.k8s.io", "TLSRoute",      rules_route },
+	{ "gateway.networking.k8s.io", "Gateway",       rules_listeners },
+	{ "gateway.networking.k8s.io", "ListenerSet",   rules_listeners },
+	{ "networking.istio.io",       "VirtualService", rules_virtualservice },
+	{ "networking.istio.io",       "Gateway",       rules_istio_gateway },
 	{ "",                          "Service",       rules_service },
 	{ "",                          "Secret",        rules_secret },
 	{ "",                          "Namespace",     rules_namespace },
 	{ "tenantguard.io",            "Tenant",        rules_tenant },
+	{ "networking.higress.io",     "McpBridge",     rules_mcpbridge },
 	{ "networking.k8s.io",         "NetworkPolicy", NULL },
 	{ "",                          "ResourceQuota", NULL },
 };

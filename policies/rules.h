@@ -74,9 +74,31 @@ const struct tenant *policy_audit_object(const struct config *cfg, const struct 
     const struct state *older, const struct request *req, time_t now, struct violations *out,
     char *desc, size_t descsz);
 
+/*
+ * Ingress annotations (rules_annotation.c), in tenant and outside namespaces: keys that
+ * inject controller configuration (ingress-nginx *-snippet and ingress.deniedAnnotations,
+ * unless ingress.allowedAnnotations lets them through: ingress-annotation) and, in tenant
+ * namespaces, Higress/ingress-nginx annotations naming a Service or Secret in a namespace
+ * the tenant may not reach (backend-namespace).
+ */
+void rules_ingress_annotations(struct rule_ctx *ctx, const json_t *obj);
+
 /* Per-kind checks of one object (the new one, or the old one for grandfathering). */
 void rules_ingress(struct rule_ctx *ctx, const json_t *obj);
-void rules_httproute(struct rule_ctx *ctx, const json_t *obj);
+/* Gateway API routes (HTTPRoute, GRPCRoute, TLSRoute): hostnames, parentRefs, backendRefs. */
+void rules_route(struct rule_ctx *ctx, const json_t *obj);
+/* Gateway API Gateway and ListenerSet: listener hostnames, a ListenerSet's parent. */
+void rules_listeners(struct rule_ctx *ctx, const json_t *obj);
+/* Istio VirtualService: hosts, gateways, route destinations (rules_istio.c). */
+void rules_virtualservice(struct rule_ctx *ctx, const json_t *obj);
+/* Istio Gateway: servers[].hosts as "namespace/host". */
+void rules_istio_gateway(struct rule_ctx *ctx, const json_t *obj);
+/*
+ * Checks one host a tenant or outside namespace claims (host-invalid, host-ownership,
+ * host-collision); `where` says where it was found. The normalised host goes to norm
+ * (empty when invalid).
+ */
+void rules_claimed_host(struct rule_ctx *ctx, const json_t *h, const char *where, char *norm);
 void rules_service(struct rule_ctx *ctx, const json_t *obj);
 void rules_secret(struct rule_ctx *ctx, const json_t *obj);
 void rules_namespace(struct rule_ctx *ctx, const json_t *obj);
@@ -87,5 +109,11 @@ void rules_namespace(struct rule_ctx *ctx, const json_t *obj);
  * and, on UPDATE, a dropped domain still used by the tenant's objects (tenant-domain-in-use).
  */
 void rules_tenant(struct rule_ctx *ctx, const json_t *obj);
+/*
+ * Higress McpBridge (networking.higress.io) in a tenant namespace: registry types outside
+ * registries.allowedTypes, Nacos namespaces the tenant does not own (or none: "public"),
+ * dns registries resolving cluster names outside its namespaces (registry-namespace).
+ */
+void rules_mcpbridge(struct rule_ctx *ctx, const json_t *obj);
 
 #endif

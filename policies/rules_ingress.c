@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* rules_ingress: hosts, classes and backends of Ingress and Gateway API HTTPRoute objects. */
+/* rules_ingress: hosts, classes and backends of Ingress and Gateway API route objects. */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,12 +27,8 @@ allowed_hosts(const struct rule_ctx *ctx, char *out, size_t outsz)
 		snprintf(out + n, outsz - (size_t)n, ", and custom domains nobody has claimed");
 }
 
-/*
- * Checks one host a tenant or outside namespace claims. `where` says where it was found.
- * Writes the normalised host to norm (empty when invalid).
- */
-static void
-check_claimed_host(struct rule_ctx *ctx, const json_t *h, const char *where, char *norm)
+void
+rules_claimed_host(struct rule_ctx *ctx, const json_t *h, const char *where, char *norm)
 {
 	char why[300], allowed[600];
 	const char *bad;
@@ -64,92 +60,53 @@ check_claimed_host(struct rule_ctx *ctx, const json_t *h, const char *where, cha
 	}
 }
 
-/* Namespaces a tenant may send traffic to: its own and its configured backendNamespaces. */
-static bool
-backend_ns_allowed(const struct rule_ctx *ctx, const char *ns)
-{
-	const struct tenant *t = ctx->tenant;
-	if (ns == NULL || strcmp(ns, ctx->req->namespace) == 0)
-		return true;
-	for (size_t i = 0; i < t->n_backend_namespaces; i++)
-		if (strcmp(t->backend_namespaces[i], ns) == 0)
-			return true;
-	return false;
-}
-
 /*
- * The namespace a higress.io/destination target names ("svc.ns.svc[.clusterDomain][:port]",
- * optionally behind a "NN% " weight), copied to ns; false for targets outside the cluster.
+ * A tenant Ingress must be served by its tenant's Higress: never by the unified entry's
+ * controller (shared by every tenant), never by whatever class the cluster marks default,
+ * and, when a tenant class is configured, by exactly that class. Controllers differ in
+ * which marker wins, so every marker present must pass.
  */
-static bool
-destination_namespace(const struct config *cfg, const char *line, size_t len, char *ns, size_t nssz)
-{
-	char target[HOST_MAX + 16], host[HOST_MAX];
-	const char *why, *pct = memchr(line, '%', len);
-	if (pct != NULL) {
-		len -= (size_t)(pct + 1 - line);
-		line = pct + 1;
-	}
-	while (len > 0 && (*line == ' ' || *line == '\t')) {
-		line++;
-		len--;
-	}
-	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
-		len--;
-	if (len == 0 || len >= sizeof(target))
-		return false;
-	memcpy(target, line, len);
-	target[len] = '\0';
-	char *colon = strrchr(target, ':');
-	if (colon != NULL)
-		*colon = '\0';
-	return host_normalize(target, host, sizeof(host), &why) == 0 &&
-	    owner_service_namespace(cfg, host, ns, nssz);
-}
-
-static void
-check_destination(struct rule_ctx *ctx, const json_t *obj)
-{
-	const char *dest = jsonget_str(jsonget_path(obj, "metadata.annotations"), "higress.io/destination");
-	char ns[64];
-	if (dest == NULL || ctx->tenant == NULL)
-		return;
-	for (const char *p = dest; *p != '\0';) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		if (destination_namespace(ctx->cfg, p, len, ns, sizeof(ns)) &&
-		    !backend_ns_allowed(ctx, ns))
-			rules_violation(ctx, RULE_BACKEND_NAMESPACE, ns, "annotation higress.io/destination "
-			    "targets namespace '%s'; tenant %s may route only to its own namespace%s",
-			    ns, ctx->tenant->name, ctx->tenant->n_backend_namespaces ?
-			    " and its configured backendNamespaces" : "");
-		p += len + (nl ? 1 : 0);
-	}
-}
-
 static void
 check_class(struct rule_ctx *ctx, const json_t *obj)
 {
 	const struct config *cfg = ctx->cfg;
-	char want[254];
 	const struct tenant *t = ctx->tenant;
+	const char *entry = cfg->entry_ingress_class;
+	char want[254], use[300];
+
 	if (t == NULL)
 		return;
-	if (t->ingress_class != NULL)
-		snprintf(want, sizeof(want), "%s", t->ingress_class);
-	else if (cfg->tenant_ingress_class.prefix == NULL ||
-	    !template_expand(&cfg->tenant_ingress_class, t->name, want, sizeof(want)))
-		return;   /* not configured */
-	/* Controllers differ in which marker wins, so every marker present must name the class. */
+	bool enforced = config_tenant_class(cfg, t, want, sizeof(want));
+	if (enforced)
+		snprintf(use, sizeof(use), "set spec.ingressClassName: %s", want);
+	else
+		snprintf(use, sizeof(use), "set spec.ingressClassName to the class of tenant %s's "
+		    "own Higress", t->name);
 	const char *spec_cls = jsonget_str(json_object_get(obj, "spec"), "ingressClassName");
 	const char *anno_cls = jsonget_str(jsonget_path(obj, "metadata.annotations"),
 	    "kubernetes.io/ingress.class");
+	const char *on_entry = entry == NULL ? NULL :
+	    spec_cls != NULL && strcmp(spec_cls, entry) == 0 ? spec_cls :
+	    anno_cls != NULL && strcmp(anno_cls, entry) == 0 ? anno_cls : NULL;
+	if (on_entry != NULL) {
+		rules_violation(ctx, RULE_INGRESS_CLASS, on_entry, "ingress class '%s' is the unified "
+		    "entry's class: the entry controller every tenant shares would serve this "
+		    "Ingress itself, bypassing the unified ingress; %s", on_entry, use);
+		return;
+	}
+	if (spec_cls == NULL && anno_cls == NULL) {
+		rules_violation(ctx, RULE_INGRESS_CLASS, "", "the Ingress names no ingress class, so "
+		    "the IngressClass the cluster marks default would serve it (possibly the "
+		    "entry's); %s", use);
+		return;
+	}
+	if (!enforced)
+		return;
 	const char *bad = spec_cls != NULL && strcmp(spec_cls, want) != 0 ? spec_cls :
 	    anno_cls != NULL && strcmp(anno_cls, want) != 0 ? anno_cls : NULL;
-	if (bad != NULL || (spec_cls == NULL && anno_cls == NULL))
-		rules_violation(ctx, RULE_INGRESS_CLASS, bad ? bad : "", "ingress class '%s' is not "
-		    "tenant %s's class; set spec.ingressClassName: %s", bad ? bad : "(none)",
-		    t->name, want);
+	if (bad != NULL)
+		rules_violation(ctx, RULE_INGRESS_CLASS, bad, "ingress class '%s' is not tenant %s's "
+		    "class; %s", bad, t->name, use);
 }
 
 /* A unified-Ingress rule must route a host its tenant owns to that tenant's bridge only. */
@@ -272,24 +229,40 @@ rules_ingress(struct rule_ctx *ctx, const json_t *obj)
 				    ctx->tenant->name);
 			continue;
 		}
-		check_claimed_host(ctx, h, where, norm);
+		rules_claimed_host(ctx, h, where, norm);
 	}
 	json_array_foreach(tls, i, t)
 		json_array_foreach(json_object_get(t, "hosts"), j, h) {
 			snprintf(where, sizeof(where), "spec.tls[%zu].hosts[%zu]", i, j);
-			check_claimed_host(ctx, h, where, norm);
+			rules_claimed_host(ctx, h, where, norm);
 		}
 	check_class(ctx, obj);
-	check_destination(ctx, obj);
+	rules_ingress_annotations(ctx, obj);
+}
+
+/* Every reference into another namespace (namespace: of each item of arr) must be in reach. */
+static void
+check_refs(struct rule_ctx *ctx, const json_t *arr, const char *where, size_t i)
+{
+	const json_t *b;
+	size_t j;
+	json_array_foreach(arr, j, b) {
+		const char *ns = jsonget_str(b, "namespace");
+		if (!owner_backend_ns_allowed(ctx, ns))
+			rules_violation(ctx, RULE_BACKEND_NAMESPACE, ns, "spec.rules[%zu].%s[%zu] targets "
+			    "namespace '%s'; tenant %s may route only to its own namespace%s", i, where,
+			    j, ns, ctx->tenant->name, ctx->tenant->n_backend_namespaces ?
+			    " and its configured backendNamespaces" : "");
+	}
 }
 
 void
-rules_httproute(struct rule_ctx *ctx, const json_t *obj)
+rules_route(struct rule_ctx *ctx, const json_t *obj)
 {
 	const json_t *spec = json_object_get(obj, "spec");
-	const json_t *hostnames = json_object_get(spec, "hostnames"), *rules, *r, *b, *h;
+	const json_t *hostnames = json_object_get(spec, "hostnames"), *rules, *r, *h, *p;
 	char where[64], norm[HOST_MAX];
-	size_t i, j;
+	size_t i;
 
 	if ((spec != NULL && !json_is_object(spec)) ||
 	    (hostnames != NULL && !json_is_array(hostnames))) {
@@ -300,18 +273,19 @@ rules_httproute(struct rule_ctx *ctx, const json_t *obj)
 		return;   /* admins only there (entry-admin), and no tenant claims */
 	json_array_foreach(hostnames, i, h) {
 		snprintf(where, sizeof(where), "spec.hostnames[%zu]", i);
-		check_claimed_host(ctx, h, where, norm);
+		rules_claimed_host(ctx, h, where, norm);
 	}
 	if (ctx->tenant == NULL)
 		return;
+	/* A parent in another namespace is another tenant's Gateway: its hosts, its traffic. */
+	json_array_foreach(json_object_get(spec, "parentRefs"), i, p) {
+		const char *ns = jsonget_str(p, "namespace");
+		if (ns != NULL && strcmp(ns, ctx->req->namespace) != 0)
+			rules_violation(ctx, RULE_BACKEND_NAMESPACE, ns, "spec.parentRefs[%zu] attaches to "
+			    "a parent in namespace '%s'; tenant %s's routes attach to its own "
+			    "Gateways only", i, ns, ctx->tenant->name);
+	}
 	rules = json_object_get(spec, "rules");
 	json_array_foreach(rules, i, r)
-		json_array_foreach(json_object_get(r, "backendRefs"), j, b) {
-			const char *ns = jsonget_str(b, "namespace");
-			if (!backend_ns_allowed(ctx, ns))
-				rules_violation(ctx, RULE_BACKEND_NAMESPACE, ns, "spec.rules[%zu].backendRefs[%zu] "
-				    "targets namespace '%s'; tenant %s may route only to its own namespace%s",
-				    i, j, ns, ctx->tenant->name, ctx->tenant->n_backend_namespaces ?
-				    " and its configured backendNamespaces" : "");
-		}
+		check_refs(ctx, json_object_get(r, "backendRefs"), "backendRefs", i);
 }

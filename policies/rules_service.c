@@ -90,15 +90,23 @@ check_external_name(struct rule_ctx *ctx, const json_t *obj, const char *target)
 	}
 	if (ctx->ns_class != NS_TENANT)
 		return;
-	if (owner_service_namespace(cfg, host, ns, sizeof(ns))) {
-		bool ok = strcmp(ns, ctx->req->namespace) == 0;
-		for (size_t i = 0; i < ctx->tenant->n_backend_namespaces && !ok; i++)
-			ok = strcmp(ctx->tenant->backend_namespaces[i], ns) == 0;
-		if (!ok)
-			rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, host, "spec.externalName '%s' "
-			    "names a Service in namespace '%s'; tenant %s may name only Services in its "
-			    "own namespaces", host, ns, ctx->tenant->name);
+	switch (owner_cluster_name(cfg, host, ns, sizeof(ns))) {
+	case CLUSTER_NAME_OWN:
+		return;   /* a Service of the tenant's own namespace, by the search path */
+	case CLUSTER_NAME_OTHER:
+		rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, host, "spec.externalName '%s' is a "
+		    "cluster-internal name outside tenant %s's namespaces; name a Service as "
+		    "<service>.<namespace>.svc.%s in its own namespaces, or a public name", host,
+		    ctx->tenant->name, cfg->cluster_domain);
 		return;
+	case CLUSTER_NAME_NS:
+		if (!owner_backend_ns_allowed(ctx, ns))
+			rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, host, "spec.externalName '%s' "
+			    "names a Service or pod in namespace '%s'; tenant %s may name only "
+			    "Services in its own namespaces", host, ns, ctx->tenant->name);
+		return;
+	case CLUSTER_NAME_PUBLIC:
+		break;
 	}
 	if (cfg->external_name_public == EXTNAME_PUBLIC_DENY)
 		rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, host, "spec.externalName '%s' is a name "

@@ -142,6 +142,10 @@ rules_tenant(struct rule_ctx *ctx, const json_t *obj)
 		rules_invalid(ctx, "%s", err);
 		goto out;
 	}
+	const char *reg = config_registry_ns_taken(cfg, &t);
+	if (reg != NULL)
+		rules_violation(ctx, RULE_REGISTRY_NAMESPACE, reg, "registry namespace '%s' is "
+		    "another tenant's; a tenant's McpBridge may read only its own", reg);
 	const struct tenant *same = config_tenant(cfg, t.name);
 	if (same != NULL && !same->from_object) {
 		rules_invalid(ctx, "tenant %s is defined in the config file; remove it there "
@@ -166,6 +170,12 @@ rules_tenant(struct rule_ctx *ctx, const json_t *obj)
 			rules_violation(ctx, RULE_HOST_OWNERSHIP, norm, "spec.customDomains[%zu] '%s' touches "
 			    "the system domain %s, which belongs to the platform; reserve domains "
 			    "outside it", i, d, cfg->system_domain);
+			break;
+		case DOMAIN_PUBLIC:
+			rules_violation(ctx, RULE_HOST_OWNERSHIP, norm, "spec.customDomains[%zu] '%s' %s a "
+			    "public suffix, which nobody can reserve: it would take every domain "
+			    "registered under it; reserve your registered domain instead", i, d,
+			    host_is_wildcard(norm) ? "spans every domain under" : "is");
 			break;
 		case DOMAIN_RESERVED:
 			rules_violation(ctx, RULE_HOST_OWNERSHIP, norm, "spec.customDomains[%zu] '%s' "

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claimfields.h"
 #include "claims.h"
 #include "config.h"
 #include "host.h"
@@ -262,6 +263,23 @@ visit_host(struct state *st, struct state_record *rec, const json_t *h, const ch
 	return claim_add(st, rec, norm, owner);
 }
 
+struct visit {
+	struct state        *st;
+	struct state_record *rec;
+	const char          *owner;
+};
+
+static int
+visit_claim(const char *host, void *arg)
+{
+	struct visit *v = arg;
+	char norm[HOST_MAX];
+	const char *why;
+	if (host_normalize(host, norm, sizeof(norm), &why) != 0)
+		return 0;   /* an invalid host claims nothing */
+	return claim_add(v->st, v->rec, norm, v->owner);
+}
+
 /* Files the claims of obj, recording each in rec; 0 or -1. */
 static int
 visit_object(struct state *st, const struct config *cfg, const json_t *obj,
@@ -299,10 +317,10 @@ visit_object(struct state *st, const struct config *cfg, const json_t *obj,
 				json_array_foreach(json_object_get(e, "hosts"), j, h)
 					if (visit_host(st, rec, h, owner) != 0)
 						return -1;
-	} else if (strcmp(kind, "HTTPRoute") == 0) {
-		json_array_foreach(jsonget_path(obj, "spec.hostnames"), i, h)
-			if (visit_host(st, rec, h, owner) != 0)
-				return -1;
+	} else {
+		/* Every other kind that binds hosts: routes, listeners, Istio hosts (claimfields). */
+		struct visit v = { st, rec, owner };
+		return claimfields_each(cfg, obj, visit_claim, &v);
 	}
 	return 0;
 }
@@ -311,7 +329,7 @@ bool
 state_object_key(const json_t *obj, char *out, size_t outsz)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
-	const char *kind = jsonget_str(obj, "kind"), *ns = jsonget_str(meta, "namespace");
+	const char *kind = claimfields_key_kind(obj), *ns = jsonget_str(meta, "namespace");
 	const char *name = jsonget_str(meta, "name");
 	int n = snprintf(out, outsz, "%s/%s/%s", kind ? kind : "", ns ? ns : "",
 	    name ? name : "");

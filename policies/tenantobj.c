@@ -106,7 +106,7 @@ tenantobj_read(const struct config *cfg, const json_t *obj, struct tenant *t, ch
     size_t errsz)
 {
 	static const char *const keys[] = { "customDomains", "backendNamespaces",
-		"resourceQuota", "enforcement" };
+		"resourceQuota", "enforcement", "registryNamespaces" };
 	const json_t *spec = json_object_get(obj, "spec"), *v;
 	const char *name = jsonget_str(json_object_get(obj, "metadata"), "name"), *k;
 
@@ -131,14 +131,16 @@ tenantobj_read(const struct config *cfg, const json_t *obj, struct tenant *t, ch
 			i++;
 		if (i == sizeof(keys) / sizeof(*keys)) {
 			snprintf(err, errsz, "spec.%s is not a Tenant field (customDomains, "
-			    "backendNamespaces, resourceQuota, enforcement)", k);
+			    "backendNamespaces, resourceQuota, enforcement, registryNamespaces)", k);
 			return -1;
 		}
 	}
 	if (read_strings(spec, "customDomains", &t->custom_domains, &t->n_custom_domains, err,
 	    errsz) != 0 ||
 	    read_strings(spec, "backendNamespaces", &t->backend_namespaces,
-	    &t->n_backend_namespaces, err, errsz) != 0)
+	    &t->n_backend_namespaces, err, errsz) != 0 ||
+	    read_strings(spec, "registryNamespaces", &t->registry_namespaces,
+	    &t->n_registry_namespaces, err, errsz) != 0)
 		return -1;
 	const json_t *at;
 	const char *at_key;

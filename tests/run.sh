@@ -49,6 +49,7 @@ run tenants bash tests/e2e/run_tenants.sh "$BUILD"
 run chart bash tests/helm/run_chart.sh "$BUILD"
 run helm bash tests/e2e/run_helm.sh "$BUILD"
 run audit-e2e bash tests/e2e/run_audit.sh "$BUILD"
+run escape bash tests/e2e/run_escape.sh "$BUILD"
 
 total_fail=$((total_fail + broken))
 echo "$total_pass passed, $total_fail failed"

@@ -18,6 +18,7 @@
 #include "enforce.h"
 #include "fileio.h"
 #include "host.h"
+#include "psl_load.h"
 #include "tenantobj.h"
 #include "yamljson.h"
 
@@ -35,6 +36,9 @@ const char config_default_yaml[] =
 	"admins:\n"
 	"  groups: [system:masters]\n"
 	"  users: [system:serviceaccount:tenantguard-system:tenantguard]\n"
+	"# the reference's classes: tenant Ingresses use higress (§5.2), the entry nginx (§3.3)\n"
+	"tenantIngressClass: higress\n"
+	"entryIngressClass: nginx\n"
 	"tenants:\n"
 	"  - name: tenant1\n"
 	"    customDomains: [\"*.customer.com\"]\n"
@@ -45,6 +49,18 @@ const char config_default_yaml[] =
 
 /* Defaults for keys a config file may leave out (DESIGN §4, §6). */
 static const char *const default_service_types[] = { "ClusterIP", "ExternalName" };
+/*
+ * McpBridge registry types (Higress): Nacos is confined to the tenant's own namespaces,
+ * static and dns hold only what the tenant writes into them (dns names are checked like
+ * ExternalNames); consul, zookeeper and eureka are shared registries with no tenant boundary
+ * tenantguard can verify, so they are off unless configured.
+ */
+static const char *const default_registry_types[] = { "nacos", "nacos2", "nacos3", "static",
+	"dns" };
+static const char *const known_registry_types[] = { "nacos", "nacos2", "nacos3", "static",
+	"dns", "consul", "zookeeper", "eureka" };
+/* The reference's unified entry is ingress-nginx (§3.3). */
+static const char default_entry_class[] = "nginx";
 static const char *const known_service_types[] = {
 	"ClusterIP", "NodePort", "LoadBalancer", "ExternalName",
 };
@@ -606,6 +622,71 @@ load_services(struct loader *ld, struct config *cfg, const json_t *top)
 	return 0;
 }
 
+/* An annotation key glob: key characters (prefix/name) and the wildcards '*' and '?'. */
+static const char *
+check_annotation_glob(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-_./*?", *p) != NULL))
+			return "is not an annotation key pattern (key characters, '*' and '?')";
+	return NULL;
+}
+
+static const char *
+check_registry_type(const char *s)
+{
+	for (size_t i = 0; i < sizeof(known_registry_types) / sizeof(*known_registry_types); i++)
+		if (strcmp(s, known_registry_types[i]) == 0)
+			return NULL;
+	return "is not a McpBridge registry type (nacos, nacos2, nacos3, static, dns, consul, "
+	    "zookeeper, eureka)";
+}
+
+/* A Nacos namespace id: printable, no white space or '/', at most 128 characters. */
+static const char *
+check_registry_ns(const char *s)
+{
+	if (strlen(s) > 128)
+		return "is longer than 128 characters";
+	for (const char *p = s; *p; p++)
+		if (*p <= ' ' || *p == '/' || (unsigned char)*p >= 0x7f)
+			return "is not a registry namespace id (printable, no spaces or '/')";
+	return NULL;
+}
+
+static int
+load_registries(struct loader *ld, struct config *cfg, const json_t *top)
+{
+	static const char *const keys[] = { "allowedTypes" };
+	json_t *reg;
+
+	if (get_object(ld, top, "registries", "registries", &reg) != 0)
+		return -1;
+	if (reg != NULL && check_keys(ld, reg, "registries", keys, 1) != 0)
+		return -1;
+	return get_strings(ld, reg, "allowedTypes", "registries.allowedTypes",
+	    default_registry_types, sizeof(default_registry_types) / sizeof(*default_registry_types),
+	    check_registry_type, &cfg->registry_types, &cfg->n_registry_types);
+}
+
+static int
+load_ingress(struct loader *ld, struct config *cfg, const json_t *top)
+{
+	static const char *const keys[] = { "deniedAnnotations", "allowedAnnotations" };
+	json_t *ing;
+
+	if (get_object(ld, top, "ingress", "ingress", &ing) != 0)
+		return -1;
+	if (ing != NULL && check_keys(ld, ing, "ingress", keys, 2) != 0)
+		return -1;
+	return get_strings(ld, ing, "deniedAnnotations", "ingress.deniedAnnotations", NULL, 0,
+	    check_annotation_glob, &cfg->denied_annotations, &cfg->n_denied_annotations) != 0 ||
+	    get_strings(ld, ing, "allowedAnnotations", "ingress.allowedAnnotations", NULL, 0,
+	    check_annotation_glob, &cfg->allowed_annotations, &cfg->n_allowed_annotations) != 0 ?
+	    -1 : 0;
+}
+
 static int
 load_baseline(struct loader *ld, struct config *cfg, const json_t *top)
 {
@@ -676,7 +757,7 @@ load_tenant(struct loader *ld, const struct config *cfg, const json_t *obj, size
     struct tenant *t)
 {
 	static const char *const keys[] = { "name", "customDomains", "ingressClass",
-		"backendNamespaces", "resourceQuota", "enforcement" };
+		"backendNamespaces", "resourceQuota", "enforcement", "registryNamespaces" };
 	json_t *rq;
 	char what[64];
 
@@ -696,6 +777,8 @@ load_tenant(struct loader *ld, const struct config *cfg, const json_t *obj, size
 	    get_string(ld, obj, "ingressClass", "ingressClass", false, &t->ingress_class) != 0 ||
 	    get_strings(ld, obj, "backendNamespaces", "backendNamespaces", NULL, 0,
 	    check_dns_label, &t->backend_namespaces, &t->n_backend_namespaces) != 0 ||
+	    get_strings(ld, obj, "registryNamespaces", "registryNamespaces", NULL, 0,
+	    check_registry_ns, &t->registry_namespaces, &t->n_registry_namespaces) != 0 ||
 	    get_object(ld, obj, "resourceQuota", "resourceQuota", &rq) != 0)
 		return -1;
 	snprintf(what, sizeof(what), "tenants[%zu].enforcement", idx);
@@ -773,7 +856,7 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 		"systemDomain", "entryNamespace", "tenantNamespace", "unregisteredDomains",
 		"systemCertSecret", "tenantCertSecret", "gatewayPort", "clusterDomain", "admins",
 		"tenantIngressClass", "services", "baseline", "routeSync", "entryIngressClass",
-		"entryWriters",
+		"entryWriters", "ingress", "registries",
 		"tenants", "enforcement", "audit",
 	};
 	char *mode = NULL;
@@ -829,10 +912,10 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 			    "range 1..65535", json_integer_value(port));
 		cfg->gateway_port = (int)json_integer_value(port);
 	}
-	if (get_string(ld, top, "entryIngressClass", "entryIngressClass", false,
-	    &cfg->entry_ingress_class) != 0)
+	if (get_string_def(ld, top, "entryIngressClass", "entryIngressClass",
+	    default_entry_class, &cfg->entry_ingress_class) != 0)
 		return -1;
-	if (cfg->entry_ingress_class != NULL && !config_is_dns_subdomain(cfg->entry_ingress_class))
+	if (!config_is_dns_subdomain(cfg->entry_ingress_class))
 		return lfail(ld, key_line(ld, top, "entryIngressClass"), "entryIngressClass \"%s\" "
 		    "is not a valid IngressClass name (DNS-1123 subdomain)", cfg->entry_ingress_class);
 	if (get_bool(ld, top, "routeSync", false, &cfg->route_sync) != 0 ||
@@ -842,6 +925,8 @@ load_top(struct loader *ld, struct config *cfg, const json_t *top)
 	    get_template(ld, top, "tenantIngressClass", NULL, TMPL_OPTIONAL,
 	    &cfg->tenant_ingress_class) != 0 ||
 	    load_services(ld, cfg, top) != 0 ||
+	    load_ingress(ld, cfg, top) != 0 ||
+	    load_registries(ld, cfg, top) != 0 ||
 	    load_baseline(ld, cfg, top) != 0 ||
 	    get_enforcement(ld, top, "enforcement", &cfg->enforcement) != 0 ||
 	    load_audit(ld, cfg, top) != 0 ||
@@ -881,6 +966,9 @@ config_load_buffer(const char *name, const char *buf, size_t len, char *err, siz
 		lfail(&ld, 0, "out of memory");
 		goto out;
 	}
+	/* Before the tenants: a reservation of a public suffix is refused at load. */
+	if ((cfg->psl = psl_shared(err, errsz)) == NULL)
+		goto out;
 	rc = load_top(&ld, cfg, top);
 out:
 	if (rc != 0) {

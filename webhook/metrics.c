@@ -20,7 +20,8 @@
 static const char *const webhook_names[] = { "validate", "mutate" };
 static const char *const kind_names[] = {
 	"Ingress", "HTTPRoute", "Service", "Secret", "Namespace", "NetworkPolicy", "ResourceQuota",
-	"Tenant", "other",
+	"Tenant", "McpBridge", "GRPCRoute", "TLSRoute", "Gateway", "ListenerSet", "VirtualService",
+	"other",
 };
 static const char *const op_names[] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other" };
 static const char *const decision_names[] = { "allowed", "denied", "error", "warned",
@@ -57,7 +58,8 @@ static _Atomic uint64_t tls_failures;
 static _Atomic int64_t  tls_not_after;
 
 static const char *const live_kinds[] = { "Ingress", "HTTPRoute", "Namespace", "Tenant",
-    "Service", "NetworkPolicy", "ResourceQuota" };
+    "Service", "NetworkPolicy", "ResourceQuota", "GRPCRoute", "TLSRoute", "Gateway",
+    "ListenerSet", "VirtualService", "Gateway.networking.istio.io" };
 #define N_LIVE NELEM(live_kinds)
 static atomic_int       live_enabled;
 static _Atomic uint64_t live_objects[N_LIVE];

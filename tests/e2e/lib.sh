@@ -147,7 +147,7 @@ metric() { curl -sk "https://127.0.0.1:${port[${2:-1}]}/metrics" | awk -v s="$1"
 # without .json.
 mkreview() {
 	local dry=false; [ "${4:-}" = dry ] && dry=true
-	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"%s-gateway","name":"r","operation":"CREATE","dryRun":%s,"userInfo":{"username":"u-%s","groups":["%s"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"r","namespace":"%s-gateway"},"spec":{"rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
+	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"%s-gateway","name":"r","operation":"CREATE","dryRun":%s,"userInfo":{"username":"u-%s","groups":["%s"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"r","namespace":"%s-gateway"},"spec":{"ingressClassName":"higress","rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
 	    "$(basename "$1" .json)" "$2" "$dry" "$2" "$2" "$2" "$3" >"$1"
 }
 # review FILE [N]: FILE POSTed to replica N's /validate (default 1); the response body.
@@ -162,10 +162,12 @@ _verdict() {
 	grep -q -- "$pat" <<<"$r" && return 0
 	echo "     ${r:-(no answer)}"; return 1
 }
-# ingress NAMESPACE NAME HOST [CLASS]: an Ingress claiming HOST (backend app:80), YAML on stdout.
+# ingress NAMESPACE NAME HOST [CLASS]: an Ingress claiming HOST (backend app:80), YAML on stdout;
+# CLASS defaults to the tenant class higress (what /mutate sets), "-" leaves it out.
 ingress() {
+	local cls=${4:-higress}
 	printf 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: %s, namespace: %s}\nspec:\n' "$2" "$1"
-	[ -z "${4:-}" ] || printf '  ingressClassName: %s\n' "$4"
+	[ "$cls" = - ] || printf '  ingressClassName: %s\n' "$cls"
 	printf '  rules:\n  - host: "%s"\n    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}\n' "$3"
 }
 # claim_key HOST: the key tg-claim-* ConfigMaps file HOST under (_wild_.D for *.D).

@@ -183,7 +183,7 @@ def ingress_review(uid, ns, host, op="CREATE", user="alice"):
     obj = {
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
         "metadata": {"name": "web", "namespace": ns},
-        "spec": {"rules": [{"host": host, "http": {"paths": [{
+        "spec": {"ingressClassName": "higress", "rules": [{"host": host, "http": {"paths": [{
             "path": "/", "pathType": "Prefix",
             "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
     }

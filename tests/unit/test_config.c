@@ -82,7 +82,13 @@ test_default(void)
 	    strcmp(cfg->admin_groups[0], "system:masters") == 0);
 	test_cond("admin users", cfg->n_admin_users == 1 && strcmp(cfg->admin_users[0],
 	    "system:serviceaccount:tenantguard-system:tenantguard") == 0);
-	test_cond("no tenant ingress class", cfg->tenant_ingress_class.prefix == NULL);
+	test_cond("tenant ingress class higress (reference 5.2)",
+	    template_expand(&cfg->tenant_ingress_class, "tenant1", buf, sizeof(buf)) &&
+	    strcmp(buf, "higress") == 0);
+	test_cond("entry ingress class nginx (reference 3.3)",
+	    strcmp(cfg->entry_ingress_class, "nginx") == 0);
+	test_cond("no extra annotation patterns", cfg->n_denied_annotations == 0 &&
+	    cfg->n_allowed_annotations == 0);
 	test_cond("service types default", cfg->n_service_types == 2 &&
 	    has(cfg->service_types, 2, "ClusterIP") && has(cfg->service_types, 2, "ExternalName"));
 	test_cond("no external IPs", cfg->n_external_ip_cidrs == 0);
@@ -127,6 +133,8 @@ static const char default_json[] =
 	"  \"clusterDomain\": \"cluster.local\",\n"
 	"  \"admins\": {\"groups\": [\"system:masters\"],\n"
 	"     \"users\": [\"system:serviceaccount:tenantguard-system:tenantguard\"]},\n"
+	"  \"tenantIngressClass\": \"higress\",\n"
+	"  \"entryIngressClass\": \"nginx\",\n"
 	"  \"tenants\": [\n"
 	"    {\"name\": \"tenant1\", \"customDomains\": [\"*.customer.com\"],\n"
 	"     \"backendNamespaces\": [\"default\"]},\n"
@@ -591,6 +599,8 @@ test_tenant_objects(void)
 	json_array_append_new(objs, tenant_obj("quota", "2024-01-07T00:00:00Z",
 	    "{\"resourceQuota\": {\"pods\": \"lots\"}}"));
 	json_array_append_new(objs, tenant_obj("empty", "2024-01-08T00:00:00Z", "{}"));
+	json_array_append_new(objs, tenant_obj("suffix", "2024-01-09T00:00:00Z",
+	    "{\"customDomains\": [\"*.co.uk\"]}"));
 
 	cfg = config_load_default_tenants(objs, rejected, err, sizeof(err));
 	test_cond("default with Tenant objects loads", cfg != NULL);
@@ -628,7 +638,10 @@ test_tenant_objects(void)
 	test_cond("invalid pattern", strstr(reason(rejected, "star"), "a.*.com"));
 	test_cond("bad name", strstr(reason(rejected, "Upper"), "DNS-1123"));
 	test_cond("bad quantity", strstr(reason(rejected, "quota"), "quantity"));
-	test_cond("exactly the bad ones rejected", json_object_size(rejected) == 8);
+	test_cond("a public suffix reservation left out, with the reason",
+	    config_tenant(cfg, "suffix") == NULL &&
+	    strstr(reason(rejected, "suffix"), "public suffix \"co.uk\"") != NULL);
+	test_cond("exactly the bad ones rejected", json_object_size(rejected) == 9);
 	config_free(cfg);
 
 	/* A broken file still fails the whole load; NULL tenants is the plain loader. */
@@ -650,8 +663,56 @@ test_tenant_objects(void)
 	    strcmp(cfg->entry_ingress_class, "nginx") == 0);
 	config_free(cfg);
 	cfg = load(SD "tenants: []\n");
-	test_cond("entryIngressClass absent: none", cfg && cfg->entry_ingress_class == NULL);
+	test_cond("entryIngressClass absent: the reference's nginx", cfg &&
+	    strcmp(cfg->entry_ingress_class, "nginx") == 0);
 	config_free(cfg);
+	expect_error("tenantIngressClass equal to the entry class",
+	    SD "tenantIngressClass: nginx\n" T1, 4, "entryIngressClass");
+	expect_error("a tenant's ingressClass equal to the entry class",
+	    SD "entryIngressClass: public\n" T1 "  ingressClass: public\n", 4, "entryIngressClass");
+	cfg = load(SD "ingress:\n  deniedAnnotations: [\"a.io/*\", \"b.io/x?\"]\n"
+	    "  allowedAnnotations: [nginx.ingress.kubernetes.io/configuration-snippet]\n" T1);
+	test_cond("ingress annotation patterns", cfg && cfg->n_denied_annotations == 2 &&
+	    strcmp(cfg->denied_annotations[1], "b.io/x?") == 0 && cfg->n_allowed_annotations == 1);
+	config_free(cfg);
+	expect_error("a wildcard over a public suffix", SD T1 "  customDomains: [\"*.io\"]\n", 4,
+	    "public suffix \"io\"");
+	expect_error("a two-label public suffix", SD T1 "  customDomains:\n  - a.com\n"
+	    "  - \"*.co.uk\"\n", 6, "public suffix \"co.uk\"");
+	expect_error("a bare public suffix", SD T1 "  customDomains: [co.uk]\n", 4,
+	    "is the public suffix");
+	expect_error("a private-section suffix (github.io)", SD T1 "  customDomains: [\"*.github.io\"]\n",
+	    4, "public suffix");
+	cfg = load(SD T1 "  customDomains: [\"*.newco.io\", shop.example.co.uk]\n");
+	test_cond("registered domains under public suffixes may be reserved", cfg != NULL);
+	config_free(cfg);
+	cfg = load(SD T1 "  registryNamespaces: [t1-prod, \"9f2c-uuid\"]\n"
+	    "- name: t2\n");
+	test_cond("registryNamespaces replace the tenant's name", cfg &&
+	    config_tenant_registry_ns(&cfg->tenants[0], "9f2c-uuid") &&
+	    !config_tenant_registry_ns(&cfg->tenants[0], "t1") &&
+	    config_tenant_registry_ns(&cfg->tenants[1], "t2"));
+	test_cond("registry types default: nacos, static, dns; not consul", cfg &&
+	    has(cfg->registry_types, cfg->n_registry_types, "nacos") &&
+	    has(cfg->registry_types, cfg->n_registry_types, "dns") &&
+	    !has(cfg->registry_types, cfg->n_registry_types, "consul"));
+	config_free(cfg);
+	expect_error("a registry namespace that is another tenant's name",
+	    SD T1 "- name: t2\n  registryNamespaces: [t1]\n", 4, "registry namespace \"t1\"");
+	expect_error("two tenants listing one registry namespace",
+	    SD T1 "  registryNamespaces: [shared]\n- name: t2\n  registryNamespaces: [shared]\n", 5,
+	    "registry namespace \"shared\"");
+	expect_error("a registry namespace with a slash", SD T1 "  registryNamespaces: [a/b]\n", 4,
+	    "registry namespace id");
+	expect_error("an unknown registry type", SD "registries:\n  allowedTypes: [kafka]\n" T1, 3,
+	    "registry type");
+	cfg = load(SD "registries:\n  allowedTypes: [nacos, consul]\n" T1);
+	test_cond("registries.allowedTypes as written", cfg && cfg->n_registry_types == 2 &&
+	    has(cfg->registry_types, 2, "consul"));
+	config_free(cfg);
+	expect_error("unknown ingress key", SD "ingress:\n  denied: [x]\n" T1, 3, "unknown key");
+	expect_error("annotation pattern with a space", SD "ingress:\n  deniedAnnotations:\n"
+	    "  - \"a b\"\n" T1, 4, "annotation key pattern");
 	expect_error("entryIngressClass not a name", SD "entryIngressClass: Nginx_1\ntenants: []\n",
 	    2, "not a valid IngressClass name");
 out:

@@ -14,13 +14,14 @@
 #include "jsonget.h"
 #include "kube.h"
 #include "log.h"
+#include "psl.h"
+#include "psl_load.h"
 #include "monotime.h"
 #include "strmap.h"
 
 #define CLAIM_PREFIX   "tg-claim-"
 #define WILD_ESCAPE    "_wild_."
 #define CLAIM_ATTEMPTS 10        /* GET + write rounds before a busy domain is an error */
-#define PSL_LINE_MAX   512
 #define CLAIM_STRIPES  64
 /* When each pattern of a claim ConfigMap was last claimed: a JSON object {data key: unix
  * seconds} in this annotation. The reaper leaves a pattern alone for the grace period after,
@@ -29,7 +30,7 @@
 
 struct claimstore {
 	struct kube_client *kc;
-	struct strmap      *psl;     /* rules as written: "co.uk", "*.ck", "!www.ck" -> (void *)1 */
+	struct psl         *psl;
 	/* One claim of a registrable domain at a time in this process (overlapping patterns
 	 * share their domain); domains hash onto CLAIM_STRIPES locks. */
 	pthread_mutex_t     stripes[CLAIM_STRIPES];
@@ -46,47 +47,6 @@ struct claimstore {
 	pthread_cond_t      reaper_cond;
 };
 
-static int
-psl_load(struct strmap *m, const char *file, char *err, size_t errsz)
-{
-	char line[PSL_LINE_MAX];
-	FILE *f = fopen(file, "r");
-	size_t n = 0;
-
-	if (f == NULL) {
-		snprintf(err, errsz, "public suffix list %s: cannot open it (install the "
-		    "publicsuffix package)", file);
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		size_t len = strcspn(line, " \t\r\n");
-		bool ascii = true;
-		line[len] = '\0';
-		if (len == 0 || strncmp(line, "//", 2) == 0)
-			continue;
-		for (size_t i = 0; i < len; i++)
-			if ((unsigned char)line[i] >= 0x80)
-				ascii = false;
-		if (!ascii)
-			continue;   /* hosts are ASCII here: internationalised rules never match */
-		for (size_t i = 0; i < len; i++)
-			if (line[i] >= 'A' && line[i] <= 'Z')
-				line[i] = (char)(line[i] - 'A' + 'a');
-		if (strmap_set(m, line, (void *)1) != 0) {
-			fclose(f);
-			snprintf(err, errsz, "public suffix list %s: out of memory", file);
-			return -1;
-		}
-		n++;
-	}
-	fclose(f);
-	if (n == 0) {
-		snprintf(err, errsz, "public suffix list %s: no rules in it", file);
-		return -1;
-	}
-	return 0;
-}
-
 /* The lock of registrable domain `reg`. */
 static pthread_mutex_t *
 stripe(struct claimstore *cs, const char *reg)
@@ -98,13 +58,11 @@ struct claimstore *
 claimstore_new(struct kube_client *kc, const char *psl_file, char *err, size_t errsz)
 {
 	struct claimstore *cs = calloc(1, sizeof(*cs));
-	if (cs == NULL || (cs->psl = strmap_new()) == NULL) {
-		free(cs);
+	if (cs == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
-	if (psl_load(cs->psl, psl_file != NULL ? psl_file : CLAIMSTORE_PSL_FILE, err, errsz) != 0) {
-		strmap_free(cs->psl);
+	if ((cs->psl = psl_load(psl_file, err, errsz)) == NULL) {
 		free(cs);
 		return NULL;
 	}
@@ -126,7 +84,7 @@ claimstore_free(struct claimstore *cs)
 	if (cs == NULL)
 		return;
 	claimstore_reaper_stop(cs);
-	strmap_free(cs->psl);
+	psl_free(cs->psl);
 	for (size_t i = 0; i < CLAIM_STRIPES; i++)
 		pthread_mutex_destroy(&cs->stripes[i]);
 	pthread_mutex_destroy(&cs->reaper_lock);
@@ -134,44 +92,10 @@ claimstore_free(struct claimstore *cs)
 	free(cs);
 }
 
-/* Length of the public suffix at the end of `name` (the PSL algorithm, "*" as default rule). */
-static size_t
-public_suffix_len(const struct claimstore *cs, const char *name)
-{
-	char rule[HOST_MAX + 2];
-	size_t len = strlen(name);
-	/* Suffixes from the whole name down to its last label: the first rule found prevails. */
-	for (const char *s = name; s != NULL; s = strchr(s, '.') ? strchr(s, '.') + 1 : NULL) {
-		const char *parent = strchr(s, '.');
-		snprintf(rule, sizeof(rule), "!%s", s);
-		if (strmap_get(cs->psl, rule) != NULL)
-			return parent != NULL ? strlen(parent + 1) : 0;
-		if (strmap_get(cs->psl, s) != NULL)
-			return strlen(s);
-		if (parent != NULL) {
-			snprintf(rule, sizeof(rule), "*.%s", parent + 1);
-			if (strmap_get(cs->psl, rule) != NULL)
-				return strlen(s);
-		}
-	}
-	const char *last = strrchr(name, '.');
-	return last != NULL ? strlen(last + 1) : len;
-}
-
 bool
 claimstore_registrable(const struct claimstore *cs, const char *name, char *out, size_t outsz)
 {
-	size_t len = strlen(name), ps = public_suffix_len(cs, name);
-	if (ps == 0 || ps >= len)
-		return false;
-	/* name[len - ps - 1] is the dot before the suffix: take one more label. */
-	size_t start = len - ps - 1;
-	while (start > 0 && name[start - 1] != '.')
-		start--;
-	if (len - start >= outsz)
-		return false;
-	memcpy(out, name + start, len - start + 1);
-	return true;
+	return psl_registrable(cs->psl, name, out, outsz);
 }
 
 /* ConfigMap data key of a pattern, and back. */

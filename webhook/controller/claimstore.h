@@ -12,7 +12,6 @@ struct kube_client;
 #define CLAIMSTORE_NAMESPACE "tenantguard-system"
 #define CLAIMSTORE_REAP_INTERVAL 5    /* seconds between release rounds (at most the grace) */
 #define CLAIMSTORE_GRACE         60   /* seconds a claim may miss from the live state */
-#define CLAIMSTORE_PSL_FILE  "/usr/share/publicsuffix/public_suffix_list.dat"
 
 /*
  * One ConfigMap per registrable domain, tenantguard-system/tg-claim-<domain>, with one data
@@ -28,7 +27,7 @@ struct claimstore;
 
 /*
  * A store writing through `kc` (borrowed; it must outlive the store), with the public suffix
- * list read from `psl_file` (NULL: CLAIMSTORE_PSL_FILE). NULL with the reason in err.
+ * list read from `psl_file` (NULL: PSL_FILE). NULL with the reason in err.
  */
 struct claimstore *claimstore_new(struct kube_client *kc, const char *psl_file, char *err,
     size_t errsz);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "baseline.h"
+#include "claimfields.h"
 #include "claims.h"
 #include "claimstore.h"
 #include "config.h"
@@ -113,8 +114,8 @@ reconciler_notify(struct reconciler *r, const char *kind, const char *type, cons
 		const struct tenant *t = NULL;
 		if (strcmp(kind, "Namespace") == 0)
 			t = config_namespace_tenant(v.cfg, name);
-		else if ((strcmp(kind, "Ingress") == 0 || strcmp(kind, "HTTPRoute") == 0) &&
-		    v.cfg->route_sync && ns != NULL) {
+		else if (claimfields_kind_of(obj) != CLAIM_KIND_NONE && v.cfg->route_sync &&
+		    ns != NULL) {
 			t = config_namespace_tenant(v.cfg, ns);   /* its hosts feed the routes */
 			what = DUE_ROUTES;
 		}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "claimfields.h"
 #include "kube.h"
 #include "live.h"
 #include "log.h"
@@ -39,7 +40,7 @@ struct informer {
 	unsigned          seed;          /* backoff jitter, this thread's own */
 };
 
-#define N_INFORMERS 7
+#define N_INFORMERS 13
 /* Only what tenantguard manages: its baseline, bridges, routes (tenants cannot set this label
  * on objects the managed-object rule guards, and a removed label reads as a deletion). */
 #define MANAGED_SELECTOR "?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dtenantguard"
@@ -234,6 +235,19 @@ informers_start(struct kube_client *kc, struct live *lv, informer_notify_fn noti
 		{ "Namespace", "/api/v1/namespaces", NULL, NULL },
 		{ "HTTPRoute", "/apis/gateway.networking.k8s.io/v1/httproutes",
 		  "/apis/gateway.networking.k8s.io/v1", "httproutes" },
+		/* Every other kind with a host-binding field (claimfields.h), when served. */
+		{ "GRPCRoute", "/apis/gateway.networking.k8s.io/v1/grpcroutes",
+		  "/apis/gateway.networking.k8s.io/v1", "grpcroutes" },
+		{ "TLSRoute", "/apis/gateway.networking.k8s.io/v1/tlsroutes",
+		  "/apis/gateway.networking.k8s.io/v1", "tlsroutes" },
+		{ "Gateway", "/apis/gateway.networking.k8s.io/v1/gateways",
+		  "/apis/gateway.networking.k8s.io/v1", "gateways" },
+		{ "ListenerSet", "/apis/gateway.networking.k8s.io/v1/listenersets",
+		  "/apis/gateway.networking.k8s.io/v1", "listenersets" },
+		{ "VirtualService", "/apis/networking.istio.io/v1/virtualservices",
+		  "/apis/networking.istio.io/v1", "virtualservices" },
+		{ CLAIMFIELDS_ISTIO_GATEWAY, "/apis/networking.istio.io/v1/gateways",
+		  "/apis/networking.istio.io/v1", "gateways" },
 		{ "Tenant", "/apis/tenantguard.io/v1alpha1/tenants", "/apis/tenantguard.io/v1alpha1",
 		  "tenants" },
 		{ "Service", "/api/v1/services" MANAGED_SELECTOR, NULL, NULL },
