@@ -215,7 +215,7 @@ schema = v["schema"]["openAPIV3Schema"]
 structural(schema, "")
 cond = schema["properties"]["status"]["properties"]["conditions"]["items"]
 assert set(cond["required"]) == {"type", "status", "lastTransitionTime", "reason", "message"}
-validate = load("webhooks.yaml")[0]["webhooks"][0]
+(validate,) = [w for doc in load("webhooks.yaml") if doc["kind"] == "ValidatingWebhookConfiguration" for w in doc["webhooks"]]
 assert any(r["apiGroups"] == ["tenantguard.io"] and r["resources"] == ["tenants"] and
            set(r["operations"]) == {"CREATE", "UPDATE"} for r in validate["rules"])
 rules = [r for doc in load("rbac.yaml") if doc["kind"] in ("ClusterRole", "Role") for r in doc["rules"]]
