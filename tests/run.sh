@@ -34,6 +34,7 @@ run cases "$BUILD"/tests/run_cases tests/cases tests/configs "$patches"
 run patches-python-jsonpatch /usr/bin/python3 tests/tools/check_patches.py "$patches"
 run cli bash tests/cli/test_cli.sh "$BUILD"
 run https python3 tests/https/test_https.py "$BUILD"
+run abuse python3 tests/https/test_abuse.py "$BUILD"
 # A real kube-apiserver: the first run builds it from the Go module proxy (cached afterwards).
 run e2e bash tests/e2e/run_e2e.sh "$BUILD"
 run kube-client bash tests/e2e/run_kube_client.sh "$BUILD"

@@ -1167,7 +1167,16 @@ static struct MHD_Daemon *
 server_start(struct server *s, const struct sockaddr_storage *addr, const char *ca,
     unsigned threads)
 {
-	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	/*
+	 * poll(), not epoll: libmicrohttpd 0.9.75 (Debian 12's, and 0.9.76..1.0.1 alike) keeps a
+	 * connection "read-ready" while gnutls_handshake returns GNUTLS_E_AGAIN (only the record
+	 * layer's EAGAIN clears the flag), so in epoll mode a TLS record that arrives in part (5
+	 * bytes of a header are enough) puts the worker into epoll_wait(..., 0) + recv -> EAGAIN
+	 * until the connection times out: one core per worker for any client that cares to.
+	 * poll() is level-triggered and asks the socket again; with connections bounded per
+	 * client and per worker, its O(connections) scan costs nothing measurable.
+	 */
+	unsigned flags = MHD_USE_TLS | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 	    MHD_USE_ITC;   /* MHD_quiesce_daemon needs the inter-thread channel */
 	gnutls_certificate_retrieve_function3 *cert_cb = tlsreload_retrieve;   /* type-checked */
 	struct MHD_OptionItem opts[16];
