@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <jansson.h>
 #include <limits.h>
 #include <microhttpd.h>
@@ -29,6 +28,7 @@
 #include "claimstore.h"
 #include "config.h"
 #include "config_load.h"
+#include "connlimit.h"
 #include "fileio.h"
 #include "informer.h"
 #include "jsonget.h"
@@ -46,9 +46,7 @@
 #define SERVER_DEFAULT_LISTEN  "0.0.0.0:8443"
 #define SERVER_DEFAULT_THREADS 2u
 #define SERVER_MAX_THREADS     256u
-#define SERVER_BODY_MAX        ((size_t)7 * 1024 * 1024)  /* DESIGN §7: larger bodies get 413 */
 #define SERVER_CONN_LIMIT      1024
-#define SERVER_CONN_TIMEOUT    30                         /* seconds a connection may idle */
 /*
  * Per-connection pool for the request line, headers and the read buffer. The body never
  * lives there (it is copied out chunk by chunk into its own capped buffer), so the pool only
@@ -95,6 +93,8 @@ struct file_stamp {
 struct server {
 	const struct server_opts *opts;
 	bool                      client_auth;
+	size_t                    body_max;   /* larger bodies get 413 */
+	struct connlimit         *limits;
 
 	pthread_mutex_t           snap_lock;  /* guards `snap` (the pointer, not the snapshot) */
 	struct snapshot          *snap;       /* NULL until a config and a state are loaded */
@@ -144,16 +144,17 @@ struct request_ctx {
 	enum route route;
 	bool       answered;   /* a response is queued: ignore whatever else arrives */
 	bool       too_big;
-	char      *body;       /* NUL-terminated, at most SERVER_BODY_MAX bytes */
-	size_t     len, cap;
+	char      *body;       /* NUL-terminated, at most `max` bytes */
+	size_t     len, cap, max;
 	size_t     dropped;    /* bytes read past the cap and thrown away */
 };
 
-/* Per connection, only with client certificates: verified once, not per request. */
+/* Per connection: its limits, and with client certificates the verdict, found once. */
 enum peer_auth { PEER_UNCHECKED, PEER_VERIFIED, PEER_REFUSED };
 
 struct conn_ctx {
-	enum peer_auth auth;
+	enum peer_auth        auth;
+	struct connlimit_conn lim;
 };
 
 /* ---- snapshots ---- */
@@ -658,35 +659,16 @@ peer_verify(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	gnutls_typed_vdata_st purpose = {
-		.type = GNUTLS_DT_KEY_PURPOSE_OID,
-		.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
-	};
-	unsigned status = 0;
-	char peer[NI_MAXHOST];
-	int rc;
+	char peer[NI_MAXHOST], why[512];
 
 	if (ci == NULL || ci->tls_session == NULL) {
 		log_warnx("client certificate: no TLS session");
 		return false;
 	}
-	rc = gnutls_certificate_verify_peers((gnutls_session_t)ci->tls_session, &purpose, 1,
-	    &status);
-	if (rc == 0 && status == 0)
+	if (connlimit_client_verify((gnutls_session_t)ci->tls_session, why, sizeof(why)))
 		return true;
 	peer_name(conn, peer, sizeof(peer));
-	if (rc < 0) {
-		log_warnx("client %s refused: %s", peer, gnutls_strerror(rc));
-	} else {
-		gnutls_datum_t why = { NULL, 0 };
-
-		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0) == 0) {
-			log_warnx("client %s refused: %s", peer, (const char *)why.data);
-			gnutls_free(why.data);
-		} else {
-			log_warnx("client %s refused: certificate status 0x%x", peer, status);
-		}
-	}
+	log_warnx("client %s refused: %s", peer, why);
 	return false;
 }
 
@@ -707,23 +689,40 @@ peer_verified(struct MHD_Connection *conn)
 	return ok;
 }
 
-/* Counts connections; with client certificates, also holds the verdict cache. */
+/* Counts connections and puts each under its limits (connlimit). */
 static void
 server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
 	struct server *s = cls;
+	struct conn_ctx *cc;
 
-	(void)conn;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		metrics_connection();
-		/* A failed allocation only costs the cache: peer_verified then checks each request. */
-		if (s->client_auth)
-			*socket_context = calloc(1, sizeof(struct conn_ctx));
+		/* Without its context a connection would have no deadline: it is refused. */
+		if ((cc = calloc(1, sizeof(*cc))) == NULL)
+			connlimit_refuse(conn);
+		else
+			(void)connlimit_conn_start(s->limits, &cc->lim, conn);
+		*socket_context = cc;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		free(*socket_context);
+		cc = *socket_context;
+		if (cc != NULL)
+			connlimit_conn_end(&cc->lim);
+		free(cc);
 		*socket_context = NULL;
 	}
+}
+
+/* The connection's limits, or NULL. */
+static struct connlimit_conn *
+conn_limits(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_ctx *cc = ci != NULL ? ci->socket_context : NULL;
+
+	return cc != NULL ? &cc->lim : NULL;
 }
 
 /* ---- requests ---- */
@@ -744,9 +743,9 @@ content_type_json(const char *ct)
 	return n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0;
 }
 
-/* Content-Length as a number capped at SERVER_BODY_MAX + 1; -1 when absent or not a number. */
+/* Content-Length as a number capped at 2 * max + 1; -1 when absent or not a number. */
 static long long
-content_length(struct MHD_Connection *conn)
+content_length(struct MHD_Connection *conn, size_t max)
 {
 	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -755,8 +754,8 @@ content_length(struct MHD_Connection *conn)
 	if (v == NULL || *v == '\0')
 		return -1;
 	for (; *v >= '0' && *v <= '9'; v++)
-		if ((n = n * 10 + (*v - '0')) > (long long)SERVER_BODY_MAX)
-			n = (long long)SERVER_BODY_MAX + 1;   /* keeps scanning without overflow */
+		if ((n = n * 10 + (*v - '0')) > 2 * (long long)max)
+			n = 2 * (long long)max + 1;   /* keeps scanning without overflow */
 	return *v == '\0' ? n : -1;
 }
 
@@ -772,8 +771,8 @@ body_reserve(struct request_ctx *rq, size_t want)
 	ncap = rq->cap < 16384 ? 16384 : rq->cap * 2;
 	if (ncap < want + 1)
 		ncap = want + 1;
-	if (ncap > SERVER_BODY_MAX + 1)
-		ncap = SERVER_BODY_MAX + 1;
+	if (ncap > rq->max + 1)
+		ncap = rq->max + 1;
 	if ((nb = realloc(rq->body, ncap)) == NULL)
 		return -1;
 	rq->body = nb;
@@ -797,14 +796,14 @@ body_free(struct request_ctx *rq)
 static enum MHD_Result
 body_append(struct request_ctx *rq, const char *data, size_t n)
 {
-	if (!rq->too_big && n > SERVER_BODY_MAX - rq->len) {
+	if (!rq->too_big && n > rq->max - rq->len) {
 		rq->too_big = true;
 		rq->dropped = rq->len;
 		body_free(rq);
 	}
 	if (rq->too_big) {
 		rq->dropped += n;
-		return rq->dropped > 2 * SERVER_BODY_MAX ? MHD_NO : MHD_YES;
+		return rq->dropped > 2 * rq->max ? MHD_NO : MHD_YES;
 	}
 	if (body_reserve(rq, rq->len + n) != 0) {
 		log_warnx("request body: out of memory");
@@ -872,7 +871,7 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		snapshot_put(sn);
 	}
-	body_free(rq);   /* up to 7 MiB that the response no longer needs */
+	body_free(rq);   /* up to body_max bytes that the response no longer needs */
 	us = micros_between(&t0, &t1);
 
 	if (rs == REVIEW_OK && out != NULL) {
@@ -941,6 +940,7 @@ request_begin(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 	bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	bool is_probe;
+	const char *expect;
 	long long cl;
 
 	rq->route = rd != NULL ? rd->route : ROUTE_NONE;
@@ -962,10 +962,22 @@ request_begin(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 	    MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return respond_error(s, conn, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
 		    "Content-Type must be application/json");
-	cl = content_length(conn);
-	if (cl > (long long)SERVER_BODY_MAX)
+	cl = content_length(conn, rq->max);
+	/*
+	 * Refused before the body only when the client waits for a go-ahead (Expect:
+	 * 100-continue) or the body is far too large: answering while the client is still
+	 * sending makes the kernel reset the connection over the unread body, and the client
+	 * loses the 413. Up to twice the cap the body is read, dropped, then answered.
+	 */
+	expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	if (cl > 2 * (long long)rq->max ||
+	    (cl > (long long)rq->max && expect != NULL && strcasecmp(expect, "100-continue") == 0))
 		return respond_error(s, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-		    "request body larger than %zu bytes", SERVER_BODY_MAX);
+		    "request body larger than %zu bytes", rq->max);
+	if (cl > (long long)rq->max) {
+		rq->too_big = true;
+		return MHD_YES;
+	}
 	/* The announced size in one allocation instead of a series of reallocs. */
 	if (cl > 0 && body_reserve(rq, (size_t)cl) != 0) {
 		log_warnx("request body: out of memory");
@@ -981,9 +993,10 @@ request_finish(struct server *s, struct MHD_Connection *conn, struct request_ctx
 	struct snapshot *sn;
 	bool ready;
 
+	connlimit_body_done(conn_limits(conn));
 	if (rq->too_big)
 		return respond_error(s, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-		    "request body larger than %zu bytes", SERVER_BODY_MAX);
+		    "request body larger than %zu bytes", rq->max);
 	switch (rq->route) {
 	case ROUTE_VALIDATE:
 	case ROUTE_MUTATE:
@@ -1023,7 +1036,9 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 			return MHD_NO;
 		}
 		*req_cls = rq;
+		rq->max = s->body_max;
 		atomic_fetch_add(&s->active, 1);
+		connlimit_headers_done(conn_limits(conn));
 		return request_begin(s, conn, rq, url, method);
 	}
 	if (rq->answered) {
@@ -1046,8 +1061,8 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct server *s = cls;
 	struct request_ctx *rq = *req_cls;
 
-	(void)conn;
 	(void)toe;
+	connlimit_request_done(conn_limits(conn));
 	if (rq == NULL)
 		return;
 	body_free(rq);
@@ -1200,7 +1215,7 @@ server_start(struct server *s, const struct sockaddr_storage *addr, const char *
 	if (threads > 1)
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, SERVER_CONN_LIMIT, NULL);
-	OPT(MHD_OPTION_CONNECTION_TIMEOUT, SERVER_CONN_TIMEOUT, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, connlimit_opts(s->limits)->idle_secs, NULL);
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_CONN_MEMORY, NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, server_completed, s);
 	OPT(MHD_OPTION_NOTIFY_CONNECTION, server_connection, s);
@@ -1303,7 +1318,9 @@ live_open(struct server *s)
 int
 server_run(const struct server_opts *o)
 {
-	struct server s = { .opts = o, .client_auth = o->client_ca != NULL };
+	struct server s = { .opts = o, .client_auth = o->client_ca != NULL,
+	    .body_max = o->body_max != 0 ? o->body_max : SERVER_DEFAULT_BODY_MAX };
+	struct connlimit_opts lim = o->limits;
 	const char *listen = o->listen != NULL ? o->listen : SERVER_DEFAULT_LISTEN;
 	unsigned threads = o->threads != 0 ? o->threads : SERVER_DEFAULT_THREADS;
 	char *ca = NULL, err[PATH_MAX + 1024];
@@ -1387,6 +1404,11 @@ server_run(const struct server_opts *o)
 		    grace, every);
 	}
 
+	lim.cert_handshake = lim.cert_handshake && s.client_auth;
+	if ((s.limits = connlimit_new(&lim)) == NULL) {
+		log_warnx("out of memory");
+		goto out;
+	}
 	if ((d = server_start(&s, &addr, ca, threads)) == NULL) {
 		log_warnx("cannot serve HTTPS on %s (the reason is logged above)", listen);
 		goto out;
@@ -1394,6 +1416,14 @@ server_run(const struct server_opts *o)
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	log_info("listening on %s (port %u), %u threads, client certificates %s", listen,
 	    di != NULL ? (unsigned)di->port : 0u, threads, ca != NULL ? "required" : "not asked");
+	{
+		const struct connlimit_opts *l = connlimit_opts(s.limits);
+
+		log_info("limits: %u connections per address (0: none), %u s for the handshake and "
+		    "headers, %u s per request, %u s idle, bodies up to %zu bytes%s", l->per_ip,
+		    l->header_secs, l->request_secs, l->idle_secs, s.body_max, l->cert_handshake ?
+		    ", no valid client certificate: closed at the handshake" : "");
+	}
 
 	/*
 	 * The main thread waits for signals and, once a second, looks for changed files: the
@@ -1429,6 +1459,7 @@ out:
 	snapshot_put(s.snap);
 	cref_put(s.cref);
 	tlsreload_clear();   /* the daemon, and every session with it, is gone by now */
+	connlimit_free(s.limits);
 	pem_free(ca, ca_len);
 	free(s.tenants_seen);
 	strmap_free(s.tenant_gens);

@@ -3,6 +3,9 @@
 #ifndef TG_SERVER_H
 #define TG_SERVER_H
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "connlimit.h"
 
 /* Every string is borrowed for the duration of server_run. */
 struct server_opts {
@@ -20,10 +23,20 @@ struct server_opts {
 	unsigned    threads;      /* worker threads; 0: 2 */
 	bool        no_reconcile; /* live state without the tenant reconciler (and its Lease) */
 	unsigned    lease_seconds;/* the reconciler's Lease duration; 0: leader.c's default */
+	struct connlimit_opts limits;   /* per-address limit, deadlines (connlimit.h) */
+	size_t      body_max;     /* request body cap in bytes; 0: SERVER_DEFAULT_BODY_MAX */
 };
 
 /*
- * Serves /validate, /mutate (POST application/json, at most 7 MiB), /healthz, /readyz and
+ * What the apiserver can send: etcd refuses a value over 1.5 MiB (--max-request-bytes), and
+ * an UPDATE review carries the object and its oldObject, each at most that much as JSON for
+ * JSON-stored kinds (CRDs: HTTPRoute, Tenant); a Secret's data is capped at 1 MiB, 1.33 MiB
+ * in base64, so 2.7 MiB for both. 3 MiB of objects plus the review's envelope fits in 4 MiB.
+ */
+#define SERVER_DEFAULT_BODY_MAX ((size_t)4 * 1024 * 1024)
+
+/*
+ * Serves /validate, /mutate (POST application/json, at most body_max bytes), /healthz, /readyz and
  * /metrics until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish
  * (up to 25 s) and returns 0. Every second it reloads the config and state files when they
  * changed (SIGHUP forces it); a bad new file keeps the last good snapshot. The TLS certificate
