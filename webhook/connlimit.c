@@ -17,6 +17,8 @@
 #include "metrics.h"
 #include "strmap.h"
 
+#define CONNLIMIT_CLOCK_SLACK_MS 250
+
 struct connlimit {
 	struct connlimit_opts o;
 	pthread_mutex_t       lock;       /* guards per_addr and peak */
@@ -347,8 +349,11 @@ connlimit_conn_end(struct connlimit_conn *c)
 {
 	if (c == NULL || c->cl == NULL)
 		return;
-	/* Closed by libmicrohttpd's timeout, which arm() set to the deadline: a silent client. */
-	if (!c->refused && overdue(c, mono_ms()))
+	/*
+	 * Closed by libmicrohttpd's timeout, which arm() set to the deadline: a silent client.
+	 * Its clock started a little before ours (at accept), hence the slack.
+	 */
+	if (!c->refused && overdue(c, mono_ms() + CONNLIMIT_CLOCK_SLACK_MS))
 		cut(c, phase_reason(c));
 	if (c->counted)
 		slot_give(c->cl, c->addr);

@@ -484,9 +484,9 @@ def metrics_checks(port):
     check("metrics count the denial by rule", denied_counted)
 
 
-def client_cert_checks(tmp, certs):
-    # A client certificate from the serving CA, one from another CA, and the serving
-    # certificate itself (same CA, but not for client authentication).
+def make_client_certs(tmp, certs):
+    """A client certificate from the serving CA and one from another CA, as
+    (good_crt, good_key, rogue_crt, rogue_key); None (reported) when openssl fails."""
     cdir = os.path.join(tmp, "client")
     os.makedirs(cdir)
     ext = os.path.join(cdir, "ext.cnf")
@@ -502,15 +502,24 @@ def client_cert_checks(tmp, certs):
         r = run(cmd)
         if r.returncode != 0:
             report("client certificate setup", False, r.stderr.decode()[-300:])
-            return
+            return None
     rogue_crt, rogue_key = os.path.join(cdir, "rogue.crt"), os.path.join(cdir, "rogue.key")
     r = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
              "-nodes", "-keyout", rogue_key, "-subj", "/CN=rogue", "-days", "1",
              "-addext", "extendedKeyUsage=clientAuth", "-out", rogue_crt])
     if r.returncode != 0:
         report("client certificate setup", False, r.stderr.decode()[-300:])
-        return
+        return None
+    return good_crt, good_key, rogue_crt, rogue_key
 
+
+def client_cert_checks(tmp, certs):
+    # A client certificate from the serving CA, one from another CA, and the serving
+    # certificate itself (same CA, but not for client authentication).
+    made = make_client_certs(tmp, certs)
+    if made is None:
+        return
+    good_crt, good_key, rogue_crt, rogue_key = made
     srv = Server(tmp, "mtls", certs, ["--client-ca", CA])
     try:
         port = srv.port
