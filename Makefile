@@ -12,6 +12,11 @@ ifeq ($(SAN),1)
 BASEFLAGS:= -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=undefined -Iwebhook -Iwebhook/kube -Iwebhook/controller -Ipolicies -Icerts
 endif
+# libFuzzer harnesses (tests/fuzz/): clang, with the library rebuilt for them in build/fuzz.
+ifeq ($(FUZZ),1)
+BASEFLAGS:= -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+            -fno-sanitize-recover=undefined -Iwebhook -Iwebhook/kube -Iwebhook/controller -Ipolicies -Icerts
+endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(WARN) $(BASEFLAGS) $(PKG_CFLAGS) $(CFLAGS)
@@ -25,7 +30,14 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 BENCH_BIN:= $(BUILD)/bench/bench_review
 
-.PHONY: all deps install-deps run test test-run bench clean manifests
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BUILD ?= build/fuzz
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+# clang and its libFuzzer runtime, only for the fuzz targets (Debian 12: LLVM 14).
+FUZZ_PKGS := clang libclang-rt-14-dev
+FUZZ_SECS ?= 600
+
+.PHONY: all deps install-deps run test test-run bench clean manifests fuzz fuzz-build
 all: deps $(BUILD)/tenantguard
 
 # Installs whatever Debian package is missing; a no-op on a prepared machine (DEPS=skip: never).
@@ -62,6 +74,18 @@ $(BUILD)/tests/%: tests/tools/%.c $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
 
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libtenantguard.a
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
+
+fuzz-build:
+	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps DEB_PKGS="$(FUZZ_PKGS)"
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang FUZZ=1 $(FUZZ_BIN)
+
+# Every harness for FUZZ_SECS seconds (default 600) from its corpus in $(FUZZ_BUILD)/corpus,
+# seeded from tests/cases; prints the executions per harness. `make test` runs each briefly.
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECS)
+
 $(BENCH_BIN): bench/bench_review.c $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
@@ -86,6 +110,7 @@ manifests: all
 # what `make run` and the image ship.
 test: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory fuzz-build
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test-run
 
 test-run: $(BUILD)/tenantguard $(UNIT_BIN) $(TOOL_BIN)

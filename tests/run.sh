@@ -35,6 +35,8 @@ run patches-python-jsonpatch /usr/bin/python3 tests/tools/check_patches.py "$pat
 run cli bash tests/cli/test_cli.sh "$BUILD"
 run https python3 tests/https/test_https.py "$BUILD"
 run abuse python3 tests/https/test_abuse.py "$BUILD"
+# libFuzzer harnesses (make fuzz-build), each a few seconds from its seeds: a regression smoke.
+run fuzz-smoke bash tests/fuzz/run.sh "${FUZZ_BUILD:-build/fuzz}" smoke
 # A real kube-apiserver: the first run builds it from the Go module proxy (cached afterwards).
 run e2e bash tests/e2e/run_e2e.sh "$BUILD"
 run kube-client bash tests/e2e/run_kube_client.sh "$BUILD"
