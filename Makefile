@@ -37,7 +37,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 FUZZ_PKGS := clang libclang-rt-14-dev
 FUZZ_SECS ?= 600
 
-.PHONY: all deps install-deps run test test-run bench clean manifests fuzz fuzz-build
+.PHONY: all deps install-deps run test test-run bench clean manifests fuzz fuzz-build soak
 all: deps $(BUILD)/tenantguard
 
 # Installs whatever Debian package is missing; a no-op on a prepared machine (DEPS=skip: never).
@@ -85,6 +85,12 @@ fuzz-build:
 # seeded from tests/cases; prints the executions per harness. `make test` runs each briefly.
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECS)
+
+# Reviews, config rewrites and certificate rotations for SOAK_SECS (default 10 min) against
+# the optimised build; `make test` runs 60 s of it under the sanitizers.
+SOAK_SECS ?= 600
+soak: all
+	@python3 tests/https/soak.py $(BUILD) $(SOAK_SECS)
 
 $(BENCH_BIN): bench/bench_review.c $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)

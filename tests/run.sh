@@ -37,6 +37,8 @@ run https python3 tests/https/test_https.py "$BUILD"
 run abuse python3 tests/https/test_abuse.py "$BUILD"
 # libFuzzer harnesses (make fuzz-build), each a few seconds from its seeds: a regression smoke.
 run fuzz-smoke bash tests/fuzz/run.sh "${FUZZ_BUILD:-build/fuzz}" smoke
+# 60 s of reviews, config rewrites and certificate rotations (make soak: 10 min).
+run soak python3 tests/https/soak.py "$BUILD" 60
 # A real kube-apiserver: the first run builds it from the Go module proxy (cached afterwards).
 run e2e bash tests/e2e/run_e2e.sh "$BUILD"
 run kube-client bash tests/e2e/run_kube_client.sh "$BUILD"
