@@ -17,6 +17,7 @@
 #include "server.h"
 #include "state.h"
 #include "state_load.h"
+#include "vap.h"
 #include "yamljson.h"
 
 #define TENANTGUARD_VERSION "0.1.0"
@@ -35,6 +36,7 @@ usage(FILE *f)
 	    "       tenantguard check-config F\n"
 	    "       tenantguard render baseline TENANT [--config F] [--output yaml|json]\n"
 	    "       tenantguard render bridges [--config F] [--output yaml|json]\n"
+	    "       tenantguard render policies [--config F] [--output yaml|json]\n"
 	    "       tenantguard certs --out DIR [--service S] [--namespace NS] [--cluster-domain D]\n"
 	    "                         [--days N] [--renew-before DURATION]\n"
 	    "       tenantguard version\n");
@@ -213,7 +215,9 @@ cmd_render(int argc, char **argv)
 	bool baseline = optind < argc && strcmp(argv[optind], "baseline") == 0 &&
 	    argc - optind == 2;
 	bool bridges = optind < argc && strcmp(argv[optind], "bridges") == 0 && argc - optind == 1;
-	if ((!baseline && !bridges) || (strcmp(output, "yaml") != 0 && strcmp(output, "json") != 0)) {
+	bool policies = optind < argc && strcmp(argv[optind], "policies") == 0 &&
+	    argc - optind == 1;
+	if ((!baseline && !bridges && !policies) || (strcmp(output, "yaml") != 0 && strcmp(output, "json") != 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -230,6 +234,8 @@ cmd_render(int argc, char **argv)
 			goto out;
 		}
 		objs = baseline_objects(cfg, t);
+	} else if (policies) {
+		objs = vap_policies(cfg);
 	} else {
 		objs = baseline_bridges(cfg);
 	}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# While tenantguard is away: the ValidatingAdmissionPolicies from `tenantguard render policies`
+# make the apiserver itself refuse what the stateless rules refuse, with the same [rule-id]
+# message, and the shipped webhooks' matchConditions keep requests tenantguard never decides
+# on (a Secret that is not kubernetes.io/tls) away from it, so they still go through while a
+# TLS Secret, which tenantguard must check, fails closed. Last line: "N passed, N failed".
+#   usage: tests/e2e/run_vap.sh BUILD_DIR
+set -uo pipefail
+e2e=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-build/asan}" && pwd)
+tg=$build/tenantguard
+obj=$e2e/objects
+. "$e2e/lib.sh"
+
+e2e_cluster_up vap
+dir=$TENANTGUARD_CLUSTER_DIR
+
+expect "render policies prints the policies and their bindings" allow sh -c \
+    '"$0" render policies >"$1" && grep -c "^kind: ValidatingAdmissionPolicy" "$1" | grep -qx 2' "$tg" "$dir/vap.yaml"
+expect "the apiserver takes them" allow admin apply -f "$dir/vap.yaml"
+# Policies reach the admission chain asynchronously; wait until one decides.
+for _ in $(seq 100); do
+	alice apply --dry-run=server -f "$obj/loadbalancer.yaml" 2>&1 | grep -q 'service-type' && break
+	sleep 0.2
+done
+
+# No webhook registered at all: the apiserver alone.
+expect "tenantguard away: a LoadBalancer in a tenant namespace is refused by the apiserver" \
+    deny:'ValidatingAdmissionPolicy .tenantguard-service-type.* denied request: \[service-type\] Service tenant1-gateway/public: type LoadBalancer' \
+    alice apply -f "$obj/loadbalancer.yaml"
+expect "tenantguard away: externalIPs are refused by the apiserver" \
+    deny:'denied request: \[service-external-ips\] Service tenant1-gateway/' alice apply -f "$obj/external-ips.yaml"
+expect "a ClusterIP Service is still allowed" allow alice apply -f "$obj/clusterip.yaml"
+expect "a LoadBalancer outside tenant namespaces is not the policy's business" allow \
+    admin -n higress-system create service loadbalancer lb --tcp=80:80
+expect "an update that keeps a pre-existing type is let through, as tenantguard grandfathers it" allow sh -c \
+    '"$0" --kubeconfig "$1" -n higress-system annotate service lb team=blue' "$KUBECTL" "$KUBECONFIG_ADMIN"
+
+# The shipped webhooks registered, pointing at a tenantguard that is not running.
+"$tg" certs --out "$dir/tg" >"$dir/tg-cabundle" 2>/dev/null || { bad "tenantguard certs"; summary; exit 1; }
+tg_webhooks "127.0.0.1:$(freeport)" "$(cat "$dir/tg-cabundle")" "$dir/webhooks.yaml"
+expect "the shipped webhooks register (tenantguard stopped)" allow admin apply -f "$dir/webhooks.yaml"
+for _ in $(seq 100); do
+	alice -n tenant1-gateway create secret tls probe-tls --cert="$dir/tg/tls.crt" \
+	    --key="$dir/tg/tls.key" --dry-run=server 2>&1 | grep -q 'failed calling webhook' && break
+	sleep 0.2
+done
+expect "webhook down: the LoadBalancer is still refused with the policy's [service-type] message" \
+    deny:'denied request: \[service-type\]' alice apply -f "$obj/loadbalancer.yaml"
+expect "webhook down: an Opaque Secret never reaches it (matchConditions) and is created" allow \
+    alice -n tenant1-gateway create secret generic app-config --from-literal=k=v
+expect "webhook down: a kubernetes.io/tls Secret fails closed" deny:'failed calling webhook' \
+    alice -n tenant1-gateway create secret tls site-tls --cert="$dir/tg/tls.crt" --key="$dir/tg/tls.key"
+expect "webhook down: a Service tenantguard must see fails closed too" deny:'failed calling webhook' \
+    alice -n tenant1-gateway create service clusterip other --tcp=81:81
+summary
+[ "$fail" -eq 0 ]
