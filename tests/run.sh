@@ -49,6 +49,7 @@ run restart bash tests/e2e/run_restart.sh "$BUILD"
 run leader bash tests/e2e/run_leader.sh "$BUILD"
 run tenants bash tests/e2e/run_tenants.sh "$BUILD"
 run vap bash tests/e2e/run_vap.sh "$BUILD"
+run faults bash tests/e2e/run_faults.sh "$BUILD"
 
 total_fail=$((total_fail + broken))
 echo "$total_pass passed, $total_fail failed"
