@@ -78,9 +78,16 @@ def main():
                                                   "items": st}).encode())
                 seeds["ndjson"].append(b"\x05" + b"".join(
                     json.dumps({"type": "ADDED", "object": o}).encode() + b"\n" for o in st))
-                seeds["kube"].append(json.dumps({"kind": "IngressList", "apiVersion": "v1",
-                                                 "metadata": {"resourceVersion": "7"},
-                                                 "items": st}).encode())
+                # fuzz_kube: first byte 7 = a WATCH stream, anything else a LIST page.
+                seeds["kube"].append(b"\x00" + json.dumps({
+                    "kind": "IngressList", "apiVersion": "v1",
+                    "metadata": {"resourceVersion": "7"}, "items": st}).encode())
+                seeds["kube"].append(b"\x07" + b"".join(json.dumps(
+                    {"type": t, "object": {**o, "metadata": {**(o.get("metadata") or {}),
+                                                             "resourceVersion": str(i + 2)}}}
+                ).encode() + b"\n" for i, (t, o) in enumerate(zip(
+                    ("ADDED", "MODIFIED", "DELETED") * len(st), st))) +
+                    b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"99"}}}\n')
             hosts_in(case, hosts)
     hl = sorted(hosts)
     for a, b in zip(hl, hl[1:] + hl[:1]):
