@@ -38,7 +38,8 @@ expect "an update that keeps a pre-existing type is let through, as tenantguard 
 
 # The shipped webhooks registered, pointing at a tenantguard that is not running.
 "$tg" certs --out "$dir/tg" >"$dir/tg-cabundle" 2>/dev/null || { bad "tenantguard certs"; summary; exit 1; }
-tg_webhooks "127.0.0.1:$(freeport)" "$(cat "$dir/tg-cabundle")" "$dir/webhooks.yaml"
+wport=$(freeport)
+tg_webhooks "127.0.0.1:$wport" "$(cat "$dir/tg-cabundle")" "$dir/webhooks.yaml"
 expect "the shipped webhooks register (tenantguard stopped)" allow admin apply -f "$dir/webhooks.yaml"
 for _ in $(seq 100); do
 	alice -n tenant1-gateway create secret tls probe-tls --cert="$dir/tg/tls.crt" \
@@ -53,5 +54,21 @@ expect "webhook down: a kubernetes.io/tls Secret fails closed" deny:'failed call
     alice -n tenant1-gateway create secret tls site-tls --cert="$dir/tg/tls.crt" --key="$dir/tg/tls.key"
 expect "webhook down: a Service tenantguard must see fails closed too" deny:'failed calling webhook' \
     alice -n tenant1-gateway create service clusterip other --tcp=81:81
+
+# tenantguard back: how many connections does the apiserver open for concurrent writes? (What
+# --max-conns-per-ip must leave room for; the figure is printed, the bound only checked.)
+setsid "$tg" serve --listen "127.0.0.1:$wport" --tls-cert "$dir/tg/tls.crt" --tls-key "$dir/tg/tls.key" \
+    </dev/null >>"$dir/tenantguard.log" 2>&1 &
+echo $! >>"$TENANTGUARD_CLUSTER_PIDS"
+tg_wait_ready "$wport" || bad "tenantguard serve did not get ready"
+for i in $(seq 40); do
+	alice -n tenant1-gateway create service clusterip "c$i" --tcp=80:80 >"$dir/c$i.out" 2>&1 &
+done
+wait
+created=$(grep -l 'created' "$dir"/c*.out | wc -l)
+peak=$(curl -sk "https://127.0.0.1:$wport/metrics" | sed -n 's/^tenantguard_http_connections_per_address_peak //p')
+[ "$created" = 40 ] && [ -n "$peak" ] && [ "$peak" -le 128 ] &&
+	ok "tenantguard back: 40 concurrent Service writes allowed; the apiserver held at most $peak connections at once (--max-conns-per-ip default 128)" ||
+	bad "tenantguard back: $created of 40 writes, peak ${peak:-?} connections"
 summary
 [ "$fail" -eq 0 ]
