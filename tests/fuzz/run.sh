@@ -33,5 +33,8 @@ for bin in "$build"/fuzz_*; do
 		failed=$((failed + 1))
 	fi
 done
+if [ $((passed + failed)) -eq 0 ]; then
+	echo "FAIL no harness in $build (make fuzz-build)"; failed=1
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
