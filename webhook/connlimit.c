@@ -26,6 +26,14 @@ struct connlimit {
 	unsigned              peak;
 };
 
+/*
+ * Per worker thread (libmicrohttpd keeps a connection on the thread that accepted it, and
+ * calls every hook of it there): its connections, and how long it has been busy in access
+ * callbacks, which deadlines do not count.
+ */
+static _Thread_local struct connlimit_conn *thread_conns;
+static _Thread_local int64_t thread_stall_ms, thread_work_start;
+
 static int64_t
 mono_ms(void)
 {
@@ -99,24 +107,41 @@ phase_reason(const struct connlimit_conn *c)
 	    c->phase == CONNLIMIT_HEADERS ? METRICS_CUT_HEADERS : METRICS_CUT_REQUEST;
 }
 
+/* Time the client has had since its deadline started, the worker's stalls left out. */
+static int64_t
+elapsed(const struct connlimit_conn *c, int64_t now)
+{
+	return now - c->start_ms - (thread_stall_ms - c->stall_ms);
+}
+
 static bool
 overdue(const struct connlimit_conn *c, int64_t now)
 {
 	int64_t budget = phase_budget_ms(c);
 
-	return budget > 0 && now - c->start_ms >= budget;
+	return budget > 0 && elapsed(c, now) >= budget;
+}
+
+/* A new deadline starts now. */
+static void
+restart(struct connlimit_conn *c, int64_t now)
+{
+	c->start_ms = now;
+	c->stall_ms = thread_stall_ms;
 }
 
 /*
- * libmicrohttpd's timeout counts from the last byte read: set to what is left of the
- * deadline (rounded up to its whole seconds), it also closes a connection that goes silent.
- * A trickle resets that timer, so the transport (tl_pull) checks the deadline on every read.
+ * libmicrohttpd's timeout counts from its last activity (io_ms): set to what is left of the
+ * deadline from there (rounded up to whole seconds), it also closes a connection that goes
+ * silent. A trickle resets that timer, so the transport (tl_pull) checks the deadline on
+ * every read.
  */
 static void
 arm(struct connlimit_conn *c, int64_t now)
 {
 	int64_t budget = phase_budget_ms(c);
-	int64_t left = budget > 0 ? c->start_ms + budget - now : (int64_t)c->cl->o.idle_secs * 1000;
+	int64_t left = budget > 0 ? budget - elapsed(c, now) + (now - c->io_ms) :
+	    (int64_t)c->cl->o.idle_secs * 1000;
 	unsigned secs = left <= 1000 ? 1u : (unsigned)((left + 999) / 1000);
 
 	MHD_set_connection_option(c->conn, MHD_CONNECTION_OPTION_TIMEOUT, secs);
@@ -147,10 +172,13 @@ tl_pull(gnutls_transport_ptr_t p, void *buf, size_t n)
 		return -1;
 	}
 	r = recv(c->fd, buf, n, 0);
+	/* libmicrohttpd counts no activity during the handshake, only from its end. */
+	if (r > 0 && c->phase != CONNLIMIT_HANDSHAKE)
+		c->io_ms = now;
 	if (r > 0 && c->phase == CONNLIMIT_IDLE) {
 		/* A kept-alive connection's next request starts with its first byte. */
 		c->phase = CONNLIMIT_HEADERS;
-		c->start_ms = now;
+		restart(c, now);
 		arm(c, now);
 	}
 	return r;
@@ -233,7 +261,8 @@ tl_handshake_done(gnutls_session_t session, unsigned htype, unsigned when, unsig
 		return GNUTLS_E_CERTIFICATE_ERROR;
 	}
 	c->phase = CONNLIMIT_HEADERS;
-	arm(c, mono_ms());
+	c->io_ms = mono_ms();   /* libmicrohttpd's activity mark once the handshake is done */
+	arm(c, c->io_ms);
 	return 0;
 }
 
@@ -320,7 +349,8 @@ connlimit_conn_start(struct connlimit *cl, struct connlimit_conn *c, struct MHD_
 	c->conn = conn;
 	c->fd = fd != NULL ? fd->connect_fd : -1;
 	c->phase = CONNLIMIT_HANDSHAKE;
-	c->start_ms = mono_ms();
+	restart(c, mono_ms());
+	c->io_ms = c->start_ms;
 	addr_text(conn, c->addr, sizeof(c->addr));
 	if (c->fd < 0 || tls == NULL || tls->tls_session == NULL) {
 		refuse(c);
@@ -333,6 +363,10 @@ connlimit_conn_start(struct connlimit *cl, struct connlimit_conn *c, struct MHD_
 		return -1;
 	}
 	c->counted = true;
+	c->next = thread_conns;
+	if (thread_conns != NULL)
+		thread_conns->prev = c;
+	thread_conns = c;
 	gnutls_transport_set_ptr(c->session, c);
 	gnutls_transport_set_pull_function(c->session, tl_pull);
 	gnutls_transport_set_pull_timeout_function(c->session, tl_pull_timeout);
@@ -355,9 +389,43 @@ connlimit_conn_end(struct connlimit_conn *c)
 	 */
 	if (!c->refused && overdue(c, mono_ms() + CONNLIMIT_CLOCK_SLACK_MS))
 		cut(c, phase_reason(c));
-	if (c->counted)
+	if (c->counted) {
 		slot_give(c->cl, c->addr);
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			thread_conns = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+	}
 	c->counted = false;
+}
+
+void
+connlimit_work_begin(void)
+{
+	thread_work_start = mono_ms();
+}
+
+/* The stall is over: every connection of this worker gets its timeout pushed out by it. */
+void
+connlimit_work_end(void)
+{
+	int64_t now = mono_ms();
+
+	thread_stall_ms += now - thread_work_start;
+	for (struct connlimit_conn *c = thread_conns; c != NULL; c = c->next)
+		if (!c->refused && phase_budget_ms(c) > 0)
+			arm(c, now);
+}
+
+void
+connlimit_request_since(const struct connlimit_conn *c, struct timespec *out)
+{
+	int64_t ms = c != NULL && c->cl != NULL ? c->start_ms : mono_ms();
+
+	out->tv_sec = (time_t)(ms / 1000);
+	out->tv_nsec = (long)(ms % 1000) * 1000000L;
 }
 
 void
@@ -368,7 +436,7 @@ connlimit_headers_done(struct connlimit_conn *c)
 	if (c == NULL || c->cl == NULL)
 		return;
 	if (c->phase == CONNLIMIT_IDLE || c->phase == CONNLIMIT_ANSWERING)
-		c->start_ms = now;   /* a request read out of what the last one left buffered */
+		restart(c, now);   /* a request read out of what the last one left buffered */
 	c->phase = CONNLIMIT_BODY;
 	arm(c, now);
 }

@@ -43,6 +43,9 @@ struct connlimit_conn {
 	int                     fd;
 	enum connlimit_phase    phase;
 	int64_t                 start_ms;    /* when the current deadline started */
+	int64_t                 stall_ms;    /* the worker's stalls before it (connlimit_work_*) */
+	int64_t                 io_ms;       /* libmicrohttpd's last activity, as it counts it */
+	struct connlimit_conn  *prev, *next; /* the worker thread's connections */
 	bool                    counted;     /* holds one of its address's slots */
 	bool                    refused;     /* refused or cut: every read fails */
 	char                    addr[48];    /* numeric address, the per-address key */
@@ -69,12 +72,23 @@ void connlimit_refuse(struct MHD_Connection *conn);
 /* At MHD_CONNECTION_NOTIFY_CLOSED: gives the address's slot back, counts a silent cut. */
 void connlimit_conn_end(struct connlimit_conn *c);
 
+/* When the current request arrived (CLOCK_MONOTONIC): its first byte, or the accept. */
+void connlimit_request_since(const struct connlimit_conn *c, struct timespec *out);
+
 /* The request's headers are in (the first access callback): the request deadline runs on. */
 void connlimit_headers_done(struct connlimit_conn *c);
 /* The body is complete (the last access callback): nothing more to read for this request. */
 void connlimit_body_done(struct connlimit_conn *c);
 /* The request completed (MHD_OPTION_NOTIFY_COMPLETED): the connection idles until the next. */
 void connlimit_request_done(struct connlimit_conn *c);
+
+/*
+ * Around an access callback that may take long (a review, a claim written to the apiserver):
+ * the worker reads no other connection meanwhile, and that time does not count against
+ * their deadlines (a client is cut for being slow, not for the server being busy).
+ */
+void connlimit_work_begin(void);
+void connlimit_work_end(void);
 
 /*
  * Verifies the peer's client certificate chain for client authentication (a serving

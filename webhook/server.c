@@ -821,11 +821,19 @@ micros_between(const struct timespec *a, const struct timespec *b)
 	return (long)(b->tv_sec - a->tv_sec) * 1000000L + (b->tv_nsec - a->tv_nsec) / 1000;
 }
 
+/* What claim_after needs: the claim store, and when the request arrived (its budget). */
+struct claim_arg {
+	struct claimstore *cs;
+	struct timespec    since;
+};
+
 /* review_after_fn: makes an allowed request's first-come claims durable (claimstore). */
 static void
 claim_after(void *arg, const struct config *cfg, const struct request *req, struct decision *d)
 {
-	claimstore_review(arg, cfg, req, d);
+	struct claim_arg *ca = arg;
+
+	claimstore_review(ca->cs, cfg, req, d, &ca->since);
 }
 
 /* The complete body of a /validate or /mutate request: decide, log, count, answer. */
@@ -843,6 +851,9 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 	size_t outlen = 0;
 	long us;
 
+	struct claim_arg ca = { .cs = s->cs };
+
+	connlimit_request_since(conn_limits(conn), &ca.since);
 	memset(&sum, 0, sizeof(sum));
 	if (s->live != NULL) {
 		/* Fail closed until the cluster is known: an empty index would allow collisions. */
@@ -854,7 +865,7 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rs = review_handle_with(view.cfg, view.st, mutate, rq->body != NULL ? rq->body : "",
-		    rq->len, time(NULL), mutate ? NULL : claim_after, s->cs, &out, &outlen, &sum,
+		    rq->len, time(NULL), mutate ? NULL : claim_after, &ca, &out, &outlen, &sum,
 		    err, sizeof(err));
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		live_read_end(s->live, &view);
@@ -1051,7 +1062,10 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		*upload_data_size = 0;
 		return r;
 	}
-	return request_finish(s, conn, rq);
+	connlimit_work_begin();
+	enum MHD_Result r = request_finish(s, conn, rq);
+	connlimit_work_end();
+	return r;
 }
 
 static void

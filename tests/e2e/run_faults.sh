@@ -35,10 +35,12 @@ TG_KUBECONFIG=$work/proxy.kubeconfig tg_replica 1 "$work"
 tg_wait_ready "${port[1]}" 400 && ok "serve ready through the fault proxy" ||
 	{ bad "serve not ready through the proxy"; tail -n 20 "$work/serve1.log" "$work/proxy.log" | sed 's/^/     /'; summary; exit 1; }
 
-# mkreview FILE HOST: tenant1 CREATEs an Ingress claiming HOST (first-come: not reserved).
+# mkreview FILE HOST [dry]: tenant1 CREATEs an Ingress claiming HOST (first-come: not
+# reserved); with "dry" a dryRun, which checks against the live index but claims nothing.
 mkreview() {
-	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"tenant1-gateway","name":"f","operation":"CREATE","userInfo":{"username":"alice","groups":["tenant1"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"f","namespace":"tenant1-gateway"},"spec":{"rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
-	    "$(basename "$1")" "$2" >"$1"
+	local dry=false; [ "${3:-}" = dry ] && dry=true
+	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"tenant1-gateway","name":"f","operation":"CREATE","dryRun":%s,"userInfo":{"username":"alice","groups":["tenant1"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"f","namespace":"tenant1-gateway"},"spec":{"rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
+	    "$(basename "$1")" "$dry" "$2" >"$1"
 }
 # review FILE OUT: the response in OUT, the seconds it took on stdout.
 review() {
@@ -57,8 +59,9 @@ grep -q '"allowed":true' "$work/o0" && ok "no fault: a first-come claim is allow
 for mode in hang 429 500; do
 	fault "$mode" pass
 	for i in 1 2 3; do mkreview "$work/$mode-$i.json" "app$i.$mode-$([ "$i" = 3 ] && echo other || echo same).faults-test.io"; done
-	for i in 1 2 3; do review "$work/$mode-$i.json" "$work/o-$mode-$i" >"$work/t-$mode-$i" & done
-	wait
+	pids=()
+	for i in 1 2 3; do review "$work/$mode-$i.json" "$work/o-$mode-$i" >"$work/t-$mode-$i" & pids+=($!); done
+	wait "${pids[@]}"
 	good=0 worst=0
 	for i in 1 2 3; do
 		t=$(cat "$work/t-$mode-$i")
@@ -92,7 +95,7 @@ done
 fault pass pass
 t0=$(date +%s.%N)
 admin -n tenant2-gateway create ingress probe --rule="probe.faults-test.io/=app:80" >/dev/null 2>&1
-mkreview "$work/r2.json" probe.faults-test.io
+mkreview "$work/r2.json" probe.faults-test.io dry
 recovered=false
 for _ in $(seq 300); do
 	review "$work/r2.json" "$work/o2" >/dev/null

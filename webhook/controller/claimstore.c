@@ -411,7 +411,7 @@ collect(const json_t *h, char (**pats)[HOST_MAX], size_t *n, size_t *cap)
 
 void
 claimstore_review(struct claimstore *cs, const struct config *cfg, const struct request *req,
-    struct decision *d)
+    struct decision *d, const struct timespec *since)
 {
 	const json_t *obj = req->object, *e, *h;
 	char (*pats)[HOST_MAX] = NULL;
@@ -451,7 +451,10 @@ claimstore_review(struct claimstore *cs, const struct config *cfg, const struct 
 	char owner[300], err[1024], reg[HOST_MAX], name[HOST_MAX + 16];
 	uint32_t ids[1];
 	struct timespec deadline, until;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	if (since != NULL)
+		deadline = *since;   /* a review that waited for its worker has less left */
+	else
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += CLAIM_BUDGET_MS / 1000;
 	deadline.tv_nsec += (CLAIM_BUDGET_MS % 1000) * 1000000L;
 	if (deadline.tv_nsec >= 1000000000L) {

@@ -2,6 +2,7 @@
 /* claimstore: first-come host claims made durable in the apiserver before a review allows them. */
 #ifndef TG_CLAIMSTORE_H
 #define TG_CLAIMSTORE_H
+#include <time.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,10 +49,11 @@ bool claimstore_registrable(const struct claimstore *cs, const char *name, char 
  * in the system domain, overlapping no reservation) for the namespace's owner. Denies d with
  * host-collision when another owner holds an overlapping pattern, host-ownership for a
  * pattern whose domain is a public suffix, and code 500 when the apiserver cannot be asked.
- * dryRun requests are checked but write nothing. Thread-safe.
+ * dryRun requests are checked but write nothing. The apiserver calls share a budget counted
+ * from `since` (CLOCK_MONOTONIC, when the request arrived; NULL: now). Thread-safe.
  */
 void claimstore_review(struct claimstore *cs, const struct config *cfg,
-    const struct request *req, struct decision *d);
+    const struct request *req, struct decision *d, const struct timespec *since);
 
 /*
  * Release: a reaper thread lists the claim ConfigMaps (label app.kubernetes.io/managed-by=

@@ -110,22 +110,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             # A stream of the class (a watch) is cut once its class is faulted, so the client
             # has to come back through the fault: looked at every second.
+            done = threading.Event()
+
+            def cutter():
+                while not done.wait(1.0):
+                    if mode_for(cls) != "pass":
+                        bump(f"{cls}:cut")
+                        for sk in (up.sock, self.connection):
+                            try:
+                                sk.shutdown(2)
+                            except (OSError, AttributeError):
+                                pass
+                        return
             if cls:
-                up.sock.settimeout(1.0)
+                threading.Thread(target=cutter, daemon=True).start()
             while True:
                 try:
                     chunk = r.read1(65536)
-                except TimeoutError:
-                    if mode_for(cls) != "pass":
-                        bump(f"{cls}:cut")
-                        self.close_connection = True
-                        return
-                    continue
+                except (OSError, http.client.HTTPException):
+                    self.close_connection = True
+                    done.set()
+                    return
                 if not chunk:
                     break
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
+            done.set()
         except OSError:
             self.close_connection = True
         finally:
