@@ -438,9 +438,8 @@ out:
 	return rc;
 }
 
-/* Refuses to ask for a passphrase: an encrypted key fails to load instead of prompting. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
+int
+certgen_no_passphrase(char *buf, int size, int rwflag, void *u)
 {
 	(void)buf;
 	(void)size;
@@ -470,9 +469,9 @@ read_pem_file(const char *path, enum certgen_pem kind, char *err, size_t errsz)
 		return NULL;
 	}
 	if (kind == CERTGEN_PEM_CERT)
-		obj = PEM_read_X509(f, NULL, no_passphrase, NULL);
+		obj = PEM_read_X509(f, NULL, certgen_no_passphrase, NULL);
 	else
-		obj = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+		obj = PEM_read_PrivateKey(f, NULL, certgen_no_passphrase, NULL);
 	if (obj == NULL) {
 		char what[PATH_MAX + 64];
 		snprintf(what, sizeof what, "%s does not hold %s", path, kind == CERTGEN_PEM_CERT ?

@@ -68,6 +68,11 @@ int certgen_write_file(const char *path, const void *data, size_t len, mode_t mo
  * a passphrase). *out is a new reference. 0, or -1 with a reason in err; errno is ENOENT when
  * the file does not exist.
  */
+/*
+ * An OpenSSL pem_password_cb that refuses to ask: an encrypted key fails to load instead of
+ * prompting on the terminal (a daemon has none).
+ */
+int certgen_no_passphrase(char *buf, int size, int rwflag, void *u);
 int certgen_read_cert(const char *path, X509 **out, char *err, size_t errsz);
 int certgen_read_key(const char *path, EVP_PKEY **out, char *err, size_t errsz);
 

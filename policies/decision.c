@@ -12,7 +12,7 @@ decision_init(struct decision *d)
 	/* Field by field: the buffers are kilobytes and every review starts here. */
 	d->allowed = true;
 	d->code = 200;
-	d->rule[0] = '\0';
+	d->rule = RULE_NONE;
 	d->message[0] = '\0';
 	d->n_warnings = 0;
 	d->patch = NULL;
@@ -43,20 +43,41 @@ decision_text_fit(char *buf, size_t size, int n)
 	memcpy(buf + end, mark, strlen(mark) + 1);
 }
 
-void
-decision_deny(struct decision *d, int code, const char *rule, const char *fmt, ...)
+/* The first reason wins: `prefix` and the sentence, unless a denial is recorded already. */
+static void
+vdeny(struct decision *d, int code, enum rule_id rule, const char *prefix, const char *fmt,
+    va_list ap)
 {
-	va_list ap;
 	if (!d->allowed)
 		return;
 	d->allowed = false;
 	d->code = code;
-	snprintf(d->rule, sizeof(d->rule), "%s", rule);
-	int n = snprintf(d->message, sizeof(d->message), "[%s] ", rule);
+	d->rule = rule;
+	int n = snprintf(d->message, sizeof(d->message), "%s", prefix);
+	decision_text_fit(d->message + n, sizeof(d->message) - (size_t)n,
+	    vsnprintf(d->message + n, sizeof(d->message) - (size_t)n, fmt, ap));
+}
+
+void
+decision_deny(struct decision *d, int code, enum rule_id rule, const char *fmt, ...)
+{
+	char prefix[40];
+	va_list ap;
+
+	snprintf(prefix, sizeof(prefix), "[%s] ", ruleid_name(rule));
 	va_start(ap, fmt);
-	int m = vsnprintf(d->message + n, sizeof(d->message) - (size_t)n, fmt, ap);
+	vdeny(d, code, rule, prefix, fmt, ap);
 	va_end(ap);
-	decision_text_fit(d->message + n, sizeof(d->message) - (size_t)n, m);
+}
+
+void
+decision_fail(struct decision *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdeny(d, 500, RULE_NONE, "internal error: ", fmt, ap);
+	va_end(ap);
 }
 
 void

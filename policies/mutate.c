@@ -6,6 +6,7 @@
 #include "config.h"
 #include "names.h"
 #include "host.h"
+#include "owner.h"
 #include "policy.h"
 #include "rules.h"
 #include "state.h"
@@ -193,7 +194,7 @@ policy_mutate(const struct config *cfg, const struct state *st, const struct req
 	if (!ingress && !service && !ns_obj)
 		return;
 	if ((patch = json_array()) == NULL) {
-		decision_deny(out, 500, "internal", "out of memory while building the patch");
+		decision_fail(out, "out of memory while building the patch");
 		return;
 	}
 	const char *ns = ns_obj ? req->name : req->namespace;
@@ -204,7 +205,7 @@ policy_mutate(const struct config *cfg, const struct state *st, const struct req
 		rc = label_tenant(req->object, t->name, patch);
 	if (rc != 0) {
 		json_decref(patch);
-		decision_deny(out, 500, "internal", "out of memory while building the patch");
+		decision_fail(out, "out of memory while building the patch");
 		return;
 	}
 	if (json_array_size(patch) == 0)

@@ -6,6 +6,7 @@
 #include "claims.h"
 #include "config.h"
 #include "host.h"
+#include "owner.h"
 #include "policy.h"
 #include "rules.h"
 #include "state.h"

@@ -31,7 +31,7 @@ static const struct {
 };
 
 static void
-vadd(struct rule_ctx *ctx, const char *rule, int code, const char *subject, const char *fmt,
+vadd(struct rule_ctx *ctx, enum rule_id rule, int code, const char *subject, const char *fmt,
     va_list ap)
 {
 	struct violations *o = ctx->out;
@@ -47,7 +47,7 @@ vadd(struct rule_ctx *ctx, const char *rule, int code, const char *subject, cons
 }
 
 void
-rules_violation(struct rule_ctx *ctx, const char *rule, const char *subject, const char *fmt, ...)
+rules_violation(struct rule_ctx *ctx, enum rule_id rule, const char *subject, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -56,7 +56,7 @@ rules_violation(struct rule_ctx *ctx, const char *rule, const char *subject, con
 }
 
 void
-rules_internal(struct rule_ctx *ctx, const char *rule, const char *fmt, ...)
+rules_internal(struct rule_ctx *ctx, enum rule_id rule, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -69,7 +69,7 @@ rules_invalid(struct rule_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vadd(ctx, "request-invalid", 400, "", fmt, ap);
+	vadd(ctx, RULE_REQUEST_INVALID, 400, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -168,14 +168,14 @@ who_may_write(struct rule_ctx *ctx, const char *kind, struct decision *out)
 	if (ctx->admin || is_cluster_cleanup(req))
 		return;
 	if (ctx->ns_class == NS_ENTRY) {
-		decision_deny(out, 403, "entry-admin", "%s: only platform admins may change objects in "
+		decision_deny(out, 403, RULE_ENTRY_ADMIN, "%s: only platform admins may change objects in "
 		    "the entry namespace %s; tenants configure routes in their own namespace",
 		    ctx->object_desc, ctx->cfg->entry_namespace);
 		return;
 	}
 	if ((req->op == OP_UPDATE || req->op == OP_DELETE || req->op == OP_CREATE) &&
 	    (is_managed(ctx, kind, req->object) || is_managed(ctx, kind, req->old_object))) {
-		decision_deny(out, 403, "managed-object", "%s is managed by tenantguard; only platform "
+		decision_deny(out, 403, RULE_MANAGED_OBJECT, "%s is managed by tenantguard; only platform "
 		    "admins may %s it", ctx->object_desc,
 		    req->op == OP_DELETE ? "delete" : req->op == OP_CREATE ? "create" : "change");
 		return;
@@ -192,7 +192,7 @@ who_may_write(struct rule_ctx *ctx, const char *kind, struct decision *out)
 			what = "annotation";
 		}
 		if (key != NULL)
-			decision_deny(out, 403, "tenant-label", "%s: %s %s may be set, changed or removed "
+			decision_deny(out, 403, RULE_TENANT_LABEL, "%s: %s %s may be set, changed or removed "
 			    "only by platform admins; tenant identity comes from the namespace name",
 			    ctx->object_desc, what, key);
 	}
@@ -207,7 +207,7 @@ metadata_invalid(const json_t *obj, const char *desc, struct decision *out)
 	if (obj == NULL)
 		return false;
 	if (!json_is_object(meta)) {
-		decision_deny(out, 400, "request-invalid", "%s: metadata must be an object", desc);
+		decision_deny(out, 400, RULE_REQUEST_INVALID, "%s: metadata must be an object", desc);
 		return true;
 	}
 	for (size_t i = 0; i < 2; i++) {
@@ -216,13 +216,13 @@ metadata_invalid(const json_t *obj, const char *desc, struct decision *out)
 		if (m == NULL || json_is_null(m))
 			continue;
 		if (!json_is_object(m)) {
-			decision_deny(out, 400, "request-invalid", "%s: metadata.%s must be a map of "
+			decision_deny(out, 400, RULE_REQUEST_INVALID, "%s: metadata.%s must be a map of "
 			    "strings", desc, maps[i]);
 			return true;
 		}
 		json_object_foreach((json_t *)m, k, v)
 			if (!json_is_string(v)) {
-				decision_deny(out, 400, "request-invalid", "%s: metadata.%s[%s] must be a "
+				decision_deny(out, 400, RULE_REQUEST_INVALID, "%s: metadata.%s[%s] must be a "
 				    "string", desc, maps[i], k);
 				return true;
 			}
@@ -234,7 +234,7 @@ static bool
 violation_in(const struct violations *old, const struct violation *v)
 {
 	for (size_t i = 0; i < old->n; i++)
-		if (strcmp(old->v[i].rule, v->rule) == 0 && strcmp(old->v[i].subject, v->subject) == 0)
+		if (old->v[i].rule == v->rule && strcmp(old->v[i].subject, v->subject) == 0)
 			return true;
 	return false;
 }
@@ -289,22 +289,22 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 	/* Shape first: a decision about an object we cannot read would be a guess. */
 	const json_t *obj = req->object, *old = req->old_object;
 	if (req->op != OP_DELETE && !json_is_object(obj)) {
-		decision_deny(out, 400, "request-invalid", "%s: request.object is missing or not an "
+		decision_deny(out, 400, RULE_REQUEST_INVALID, "%s: request.object is missing or not an "
 		    "object on %s", desc, op_name(req->op));
 		return;
 	}
 	if ((req->op == OP_UPDATE || req->op == OP_DELETE) && old != NULL && !json_is_object(old)) {
-		decision_deny(out, 400, "request-invalid", "%s: request.oldObject is not an object", desc);
+		decision_deny(out, 400, RULE_REQUEST_INVALID, "%s: request.oldObject is not an object", desc);
 		return;
 	}
 	if (obj != NULL && jsonget_str(obj, "kind") != NULL && strcmp(jsonget_str(obj, "kind"), kind) != 0) {
-		decision_deny(out, 400, "request-invalid", "%s: object kind %s does not match the "
+		decision_deny(out, 400, RULE_REQUEST_INVALID, "%s: object kind %s does not match the "
 		    "request kind", desc, jsonget_str(obj, "kind"));
 		return;
 	}
 	if (obj != NULL && meta_str(obj, "namespace") != NULL && req->namespace[0] != '\0' &&
 	    strcmp(meta_str(obj, "namespace"), req->namespace) != 0) {
-		decision_deny(out, 400, "request-invalid", "%s: object namespace %s does not match the "
+		decision_deny(out, 400, RULE_REQUEST_INVALID, "%s: object namespace %s does not match the "
 		    "request namespace", desc, meta_str(obj, "namespace"));
 		return;
 	}
@@ -329,8 +329,9 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 	size_t denied = 0;
 	for (size_t i = 0; i < now_v.n; i++) {
 		const struct violation *v = &now_v.v[i];
-		if (strcmp(v->rule, "request-invalid") != 0 && v->code != 500 && violation_in(&old_v, v)) {
-			decision_warn(out, "pre-existing [%s] %s: %s", v->rule, v->subject, v->message);
+		if (v->rule != RULE_REQUEST_INVALID && v->code != 500 && violation_in(&old_v, v)) {
+			decision_warn(out, "pre-existing [%s] %s: %s", ruleid_name(v->rule), v->subject,
+			    v->message);
 			continue;
 		}
 		if (denied++ == 0) {
@@ -342,7 +343,7 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 		if (len < sizeof(out->message))
 			decision_text_fit(out->message + len, sizeof(out->message) - len,
 			    snprintf(out->message + len, sizeof(out->message) - len, "%s[%s] %s",
-			    denied == 2 ? " (also: " : "; ", v->rule, v->subject));
+			    denied == 2 ? " (also: " : "; ", ruleid_name(v->rule), v->subject));
 	}
 	if (denied > 1) {
 		size_t len = strlen(out->message);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "ruleid.h"
+
 struct config;
 struct state;
 
@@ -36,7 +38,7 @@ struct request {
 struct decision {
 	bool   allowed;
 	int    code;            /* 200; 403 denied; 400 request-invalid; 500 internal error */
-	char   rule[32];        /* rule id of a denial, "" when allowed */
+	enum rule_id rule;      /* rule id of a denial; RULE_NONE when allowed */
 	char   message[1024];   /* "[rule] sentence" on denial */
 	char   warnings[DECISION_MAX_WARNINGS][DECISION_WARNING_MAX + 1];
 	size_t n_warnings;
@@ -48,8 +50,14 @@ void decision_init(struct decision *d);
 /* Releases what a decision owns (the patch). */
 void decision_clear(struct decision *d);
 /* Records a denial unless one is recorded already (the first reason wins). */
-void decision_deny(struct decision *d, int code, const char *rule, const char *fmt, ...)
+void decision_deny(struct decision *d, int code, enum rule_id rule, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/*
+ * Records a failure outside every rule's evaluation (code 500, RULE_NONE, "internal error: "
+ * and the sentence) unless a denial is recorded already. A rule that cannot be evaluated
+ * reports code 500 under its own id instead (rules_internal).
+ */
+void decision_fail(struct decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
  * After n = snprintf(buf, size, ...): when the text was cut, ends it on a UTF-8 character
  * boundary, marked "..." (when size leaves room). Every message a decision carries is cut so.

@@ -9,6 +9,7 @@
 
 #include "host.h"
 #include "jsonget.h"
+#include "ruleid.h"
 
 struct config;
 struct state;
@@ -19,7 +20,7 @@ enum ns_class { NS_TENANT, NS_ENTRY, NS_OUTSIDE };
 
 /* One broken rule, keyed by (rule, subject) so UPDATE can tell old violations from new. */
 struct violation {
-	const char *rule;
+	enum rule_id rule;
 	int         code;
 	char        subject[HOST_MAX + 64];
 	char        message[700];
@@ -51,47 +52,14 @@ struct rule_ctx {
 };
 
 /* Reports a violation; `subject` identifies the offending value for grandfathering. */
-void rules_violation(struct rule_ctx *ctx, const char *rule, const char *subject, const char *fmt,
+void rules_violation(struct rule_ctx *ctx, enum rule_id rule, const char *subject, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
 /* Reports that the rule could not be evaluated (code 500: the apiserver's failurePolicy decides). */
-void rules_internal(struct rule_ctx *ctx, const char *rule, const char *fmt, ...)
+void rules_internal(struct rule_ctx *ctx, enum rule_id rule, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Reports a shape error (request-invalid, code 400). */
 void rules_invalid(struct rule_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rules_warn(struct rule_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Verdict of host ownership for one normalised pattern (see owner.c). */
-enum host_verdict {
-	HOST_OK,
-	HOST_FOREIGN,      /* belongs to another tenant, the platform, or overlaps a reservation */
-	HOST_UNREGISTERED, /* nobody reserved it and unregisteredDomains is deny */
-	HOST_COLLISION,    /* first-come: another owner holds an overlapping live claim */
-};
-
-/*
- * Decides whether the owner described by ctx (its tenant, or the outside namespace) may claim
- * `pattern`; `as_tenant` overrides ctx->tenant when non-NULL (entry-namespace certificates).
- * On refusal writes a sentence (without the host) into why; it never names another tenant.
- */
-enum host_verdict owner_check(const struct rule_ctx *ctx, const struct tenant *as_tenant,
-    const char *pattern, char *why, size_t whysz);
-
-/* The tenant that owns `pattern` by the registry or a live first-come claim, or NULL. */
-const struct tenant *owner_of_route(const struct config *cfg, const struct state *st,
-    const char *pattern, char *why, size_t whysz);
-
-/* True when `pattern` is the system domain, below it, or covers part of it. */
-bool owner_touches_system(const struct config *cfg, const char *pattern);
-
-/* Tenant named by a bridge Service name "<tenant>-gateway", or NULL. */
-const struct tenant *owner_bridge_tenant(const struct config *cfg, const char *service);
-
-/*
- * The namespace a cluster Service address "svc.ns.svc[.clusterDomain]" points into, copied
- * to ns; false for names outside the cluster.
- */
-bool owner_service_namespace(const struct config *cfg, const char *host, char *ns, size_t nssz);
-
 
 /* Per-kind checks of one object (the new one, or the old one for grandfathering). */
 void rules_ingress(struct rule_ctx *ctx, const json_t *obj);

@@ -6,6 +6,7 @@
 #include "claims.h"
 #include "config.h"
 #include "host.h"
+#include "owner.h"
 #include "policy.h"
 #include "rules.h"
 
@@ -43,7 +44,7 @@ check_claimed_host(struct rule_ctx *ctx, const json_t *h, const char *where, cha
 	}
 	const char *raw = json_string_value(h);
 	if (host_normalize(raw, norm, HOST_MAX, &bad) != 0) {
-		rules_violation(ctx, "host-invalid", raw, "%s '%s' %s", where, raw, bad);
+		rules_violation(ctx, RULE_HOST_INVALID, raw, "%s '%s' %s", where, raw, bad);
 		norm[0] = '\0';
 		return;
 	}
@@ -51,13 +52,13 @@ check_claimed_host(struct rule_ctx *ctx, const json_t *h, const char *where, cha
 	case HOST_OK:
 		return;
 	case HOST_COLLISION:
-		rules_violation(ctx, "host-collision", norm, "%s '%s' %s; choose another host",
+		rules_violation(ctx, RULE_HOST_COLLISION, norm, "%s '%s' %s; choose another host",
 		    where, norm, why);
 		return;
 	case HOST_FOREIGN:
 	case HOST_UNREGISTERED:
 		allowed_hosts(ctx, allowed, sizeof(allowed));
-		rules_violation(ctx, "host-ownership", norm, "%s '%s' %s; %s", where, norm, why,
+		rules_violation(ctx, RULE_HOST_OWNERSHIP, norm, "%s '%s' %s; %s", where, norm, why,
 		    allowed);
 		return;
 	}
@@ -118,7 +119,7 @@ check_destination(struct rule_ctx *ctx, const json_t *obj)
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 		if (destination_namespace(ctx->cfg, p, len, ns, sizeof(ns)) &&
 		    !backend_ns_allowed(ctx, ns))
-			rules_violation(ctx, "backend-namespace", ns, "annotation higress.io/destination "
+			rules_violation(ctx, RULE_BACKEND_NAMESPACE, ns, "annotation higress.io/destination "
 			    "targets namespace '%s'; tenant %s may route only to its own namespace%s",
 			    ns, ctx->tenant->name, ctx->tenant->n_backend_namespaces ?
 			    " and its configured backendNamespaces" : "");
@@ -146,7 +147,7 @@ check_class(struct rule_ctx *ctx, const json_t *obj)
 	const char *bad = spec_cls != NULL && strcmp(spec_cls, want) != 0 ? spec_cls :
 	    anno_cls != NULL && strcmp(anno_cls, want) != 0 ? anno_cls : NULL;
 	if (bad != NULL || (spec_cls == NULL && anno_cls == NULL))
-		rules_violation(ctx, "ingress-class", bad ? bad : "", "ingress class '%s' is not "
+		rules_violation(ctx, RULE_INGRESS_CLASS, bad ? bad : "", "ingress class '%s' is not "
 		    "tenant %s's class; set spec.ingressClassName: %s", bad ? bad : "(none)",
 		    t->name, want);
 }
@@ -161,13 +162,13 @@ check_entry_rule(struct rule_ctx *ctx, const json_t *rule, size_t idx, const cha
 	size_t i;
 
 	if (host[0] == '\0') {
-		rules_violation(ctx, "entry-route", "", "rule %zu has no host, so it would route every "
+		rules_violation(ctx, RULE_ENTRY_ROUTE, "", "rule %zu has no host, so it would route every "
 		    "host; name the host it routes", idx);
 		return;
 	}
 	const struct tenant *t = owner_of_route(cfg, ctx->st, host, why, sizeof(why));
 	if (t == NULL) {
-		rules_violation(ctx, "entry-route", host, "host '%s' %s, so the unified ingress cannot "
+		rules_violation(ctx, RULE_ENTRY_ROUTE, host, "host '%s' %s, so the unified ingress cannot "
 		    "route it; reserve it for a tenant or let the tenant claim it first", host, why);
 		return;
 	}
@@ -181,13 +182,13 @@ check_entry_rule(struct rule_ctx *ctx, const json_t *rule, size_t idx, const cha
 		const json_t *port = jsonget_path(svc, "port.number");
 		const struct tenant *to = owner_bridge_tenant(cfg, name);
 		if (to != t) {
-			rules_violation(ctx, "entry-route", host, "host '%s' belongs to tenant %s but "
+			rules_violation(ctx, RULE_ENTRY_ROUTE, host, "host '%s' belongs to tenant %s but "
 			    "path %zu routes to '%s'; route it to the bridge Service %s-gateway", host,
 			    t->name, i, name ? name : "(no service)", t->name);
 			return;
 		}
 		if (port != NULL && json_integer_value(port) != cfg->gateway_port) {
-			rules_violation(ctx, "entry-route", host, "host '%s' routes to port %lld of "
+			rules_violation(ctx, RULE_ENTRY_ROUTE, host, "host '%s' routes to port %lld of "
 			    "%s-gateway; the bridge listens on %d", host,
 			    (long long)json_integer_value(port), t->name, cfg->gateway_port);
 			return;
@@ -237,14 +238,14 @@ rules_ingress(struct rule_ctx *ctx, const json_t *obj)
 		const struct tenant *dt = owner_bridge_tenant(ctx->cfg,
 		    jsonget_str(jsonget_path(spec, "defaultBackend.service"), "name"));
 		if (dt != NULL)
-			rules_violation(ctx, "entry-route", "defaultBackend", "spec.defaultBackend sends "
+			rules_violation(ctx, RULE_ENTRY_ROUTE, "defaultBackend", "spec.defaultBackend sends "
 			    "every host no rule matches to tenant %s's bridge; use a platform backend "
 			    "or route the tenant's hosts with rules", dt->name);
 		json_array_foreach(rules, i, r) {
 			const char *raw = jsonget_str(r, "host"), *bad;
 			norm[0] = '\0';
 			if (raw != NULL && host_normalize(raw, norm, sizeof(norm), &bad) != 0) {
-				rules_violation(ctx, "host-invalid", raw, "spec.rules[%zu].host '%s' %s", i,
+				rules_violation(ctx, RULE_HOST_INVALID, raw, "spec.rules[%zu].host '%s' %s", i,
 				    raw, bad);
 				continue;
 			}
@@ -254,7 +255,7 @@ rules_ingress(struct rule_ctx *ctx, const json_t *obj)
 			json_array_foreach(json_object_get(t, "hosts"), j, h) {
 				const char *bad;
 				if (host_normalize(json_string_value(h), norm, sizeof(norm), &bad) != 0)
-					rules_violation(ctx, "host-invalid", json_string_value(h),
+					rules_violation(ctx, RULE_HOST_INVALID, json_string_value(h),
 					    "spec.tls[%zu].hosts[%zu] '%s' %s", i, j, json_string_value(h), bad);
 			}
 		return;
@@ -266,7 +267,7 @@ rules_ingress(struct rule_ctx *ctx, const json_t *obj)
 		if (h == NULL) {
 			/* A rule without a host answers for every host, other tenants' included. */
 			if (ctx->ns_class == NS_TENANT)
-				rules_violation(ctx, "host-ownership", "", "spec.rules[%zu] has no host, "
+				rules_violation(ctx, RULE_HOST_OWNERSHIP, "", "spec.rules[%zu] has no host, "
 				    "so it would match every host; set a host tenant %s owns", i,
 				    ctx->tenant->name);
 			continue;
@@ -308,7 +309,7 @@ rules_httproute(struct rule_ctx *ctx, const json_t *obj)
 		json_array_foreach(json_object_get(r, "backendRefs"), j, b) {
 			const char *ns = jsonget_str(b, "namespace");
 			if (!backend_ns_allowed(ctx, ns))
-				rules_violation(ctx, "backend-namespace", ns, "spec.rules[%zu].backendRefs[%zu] "
+				rules_violation(ctx, RULE_BACKEND_NAMESPACE, ns, "spec.rules[%zu].backendRefs[%zu] "
 				    "targets namespace '%s'; tenant %s may route only to its own namespace%s",
 				    i, j, ns, ctx->tenant->name, ctx->tenant->n_backend_namespaces ?
 				    " and its configured backendNamespaces" : "");

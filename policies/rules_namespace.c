@@ -19,7 +19,7 @@ rules_namespace(struct rule_ctx *ctx, const json_t *obj)
 	/* The name is the identity: a "<x>-gateway" namespace would be tenant x's. */
 	if (template_match(&cfg->tenant_namespace, name, tenant, sizeof(tenant)) &&
 	    config_tenant(cfg, tenant) == NULL)
-		rules_violation(ctx, "namespace-tenant", name, "the name matches the tenant namespace "
+		rules_violation(ctx, RULE_NAMESPACE_TENANT, name, "the name matches the tenant namespace "
 		    "template %s%s%s but '%s' is not a configured tenant; add the tenant first or "
 		    "choose another name", cfg->tenant_namespace.prefix, "{tenant}",
 		    cfg->tenant_namespace.suffix, tenant);

@@ -8,6 +8,7 @@
 #include "claims.h"
 #include "config.h"
 #include "host.h"
+#include "owner.h"
 #include "policy.h"
 #include "rules.h"
 #include "state.h"
@@ -56,7 +57,7 @@ check_san(struct rule_ctx *ctx, const char *name, const char *san_raw)
 	const char *bad;
 
 	if (host_normalize(san_raw, san, sizeof(san), &bad) != 0) {
-		rules_violation(ctx, "tls-secret-hosts", san_raw, "certificate name '%s' %s", san_raw,
+		rules_violation(ctx, RULE_TLS_SECRET_HOSTS, san_raw, "certificate name '%s' %s", san_raw,
 		    bad);
 		return;
 	}
@@ -64,7 +65,7 @@ check_san(struct rule_ctx *ctx, const char *name, const char *san_raw)
 		if (name != NULL && strcmp(name, cfg->system_cert_secret) == 0) {
 			const char *n = host_is_wildcard(san) ? san + 2 : san;
 			if (strcmp(n, cfg->system_domain) != 0 && !host_is_below(n, cfg->system_domain))
-				rules_violation(ctx, "tls-secret-hosts", san, "certificate name '%s' is "
+				rules_violation(ctx, RULE_TLS_SECRET_HOSTS, san, "certificate name '%s' is "
 				    "outside the system domain %s; %s may hold only system-domain names",
 				    san, cfg->system_domain, name);
 			return;
@@ -75,19 +76,19 @@ check_san(struct rule_ctx *ctx, const char *name, const char *san_raw)
 			t = config_tenant(cfg, tenant);
 		if (t == NULL) {
 			if (touches_tenant(ctx, san))
-				rules_violation(ctx, "tls-secret-hosts", san, "certificate name '%s' belongs "
+				rules_violation(ctx, RULE_TLS_SECRET_HOSTS, san, "certificate name '%s' belongs "
 				    "to a tenant or the platform; only %s and <tenant> certificates named "
 				    "after the tenantCertSecret template may hold it", san,
 				    cfg->system_cert_secret);
 			return;
 		}
 		if (owner_check(ctx, t, san, why, sizeof(why)) != HOST_OK)
-			rules_violation(ctx, "tls-secret-hosts", san, "certificate name '%s' %s; %s may "
+			rules_violation(ctx, RULE_TLS_SECRET_HOSTS, san, "certificate name '%s' %s; %s may "
 			    "hold only tenant %s's hosts", san, why, name, t->name);
 		return;
 	}
 	if (owner_check(ctx, NULL, san, why, sizeof(why)) != HOST_OK)
-		rules_violation(ctx, "tls-secret-hosts", san, "certificate name '%s' %s", san, why);
+		rules_violation(ctx, RULE_TLS_SECRET_HOSTS, san, "certificate name '%s' %s", san, why);
 }
 
 void
@@ -110,19 +111,19 @@ rules_secret(struct rule_ctx *ctx, const json_t *obj)
 	crt = secret_value(obj, "tls.crt", &crt_len, &bad_crt);
 	key = secret_value(obj, "tls.key", &key_len, &bad_key);
 	if (bad_crt || bad_key) {
-		rules_violation(ctx, "tls-secret", bad_crt ? "tls.crt" : "tls.key", "data[%s] is not "
+		rules_violation(ctx, RULE_TLS_SECRET, bad_crt ? "tls.crt" : "tls.key", "data[%s] is not "
 		    "valid base64", bad_crt ? "tls.crt" : "tls.key");
 		goto out;
 	}
 	memset(&res, 0, sizeof(res));
 	if (tlscheck_run(crt, crt ? crt_len : 0, key, key ? key_len : 0, ctx->now, &res) != 0) {
-		rules_internal(ctx, "tls-secret", "the certificate could not be checked (out of memory)");
+		rules_internal(ctx, RULE_TLS_SECRET, "the certificate could not be checked (out of memory)");
 		goto out;
 	}
 	if (res.status != TLSCHECK_OK) {
 		char subject[32];
 		snprintf(subject, sizeof(subject), "status-%d", (int)res.status);
-		rules_violation(ctx, "tls-secret", subject, "%s", res.reason);
+		rules_violation(ctx, RULE_TLS_SECRET, subject, "%s", res.reason);
 	} else if (res.not_after - ctx->now < (time_t)EXPIRY_WARNING_DAYS * 86400) {
 		rules_warn(ctx, "%s: certificate in tls.crt expires in %lld days", ctx->object_desc,
 		    (long long)((res.not_after - ctx->now) / 86400));

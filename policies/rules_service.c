@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "host.h"
+#include "owner.h"
 #include "policy.h"
 #include "rules.h"
 
@@ -42,7 +43,7 @@ check_external_ips(struct rule_ctx *ctx, const json_t *ips)
 		if (inet_pton(AF_INET, s, addr) != 1) {
 			family = AF_INET6;
 			if (inet_pton(AF_INET6, s, addr) != 1) {
-				rules_violation(ctx, "service-external-ips", s, "spec.externalIPs[%zu] '%s' is "
+				rules_violation(ctx, RULE_SERVICE_EXTERNAL_IPS, s, "spec.externalIPs[%zu] '%s' is "
 				    "not an IP address", i, s);
 				continue;
 			}
@@ -50,7 +51,7 @@ check_external_ips(struct rule_ctx *ctx, const json_t *ips)
 		for (size_t c = 0; c < cfg->n_external_ip_cidrs && !ok; c++)
 			ok = cidr_contains(&cfg->external_ip_cidrs[c], family, addr);
 		if (!ok)
-			rules_violation(ctx, "service-external-ips", s, "spec.externalIPs[%zu] '%s' is not "
+			rules_violation(ctx, RULE_SERVICE_EXTERNAL_IPS, s, "spec.externalIPs[%zu] '%s' is not "
 			    "in an allowed range (services.externalIPCIDRs%s); externalIPs can intercept "
 			    "other workloads' traffic (CVE-2020-8554)", i, s,
 			    cfg->n_external_ip_cidrs ? "" : " is empty");
@@ -66,7 +67,7 @@ check_external_name(struct rule_ctx *ctx, const json_t *obj, const char *target)
 	const char *name = jsonget_str(json_object_get(obj, "metadata"), "name");
 
 	if (host_normalize(target, host, sizeof(host), &why) != 0 || host_is_wildcard(host)) {
-		rules_violation(ctx, "service-external-name", target, "spec.externalName '%s' %s",
+		rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, target, "spec.externalName '%s' %s",
 		    target, host_is_wildcard(target) ? "is a wildcard" : why);
 		return;
 	}
@@ -79,11 +80,11 @@ check_external_name(struct rule_ctx *ctx, const json_t *obj, const char *target)
 			snprintf(want, sizeof(want), "%s-gateway.%s.svc.%s", t->name, ns,
 			    cfg->cluster_domain);
 		if (t == NULL)
-			rules_violation(ctx, "service-external-name", host, "an ExternalName Service in "
+			rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, host, "an ExternalName Service in "
 			    "the entry namespace must be a tenant bridge named <tenant>-gateway for a "
 			    "configured tenant; '%s' is not", name ? name : "");
 		else if (strcmp(host, want) != 0)
-			rules_violation(ctx, "service-external-name", host, "bridge %s must point at "
+			rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, host, "bridge %s must point at "
 			    "%s, not '%s'", name, want, host);
 		return;
 	}
@@ -94,13 +95,13 @@ check_external_name(struct rule_ctx *ctx, const json_t *obj, const char *target)
 		for (size_t i = 0; i < ctx->tenant->n_backend_namespaces && !ok; i++)
 			ok = strcmp(ctx->tenant->backend_namespaces[i], ns) == 0;
 		if (!ok)
-			rules_violation(ctx, "service-external-name", host, "spec.externalName '%s' "
+			rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, host, "spec.externalName '%s' "
 			    "names a Service in namespace '%s'; tenant %s may name only Services in its "
 			    "own namespaces", host, ns, ctx->tenant->name);
 		return;
 	}
 	if (cfg->external_name_public == EXTNAME_PUBLIC_DENY)
-		rules_violation(ctx, "service-external-name", host, "spec.externalName '%s' is a name "
+		rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, host, "spec.externalName '%s' is a name "
 		    "outside the cluster and services.externalNamePublic is deny", host);
 }
 
@@ -124,7 +125,7 @@ rules_service(struct rule_ctx *ctx, const json_t *obj)
 		for (size_t i = 0; i < ctx->cfg->n_service_types && !ok; i++)
 			ok = strcmp(ctx->cfg->service_types[i], type) == 0;
 		if (!ok)
-			rules_violation(ctx, "service-type", type, "type %s is not allowed in tenant "
+			rules_violation(ctx, RULE_SERVICE_TYPE, type, "type %s is not allowed in tenant "
 			    "namespaces; traffic enters through the unified ingress (use ClusterIP)", type);
 	}
 	if (strcmp(type, "ExternalName") == 0) {

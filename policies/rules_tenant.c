@@ -6,6 +6,7 @@
 
 #include "claims.h"
 #include "config.h"
+#include "owner.h"
 #include "policy.h"
 #include "rules.h"
 #include "state.h"
@@ -95,7 +96,7 @@ check_dropped(struct rule_ctx *ctx, const struct tenant *now, uint32_t owner)
 			continue;
 		state_owner_objects(ctx->st, owner, collect_use, &u);
 		if (u.nomem) {
-			rules_internal(ctx, "tenant-domain-in-use", "out of memory listing the "
+			rules_internal(ctx, RULE_TENANT_DOMAIN_IN_USE, "out of memory listing the "
 			    "objects that use '%s'", norm);
 		} else if (u.n > 0) {
 			char list[520] = "";
@@ -113,7 +114,7 @@ check_dropped(struct rule_ctx *ctx, const struct tenant *now, uint32_t owner)
 					snprintf(list + len, sizeof(list) - len, " and %zu more",
 					    objects - IN_USE_LISTED);
 			}
-			rules_violation(ctx, "tenant-domain-in-use", norm, "spec.customDomains no "
+			rules_violation(ctx, RULE_TENANT_DOMAIN_IN_USE, norm, "spec.customDomains no "
 			    "longer lists '%s', but objects of tenant %s still use hosts only it "
 			    "covers: %s; move or delete them first, or keep the domain", norm,
 			    now->name, list);
@@ -158,22 +159,22 @@ rules_tenant(struct rule_ctx *ctx, const json_t *obj)
 		    &why, &other);
 		switch (f) {
 		case DOMAIN_INVALID:
-			rules_violation(ctx, "host-invalid", d, "spec.customDomains[%zu] '%s' %s; use a "
+			rules_violation(ctx, RULE_HOST_INVALID, d, "spec.customDomains[%zu] '%s' %s; use a "
 			    "DNS name or a *.domain pattern", i, d, why);
 			continue;
 		case DOMAIN_SYSTEM:
-			rules_violation(ctx, "host-ownership", norm, "spec.customDomains[%zu] '%s' touches "
+			rules_violation(ctx, RULE_HOST_OWNERSHIP, norm, "spec.customDomains[%zu] '%s' touches "
 			    "the system domain %s, which belongs to the platform; reserve domains "
 			    "outside it", i, d, cfg->system_domain);
 			break;
 		case DOMAIN_RESERVED:
-			rules_violation(ctx, "host-ownership", norm, "spec.customDomains[%zu] '%s' "
+			rules_violation(ctx, RULE_HOST_OWNERSHIP, norm, "spec.customDomains[%zu] '%s' "
 			    "overlaps a domain reserved by another tenant; choose a domain no other "
 			    "tenant reserves", i, d);
 			break;
 		case DOMAIN_OK:
 			if (claims_find(ctx->st->claims, norm, CLAIMS_OVERLAP, me, ids, 1) > 0)
-				rules_violation(ctx, "host-collision", norm, "spec.customDomains[%zu] '%s' "
+				rules_violation(ctx, RULE_HOST_COLLISION, norm, "spec.customDomains[%zu] '%s' "
 				    "overlaps a host already claimed by another tenant or namespace; "
 				    "choose another domain", i, d);
 			break;

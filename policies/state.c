@@ -9,7 +9,8 @@
 #include "claims.h"
 #include "config.h"
 #include "host.h"
-#include "rules.h"
+#include "jsonget.h"
+#include "owner.h"
 #include "strmap.h"
 #include "tenantobj.h"
 
@@ -306,9 +307,8 @@ visit_object(struct state *st, const struct config *cfg, const json_t *obj,
 	return 0;
 }
 
-/* "Kind/namespace/name" ("Kind//name" for cluster-scoped objects); false if too long. */
-static bool
-object_key(const json_t *obj, char *out, size_t outsz)
+bool
+state_object_key(const json_t *obj, char *out, size_t outsz)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
 	const char *kind = jsonget_str(obj, "kind"), *ns = jsonget_str(meta, "namespace");
@@ -325,7 +325,7 @@ state_add_object(struct state *st, const struct config *cfg, const json_t *obj, 
 	char key[STATE_KEY_MAX];
 	struct state_record *rec;
 
-	if (!object_key(obj, key, sizeof(key))) {
+	if (!state_object_key(obj, key, sizeof(key))) {
 		snprintf(err, errsz, "the object's kind, namespace and name are too long");
 		return -1;
 	}
@@ -358,7 +358,7 @@ state_remove_object(struct state *st, const struct config *cfg, const json_t *ob
 	(void)cfg;   /* what was filed is recorded: today's config may attribute otherwise */
 	if (st->n_objects > 0)
 		st->n_objects--;
-	if (!object_key(obj, key, sizeof(key)) || (rec = strmap_get(st->records, key)) == NULL)
+	if (!state_object_key(obj, key, sizeof(key)) || (rec = strmap_get(st->records, key)) == NULL)
 		return 0;   /* it filed no claims */
 	rc = record_unfile(st, rec);
 	record_unlink(st, key, rec);

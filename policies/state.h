@@ -3,6 +3,7 @@
 #ifndef TG_STATE_H
 #define TG_STATE_H
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,12 @@ void state_owner_key(const struct config *cfg, const char *ns, char *out, size_t
 
 /* Id of an owner key, or CLAIMS_NO_OWNER when it holds nothing. */
 uint32_t state_owner_lookup(const struct state *st, const char *key);
+
+/*
+ * The key an object is filed under: "Kind/namespace/name" ("Kind//name" for cluster-scoped
+ * objects; a missing part is empty). false when it does not fit outsz.
+ */
+bool state_object_key(const json_t *obj, char *out, size_t outsz);
 
 /*
  * Files the claims of one Kubernetes object (Ingress hosts and TLS hosts, HTTPRoute

@@ -30,6 +30,7 @@ for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] && run "$(basename "$t")" "$t"
 done
 patches="$BUILD/mutate-patches.jsonl"
+run check-style bash tests/tools/check_style.sh
 run cases "$BUILD"/tests/run_cases tests/cases tests/configs "$patches"
 run patches-python-jsonpatch /usr/bin/python3 tests/tools/check_patches.py "$patches"
 run cli bash tests/cli/test_cli.sh "$BUILD"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fileio: a whole file or stream read into memory under a size cap, fixed by the caller. */
+/* fileio: a whole file or stream read into memory under a size cap; a file's change stamp. */
 #include "fileio.h"
 
 #include <errno.h>
@@ -85,4 +85,30 @@ fileio_read(const char *path, size_t cap, size_t *len, char *err, size_t errsz)
 	buf = fileio_read_stream(f, path, cap, len, err, errsz);
 	fclose(f);
 	return buf;
+}
+
+static bool
+stat_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+bool
+fileio_changed(const char *path, struct fileio_stamp *old)
+{
+	struct fileio_stamp now;
+	bool changed;
+
+	memset(&now, 0, sizeof(now));
+	now.present = lstat(path, &now.link) == 0 && realpath(path, now.resolved) != NULL &&
+	    stat(now.resolved, &now.target) == 0;
+	if (!now.present)
+		memset(&now, 0, sizeof(now));
+	changed = now.present != old->present ||
+	    (now.present && (!stat_same(&now.link, &old->link) ||
+	    !stat_same(&now.target, &old->target) || strcmp(now.resolved, old->resolved) != 0));
+	*old = now;
+	return changed;
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fileio: a whole file or stream read into memory under a size cap, fixed by the caller. */
+/* fileio: a whole file or stream read into memory under a size cap; a file's change stamp. */
 #ifndef TG_FILEIO_H
 #define TG_FILEIO_H
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 /*
  * Reads the file at `path` whole, refusing more than `cap` bytes (cap < SIZE_MAX). Returns a
@@ -23,5 +26,20 @@ char *fileio_read(const char *path, size_t cap, size_t *len, char *err, size_t e
  */
 char *fileio_read_stream(FILE *f, const char *name, size_t cap, size_t *len, char *err,
     size_t errsz);
+
+/* Enough of a file's identity to notice an edit, a replacement or a swapped symlink. */
+struct fileio_stamp {
+	bool        present;
+	struct stat link;                 /* lstat of the path as given */
+	struct stat target;               /* stat of where it resolves */
+	char        resolved[PATH_MAX];
+};
+
+/*
+ * Takes a new stamp of `path` into *old and says whether it differs. Both the path and its
+ * resolved target count: a ConfigMap or Secret volume replaces the file by swapping the
+ * `..data` symlink of a directory, which leaves the path itself untouched.
+ */
+bool fileio_changed(const char *path, struct fileio_stamp *old);
 
 #endif

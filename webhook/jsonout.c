@@ -6,41 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Room for `n` more bytes; may reallocate. */
-static bool
-room(struct jsonout *o, size_t n)
+void
+jsonout_init(struct jsonout *o, size_t max)
 {
-	size_t ncap;
-	char *np;
-
-	if (o->failed)
-		return false;
-	if (n <= o->cap - o->len)
-		return true;
-	ncap = o->cap != 0 ? o->cap : 512;
-	while (ncap - o->len < n) {
-		if (ncap > SIZE_MAX / 2) {
-			o->failed = true;
-			return false;
-		}
-		ncap *= 2;
-	}
-	if ((np = realloc(o->p, ncap)) == NULL) {
-		o->failed = true;
-		return false;
-	}
-	o->p = np;
-	o->cap = ncap;
-	return true;
+	dynbuf_init(&o->b, max);
+	o->failed = false;
 }
 
 void
 jsonout_raw(struct jsonout *o, const char *s, size_t n)
 {
-	if (room(o, n)) {
-		memcpy(o->p + o->len, s, n);
-		o->len += n;
-	}
+	if (!o->failed && dynbuf_add(&o->b, s, n) != DYNBUF_OK)
+		o->failed = true;
 }
 
 void

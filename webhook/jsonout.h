@@ -5,17 +5,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dynbuf.h"
+
 /*
  * For the texts written on every review (the response, the decision log line): no jansson
  * values are built and nothing is serialised twice (DESIGN §7). A failure (out of memory, or
  * a string that is not valid UTF-8, which jansson would refuse too) sticks: later calls do
- * nothing and `failed` stays set. Start from `struct jsonout o = { 0 };`.
+ * nothing and `failed` stays set. Start with jsonout_init; the text is in `b` (dynbuf.h:
+ * dynbuf_take or dynbuf_free it).
  */
 struct jsonout {
-	char  *p;        /* malloc'd; the caller frees it (or takes it) */
-	size_t len, cap;
-	bool   failed;
+	struct dynbuf b;
+	bool          failed;
 };
+
+/* An empty text of at most `max` bytes. */
+void jsonout_init(struct jsonout *o, size_t max);
 
 /* Appends n bytes as they are; may reallocate. */
 void jsonout_raw(struct jsonout *o, const char *s, size_t n);

@@ -16,6 +16,7 @@
 
 #define LOG_MSG_MAX  2048   /* longer messages are cut: a log line is not a data channel */
 #define LOG_LINE_MAX 4096   /* lines up to this size are rendered without allocating */
+#define LOG_DECISION_MAX (64 * 1024)   /* its fields are fixed buffers, escaped at most 6x */
 
 static atomic_bool log_debug_on;
 
@@ -223,9 +224,11 @@ log_decision(const struct review_summary *s, long micros)
 {
 	char uid[sizeof(s->uid)], kind[sizeof(s->kind)], op[sizeof(s->operation)];
 	char ns[sizeof(s->namespace)], name[sizeof(s->name)], user[sizeof(s->user)];
-	char rule[sizeof(s->rule)], ts[40], num[48];
-	struct jsonout o = { 0 };
+	char ts[40], num[48];
+	struct jsonout o;
 	int saved = errno;
+
+	jsonout_init(&o, LOG_DECISION_MAX);
 
 	log_utf8_clean(s->uid, uid, sizeof(uid));
 	log_utf8_clean(s->kind, kind, sizeof(kind));
@@ -233,7 +236,6 @@ log_decision(const struct review_summary *s, long micros)
 	log_utf8_clean(s->namespace, ns, sizeof(ns));
 	log_utf8_clean(s->name, name, sizeof(name));
 	log_utf8_clean(s->user, user, sizeof(user));
-	log_utf8_clean(s->rule, rule, sizeof(rule));
 	log_timestamp(ts, sizeof(ts));
 	jsonout_lit(&o, "{\"ts\":");
 	jsonout_str(&o, ts);
@@ -252,11 +254,11 @@ log_decision(const struct review_summary *s, long micros)
 	snprintf(num, sizeof(num), ",\"allowed\":%s,\"code\":%d,\"rule\":",
 	    s->allowed ? "true" : "false", s->code);
 	jsonout_lit(&o, num);
-	jsonout_str(&o, rule);
+	jsonout_str(&o, s->rule == RULE_NONE ? "" : ruleid_name(s->rule));
 	snprintf(num, sizeof(num), ",\"us\":%ld}\n", micros);
 	jsonout_lit(&o, num);
 	if (!o.failed)   /* (the fields are UTF-8 cleaned: only memory can fail) */
-		write_all(o.p, o.len);
-	free(o.p);
+		write_all(o.b.p, o.b.len);
+	dynbuf_free(&o.b);
 	errno = saved;
 }

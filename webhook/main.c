@@ -14,14 +14,14 @@
 #include "config_load.h"
 #include "fileio.h"
 #include "review.h"
-#include "server.h"
+#include "connlimit.h"
+#include "process.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 #include "vap.h"
 #include "yamljson.h"
 
 #define TENANTGUARD_VERSION "0.1.0"
-#define REVIEW_MAX_INPUT    SERVER_DEFAULT_BODY_MAX   /* what the server accepts by default */
 
 static void
 usage(FILE *f)
@@ -94,8 +94,8 @@ cmd_review(int argc, char **argv)
 		fprintf(stderr, "tenantguard: out of memory\n");
 		goto out;
 	}
-	if (state_path != NULL && (objects = state_read_objects(state_path, serr,
-	    sizeof(serr))) != NULL && (tenants = state_select_tenants(objects)) == NULL) {
+	if (state_path != NULL && (objects = statefile_read_objects(state_path, serr,
+	    sizeof(serr))) != NULL && (tenants = statefile_select_tenants(objects)) == NULL) {
 		fprintf(stderr, "tenantguard: out of memory\n");
 		goto out;
 	}
@@ -110,7 +110,7 @@ cmd_review(int argc, char **argv)
 		fprintf(stderr, "tenantguard: state: %s\n", serr);
 		goto out;
 	}
-	if (state_path != NULL && (st = state_from_objects(cfg, objects, serr,
+	if (state_path != NULL && (st = statefile_from_objects(cfg, objects, serr,
 	    sizeof(serr))) == NULL)
 		fprintf(stderr, "tenantguard: state: %s: %s\n", state_path, serr);
 	else if (state_path == NULL && (st = state_new()) == NULL)
@@ -118,8 +118,8 @@ cmd_review(int argc, char **argv)
 	if (st == NULL)
 		goto out;
 	body = strcmp(input, "-") == 0 ?
-	    fileio_read_stream(stdin, input, REVIEW_MAX_INPUT, &len, err, sizeof(err)) :
-	    fileio_read(input, REVIEW_MAX_INPUT, &len, err, sizeof(err));
+	    fileio_read_stream(stdin, input, REVIEW_BODY_MAX, &len, err, sizeof(err)) :
+	    fileio_read(input, REVIEW_BODY_MAX, &len, err, sizeof(err));
 	if (body == NULL) {
 		fprintf(stderr, "tenantguard: %s\n", err);
 		goto out;
@@ -286,7 +286,7 @@ cmd_serve(int argc, char **argv)
 		{ "client-cert-handshake", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct server_opts o;
+	struct process_opts o;
 	unsigned body = 0;
 	int c;
 
@@ -368,7 +368,7 @@ cmd_serve(int argc, char **argv)
 	 */
 	const char *svc = getenv("KUBERNETES_SERVICE_HOST");
 	o.in_cluster = o.kubeconfig == NULL && o.state_path == NULL && svc != NULL && *svc != '\0';
-	return server_run(&o);
+	return process_run(&o);
 }
 
 int

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "dynbuf.h"
+#include "monotime.h"
 #include "review.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -21,12 +23,6 @@ static const char *const kind_names[] = {
 };
 static const char *const op_names[] = { "CREATE", "UPDATE", "DELETE", "CONNECT", "other" };
 static const char *const decision_names[] = { "allowed", "denied", "error" };
-static const char *const rule_names[] = {
-	"none", "host-ownership", "host-collision", "host-invalid", "ingress-class",
-	"backend-namespace", "entry-route", "entry-admin", "service-external-ips", "service-type",
-	"service-external-name", "tls-secret", "tls-secret-hosts", "managed-object", "tenant-label",
-	"namespace-tenant", "tenant-domain-in-use", "request-invalid", "other",
-};
 static const int http_codes[] = { 200, 400, 403, 404, 405, 413, 415, 500, 503 };
 
 enum { DEC_ALLOWED, DEC_DENIED, DEC_ERROR };
@@ -35,7 +31,7 @@ enum { DEC_ALLOWED, DEC_DENIED, DEC_ERROR };
 #define N_KIND    NELEM(kind_names)
 #define N_OP      NELEM(op_names)
 #define N_DEC     NELEM(decision_names)
-#define N_RULE    NELEM(rule_names)
+#define N_RULE    RULE_COUNT   /* the rule label: ruleid.h, "none" for no rule */
 #define N_CODE    (NELEM(http_codes) + 1)   /* + "other" */
 
 /* Upper bounds of the duration buckets in microseconds (0.0001 s .. 1 s), +Inf after them. */
@@ -109,11 +105,8 @@ metrics_review(enum metrics_webhook w, const struct review_summary *s, bool fail
 		d = DEC_ALLOWED;
 	else
 		d = DEC_DENIED;
-	/* rule_names[0] ("none") is for reviews without a rule id, never matched by name. */
-	if (d == DEC_ALLOWED || s->rule[0] == '\0')
-		r = 0;
-	else
-		r = 1 + vocab_index(rule_names + 1, N_RULE - 1, s->rule);
+	/* An internal error outside every rule (decision_fail) counts as error with rule "none". */
+	r = d == DEC_ALLOWED || (unsigned)s->rule >= N_RULE ? RULE_NONE : (size_t)s->rule;
 	bump(&reviews[w][k][o][d][r]);
 
 	if (micros < 0)
@@ -188,81 +181,43 @@ metrics_tls_failed(void)
 	bump(&tls_failures);
 }
 
-/* The text being rendered; `failed` sticks once an allocation fails. */
-struct text {
-	char  *buf;
-	size_t len, cap;
-	bool   failed;
-};
-
-static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-text_printf(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		if (t->failed)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->failed = true;
-			return;
-		}
-		if ((size_t)n < t->cap - t->len) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t ncap = t->cap * 2 + (size_t)n;
-		char *nbuf = realloc(t->buf, ncap);
-
-		if (nbuf == NULL) {
-			t->failed = true;
-			return;
-		}
-		t->buf = nbuf;
-		t->cap = ncap;
-	}
-}
+/* The rendered text is a dynbuf (its failure sticks) of at most this many bytes. */
+#define METRICS_TEXT_MAX ((size_t)16 * 1024 * 1024)
 
 /* A label value as the exposition format wants it: \\, \" and \n escaped. */
 static void
-text_label(struct text *t, const char *name, const char *value, bool first)
+text_label(struct dynbuf *t, const char *name, const char *value, bool first)
 {
-	text_printf(t, "%s%s=\"", first ? "" : ",", name);
+	dynbuf_addf(t, "%s%s=\"", first ? "" : ",", name);
 	for (const char *p = value; *p != '\0'; p++) {
 		if (*p == '\\')
-			text_printf(t, "\\\\");
+			dynbuf_addf(t, "\\\\");
 		else if (*p == '"')
-			text_printf(t, "\\\"");
+			dynbuf_addf(t, "\\\"");
 		else if (*p == '\n')
-			text_printf(t, "\\n");
+			dynbuf_addf(t, "\\n");
 		else
-			text_printf(t, "%c", *p);
+			dynbuf_add(t, p, 1);
 	}
-	text_printf(t, "\"");
+	dynbuf_addf(t, "\"");
 }
 
 static void
-text_help(struct text *t, const char *name, const char *type, const char *help)
+text_help(struct dynbuf *t, const char *name, const char *type, const char *help)
 {
-	text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	dynbuf_addf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* One metric without labels: its HELP/TYPE header and its value. */
 static void
-text_metric(struct text *t, const char *name, const char *type, const char *help, long long v)
+text_metric(struct dynbuf *t, const char *name, const char *type, const char *help, long long v)
 {
 	text_help(t, name, type, help);
-	text_printf(t, "%s %lld\n", name, v);
+	dynbuf_addf(t, "%s %lld\n", name, v);
 }
 
 static void
-render_reviews(struct text *t)
+render_reviews(struct dynbuf *t)
 {
 	text_help(t, "tenantguard_reviews_total", "counter",
 	    "Admission reviews answered, by webhook, kind, operation, decision and rule.");
@@ -276,18 +231,18 @@ render_reviews(struct text *t)
 		/* Only series that happened: the full product is thousands of zeros. */
 		if (v == 0)
 			continue;
-		text_printf(t, "tenantguard_reviews_total{");
+		dynbuf_addf(t, "tenantguard_reviews_total{");
 		text_label(t, "webhook", webhook_names[w], true);
 		text_label(t, "kind", kind_names[k], false);
 		text_label(t, "operation", op_names[o], false);
 		text_label(t, "decision", decision_names[d], false);
-		text_label(t, "rule", rule_names[r], false);
-		text_printf(t, "} %llu\n", (unsigned long long)v);
+		text_label(t, "rule", ruleid_name((enum rule_id)r), false);
+		dynbuf_addf(t, "} %llu\n", (unsigned long long)v);
 	}
 }
 
 static void
-render_durations(struct text *t)
+render_durations(struct dynbuf *t)
 {
 	const char *name = "tenantguard_review_duration_seconds";
 
@@ -297,17 +252,17 @@ render_durations(struct text *t)
 
 		for (size_t b = 0; b < N_BUCKET; b++) {
 			cum += get(&duration_bucket[w][b]);
-			text_printf(t, "%s_bucket{", name);
+			dynbuf_addf(t, "%s_bucket{", name);
 			text_label(t, "webhook", webhook_names[w], true);
 			if (b < NELEM(bucket_us))
-				text_printf(t, ",le=\"%g\"} %llu\n", (double)bucket_us[b] / 1e6,
+				dynbuf_addf(t, ",le=\"%g\"} %llu\n", (double)bucket_us[b] / 1e6,
 				    (unsigned long long)cum);
 			else
-				text_printf(t, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+				dynbuf_addf(t, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
 		}
-		text_printf(t, "%s_sum{webhook=\"%s\"} %.6f\n", name, webhook_names[w],
+		dynbuf_addf(t, "%s_sum{webhook=\"%s\"} %.6f\n", name, webhook_names[w],
 		    (double)get(&duration_sum_us[w]) / 1e6);
-		text_printf(t, "%s_count{webhook=\"%s\"} %llu\n", name, webhook_names[w],
+		dynbuf_addf(t, "%s_count{webhook=\"%s\"} %llu\n", name, webhook_names[w],
 		    (unsigned long long)cum);
 	}
 }
@@ -348,33 +303,32 @@ metrics_live_client(uint64_t requests, int leader)
 }
 
 static void
-render_live(struct text *t)
+render_live(struct dynbuf *t)
 {
-	struct timespec now;
+	int64_t now = monotime_s();
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	text_help(t, "tenantguard_live_ready", "gauge",
 	    "1 once every required informer finished its first full LIST.");
-	text_printf(t, "tenantguard_live_ready %d\n", atomic_load(&live_ready));
+	dynbuf_addf(t, "tenantguard_live_ready %d\n", atomic_load(&live_ready));
 	text_help(t, "tenantguard_live_objects", "gauge", "Objects in the live cache, by kind.");
 	for (size_t i = 0; i < N_LIVE; i++)
-		text_printf(t, "tenantguard_live_objects{kind=\"%s\"} %llu\n", live_kinds[i],
+		dynbuf_addf(t, "tenantguard_live_objects{kind=\"%s\"} %llu\n", live_kinds[i],
 		    (unsigned long long)get(&live_objects[i]));
 	text_help(t, "tenantguard_apiserver_requests_total", "counter",
 	    "Requests this process sent to the apiserver (lists, watches, claims, applies, ...).");
-	text_printf(t, "tenantguard_apiserver_requests_total %llu\n",
+	dynbuf_addf(t, "tenantguard_apiserver_requests_total %llu\n",
 	    (unsigned long long)get(&api_requests));
 	if (atomic_load(&leading) >= 0) {
 		text_help(t, "tenantguard_reconciler_leader", "gauge",
 		    "1 while this replica holds the reconciler's Lease (and writes).");
-		text_printf(t, "tenantguard_reconciler_leader %d\n", atomic_load(&leading));
+		dynbuf_addf(t, "tenantguard_reconciler_leader %d\n", atomic_load(&leading));
 	}
 	text_help(t, "tenantguard_live_claims", "gauge", "Host claims in the live claim index.");
-	text_printf(t, "tenantguard_live_claims %llu\n", (unsigned long long)get(&live_claims));
+	dynbuf_addf(t, "tenantguard_live_claims %llu\n", (unsigned long long)get(&live_claims));
 	text_help(t, "tenantguard_watch_restarts_total", "counter",
 	    "Watches that ended in an error or 410 Gone and were resumed or relisted, by kind.");
 	for (size_t i = 0; i < N_LIVE; i++)
-		text_printf(t, "tenantguard_watch_restarts_total{kind=\"%s\"} %llu\n", live_kinds[i],
+		dynbuf_addf(t, "tenantguard_watch_restarts_total{kind=\"%s\"} %llu\n", live_kinds[i],
 		    (unsigned long long)get(&live_restarts[i]));
 	text_help(t, "tenantguard_live_last_sync_age_seconds", "gauge",
 	    "Seconds since the kind's cache was last known current (kinds not synced yet are "
@@ -383,29 +337,27 @@ render_live(struct text *t)
 		int64_t at = atomic_load(&live_synced_at[i]);
 
 		if (at > 0)
-			text_printf(t, "tenantguard_live_last_sync_age_seconds{kind=\"%s\"} %lld\n",
-			    live_kinds[i], (long long)(now.tv_sec - at));
+			dynbuf_addf(t, "tenantguard_live_last_sync_age_seconds{kind=\"%s\"} %lld\n",
+			    live_kinds[i], (long long)(now - at));
 	}
 }
 
 char *
 metrics_render(size_t *len)
 {
-	struct text t = { .buf = malloc(8192), .cap = 8192 };
+	struct dynbuf t;
 
-	if (t.buf == NULL)
-		return NULL;
-	t.buf[0] = '\0';
+	dynbuf_init(&t, METRICS_TEXT_MAX);
 	render_reviews(&t);
 	render_durations(&t);
 
 	text_help(&t, "tenantguard_http_requests_total", "counter", "HTTP responses, by status code.");
 	for (size_t i = 0; i < N_CODE; i++) {
 		if (i < NELEM(http_codes))
-			text_printf(&t, "tenantguard_http_requests_total{code=\"%d\"} %llu\n",
+			dynbuf_addf(&t, "tenantguard_http_requests_total{code=\"%d\"} %llu\n",
 			    http_codes[i], (unsigned long long)get(&http_requests[i]));
 		else
-			text_printf(&t, "tenantguard_http_requests_total{code=\"other\"} %llu\n",
+			dynbuf_addf(&t, "tenantguard_http_requests_total{code=\"other\"} %llu\n",
 			    (unsigned long long)get(&http_requests[i]));
 	}
 
@@ -415,7 +367,7 @@ metrics_render(size_t *len)
 	text_help(&t, "tenantguard_http_connections_cut_total", "counter",
 	    "Connections refused or cut before their request was read, by reason.");
 	for (size_t i = 0; i < METRICS_CUT_N; i++)
-		text_printf(&t, "tenantguard_http_connections_cut_total{reason=\"%s\"} %llu\n",
+		dynbuf_addf(&t, "tenantguard_http_connections_cut_total{reason=\"%s\"} %llu\n",
 		    cut_names[i], (unsigned long long)get(&http_cuts[i]));
 	text_metric(&t, "tenantguard_http_connections_per_address_peak", "gauge",
 	    "The most connections one client address has held at once (sizes --max-conns-per-ip).",
@@ -448,10 +400,5 @@ metrics_render(size_t *len)
 	if (atomic_load(&live_enabled))
 		render_live(&t);
 
-	if (t.failed) {
-		free(t.buf);
-		return NULL;
-	}
-	*len = t.len;
-	return t.buf;
+	return dynbuf_take(&t, len);
 }

@@ -180,8 +180,10 @@ reason_for(int code)
 char *
 review_encode(const char *uid, const struct decision *d, size_t *len)
 {
-	struct jsonout o = { 0 };
+	struct jsonout o;
 	char *patch = NULL, *dump = NULL, num[32];
+
+	jsonout_init(&o, REVIEW_RESPONSE_MAX);
 
 	jsonout_lit(&o, "{\"apiVersion\":\"" ADMISSION_API "\",\"kind\":\"AdmissionReview\","
 	    "\"response\":{\"uid\":");
@@ -213,17 +215,15 @@ review_encode(const char *uid, const struct decision *d, size_t *len)
 		jsonout_lit(&o, ",\"patchType\":\"JSONPatch\",\"patch\":");
 		jsonout_str(&o, patch);
 	}
-	jsonout_raw(&o, "}}", 3);   /* with the terminator */
+	jsonout_lit(&o, "}}");
 	if (dump != NULL)
 		dump_free(dump);
 	free(patch);
 	if (o.failed) {
-		free(o.p);
+		dynbuf_free(&o.b);
 		return NULL;
 	}
-	if (len != NULL)
-		*len = o.len - 1;
-	return o.p;
+	return dynbuf_take(&o.b, len);
 }
 
 static void
@@ -238,7 +238,7 @@ summarize(const struct request *req, const struct decision *d, struct review_sum
 	snprintf(s->user, sizeof(s->user), "%s", req->username);
 	s->allowed = d->allowed;
 	s->code = d->code;
-	snprintf(s->rule, sizeof(s->rule), "%s", d->rule);
+	s->rule = d->rule;
 }
 
 enum review_status

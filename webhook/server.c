@@ -2,14 +2,12 @@
 /* server: the HTTPS admission endpoint (libmicrohttpd + GnuTLS) around review_handle. */
 #include "server.h"
 
-#include <errno.h>
 #include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -20,27 +18,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "claims.h"
-#include "claimstore.h"
-#include "config.h"
-#include "config_load.h"
+#include "dynbuf.h"
 #include "connlimit.h"
 #include "fileio.h"
-#include "informer.h"
-#include "jsonget.h"
-#include "kube.h"
-#include "live.h"
 #include "log.h"
 #include "metrics.h"
-#include "reconcile.h"
 #include "review.h"
-#include "state.h"
-#include "state_load.h"
-#include "strmap.h"
 #include "tlsreload.h"
 
 #define SERVER_DEFAULT_LISTEN  "0.0.0.0:8443"
@@ -65,61 +51,21 @@
 #define TEXT_TYPE    "text/plain; charset=utf-8"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* A config shared by the snapshots built on it; freed with the last reference. */
-struct cfg_ref {
-	atomic_uint    refs;
-	struct config *cfg;
-};
-
-/*
- * What one review decides against: a config and the state built with it. Immutable once
- * installed; a request holds a reference for the duration of review_handle, so a reload
- * never waits for readers and readers never see a half-built snapshot.
- */
-struct snapshot {
-	atomic_uint     refs;
-	struct cfg_ref *cref;
-	struct state   *st;
-};
-
-/* Enough of a file's identity to notice an edit, a replacement or a swapped symlink. */
-struct file_stamp {
-	bool        present;
-	struct stat link;                 /* lstat of the path as given */
-	struct stat target;               /* stat of where it resolves */
-	char        resolved[PATH_MAX];
-};
-
 struct server {
-	const struct server_opts *opts;
+	struct server_opts        opts;
+	struct server_hooks       hooks;
 	bool                      client_auth;
-	size_t                    body_max;   /* larger bodies get 413 */
-	struct connlimit         *limits;
+	struct sockaddr_storage   addr;
+	char                     *ca;         /* the client CA's PEM, or NULL */
+	size_t                    ca_len;
+	struct MHD_Daemon        *daemon;     /* NULL until server_start */
 
-	pthread_mutex_t           snap_lock;  /* guards `snap` (the pointer, not the snapshot) */
-	struct snapshot          *snap;       /* NULL until a config and a state are loaded */
-
-	/* Reloader's own, touched by the main thread only. */
-	struct cfg_ref           *cref;       /* the last good config */
-	uint64_t                  generation;
-	struct file_stamp         cfg_stamp, state_stamp;
-	struct file_stamp         cert_stamp, key_stamp;
+	/* Owner thread's own (server_tls_reload). */
+	struct fileio_stamp       cert_stamp, key_stamp;
 	struct tlsreload_info     tls;        /* the certificate being served */
 
-	/* Live cluster state (--kubeconfig or in-cluster); all NULL with --state. */
-	struct kube_client       *kc;
-	struct live              *live;
-	struct informers         *inf;
-	struct claimstore        *cs;         /* durable first-come claims */
-	struct reconciler        *rec;        /* tenant objects (leader only writes) */
-	_Atomic(struct informers *) inf_pub;  /* `inf` for other threads, once started */
-	pthread_t                 main_thread;
-	/* Tenant changes seen by the informer, and how many of them the config reflects: the
-	 * live state is current only when both agree (a Tenant's reservations are policy). */
-	atomic_uint               tenants_wanted, tenants_loaded;
-	struct strmap            *tenant_gens;    /* Tenant informer thread: name -> generation */
-	char                     *tenants_seen;   /* main thread: what the config was built from */
-
+	size_t                    body_max;   /* larger bodies get 413 */
+	struct connlimit         *limits;
 	atomic_uint               active;     /* requests between first call and completion */
 	atomic_bool               draining;
 };
@@ -144,8 +90,8 @@ struct request_ctx {
 	enum route route;
 	bool       answered;   /* a response is queued: ignore whatever else arrives */
 	bool       too_big;
-	char      *body;       /* NUL-terminated, at most `max` bytes */
-	size_t     len, cap, max;
+	struct dynbuf body;    /* at most `max` bytes */
+	size_t     max;
 	size_t     dropped;    /* bytes read past the cap and thrown away */
 };
 
@@ -157,350 +103,7 @@ struct conn_ctx {
 	struct connlimit_conn lim;
 };
 
-/* ---- snapshots ---- */
-
-static struct cfg_ref *
-cref_get(struct cfg_ref *c)
-{
-	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-	return c;
-}
-
-static void
-cref_put(struct cfg_ref *c)
-{
-	if (c != NULL && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
-		config_free(c->cfg);
-		free(c);
-	}
-}
-
-static void
-snapshot_put(struct snapshot *sn)
-{
-	if (sn != NULL && atomic_fetch_sub_explicit(&sn->refs, 1, memory_order_acq_rel) == 1) {
-		state_free(sn->st);
-		cref_put(sn->cref);
-		free(sn);
-	}
-}
-
-/* live_set_config's release callback. */
-static void
-live_cref_put(void *c)
-{
-	cref_put(c);
-}
-
-/* The installed snapshot with a reference taken (snapshot_put it), or NULL. */
-static struct snapshot *
-snapshot_get(struct server *s)
-{
-	struct snapshot *sn;
-
-	pthread_mutex_lock(&s->snap_lock);
-	sn = s->snap;
-	if (sn != NULL)
-		atomic_fetch_add_explicit(&sn->refs, 1, memory_order_relaxed);
-	pthread_mutex_unlock(&s->snap_lock);
-	return sn;
-}
-
-/* Installs (s->cref, st) as the snapshot; takes st. 0, or -1 when out of memory. */
-static int
-snapshot_install(struct server *s, struct state *st)
-{
-	struct snapshot *sn = malloc(sizeof(*sn)), *old;
-
-	if (sn == NULL) {
-		log_warn("snapshot");
-		state_free(st);
-		return -1;
-	}
-	atomic_init(&sn->refs, 1);
-	sn->cref = cref_get(s->cref);
-	sn->st = st;
-	pthread_mutex_lock(&s->snap_lock);
-	old = s->snap;
-	s->snap = sn;
-	pthread_mutex_unlock(&s->snap_lock);
-	snapshot_put(old);
-	metrics_config_loaded(sn->cref->cfg->generation);
-	if (s->live == NULL)
-		metrics_state(st->n_objects, st->claims != NULL ? claims_count(st->claims) : 0);
-	return 0;
-}
-
-/* ---- reloading ---- */
-
-static bool
-stat_same(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	    a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
-/*
- * Takes a new stamp of `path` into *old and says whether it differs. Both the path and its
- * resolved target count: a ConfigMap volume replaces the file by swapping the `..data`
- * symlink of a directory, which leaves the path itself untouched.
- */
-static bool
-file_changed(const char *path, struct file_stamp *old)
-{
-	struct file_stamp now;
-	bool changed;
-
-	memset(&now, 0, sizeof(now));
-	now.present = lstat(path, &now.link) == 0 && realpath(path, now.resolved) != NULL &&
-	    stat(now.resolved, &now.target) == 0;
-	if (!now.present)
-		memset(&now, 0, sizeof(now));
-	changed = now.present != old->present ||
-	    (now.present && (!stat_same(&now.link, &old->link) ||
-	    !stat_same(&now.target, &old->target) || strcmp(now.resolved, old->resolved) != 0));
-	*old = now;
-	return changed;
-}
-
-/*
- * What the config takes from the Tenant objects (name, creation time, spec, in the live
- * cache's order-free form) as text, with the objects in *tenants (new reference). NULL when
- * out of memory.
- */
-static char *
-tenants_fingerprint(struct live *lv, json_t **tenants)
-{
-	json_t *all = live_list(lv, "Tenant", ""), *keep = json_object(), *o;
-	char *text = NULL;
-	size_t i;
-
-	*tenants = all;
-	if (all == NULL || keep == NULL)
-		goto out;
-	json_array_foreach(all, i, o) {
-		const json_t *md = json_object_get(o, "metadata");
-		json_t *e = json_pack("{s:O?, s:O?}", "created",
-		    json_object_get(md, "creationTimestamp"), "spec", json_object_get(o, "spec"));
-		if (e == NULL || json_object_set_new(keep, jsonget_str(md, "name") ?
-		    jsonget_str(md, "name") : "", e) != 0)
-			goto out;
-	}
-	text = json_dumps(keep, JSON_COMPACT | JSON_SORT_KEYS);
-out:
-	json_decref(keep);
-	if (text == NULL) {
-		json_decref(all);
-		*tenants = NULL;
-	}
-	return text;
-}
-
-/* A Tenant left out of the config is an error an admin must see: logged at every load. */
-static void
-tenants_rejected_log(const json_t *rejected)
-{
-	const char *name;
-	const json_t *why;
-
-	json_object_foreach((json_t *)rejected, name, why)
-		log_warnx("Tenant %s is not in effect: %s", name, json_string_value(why));
-}
-
-/*
- * Whether a Tenant event can change the config: a relist, a new or deleted Tenant, or a new
- * metadata.generation (the spec; status writes keep it). Called on the Tenant informer's
- * thread only, which owns s->tenant_gens.
- */
-static bool
-tenant_changed(struct server *s, const char *type, const json_t *obj)
-{
-	const char *name = jsonget_str(json_object_get(obj, "metadata"), "name");
-	uintptr_t gen = (uintptr_t)json_integer_value(jsonget_path(obj, "metadata.generation")) + 1;
-
-	if (obj == NULL || name == NULL || s->tenant_gens == NULL)
-		return true;
-	if (strcmp(type, "DELETED") == 0) {
-		strmap_del(s->tenant_gens, name);
-		return true;
-	}
-	if ((uintptr_t)strmap_get(s->tenant_gens, name) == gen)
-		return false;
-	if (strmap_set(s->tenant_gens, name, (void *)gen) != 0)
-		strmap_del(s->tenant_gens, name);   /* out of memory: counts as a change next time */
-	return true;
-}
-
-/*
- * Informer notifications: Tenant changes wake the main thread to rebuild the config (and
- * until it has, the live state is not current); every change goes to the reconciler.
- */
-static void
-live_notify(void *arg, const char *kind, const char *type, const json_t *obj)
-{
-	struct server *s = arg;
-
-	if (strcmp(kind, "Tenant") == 0 && tenant_changed(s, type, obj)) {
-		atomic_fetch_add(&s->tenants_wanted, 1);
-		pthread_kill(s->main_thread, SIGUSR1);
-	}
-	reconciler_notify(s->rec, kind, type, obj);
-}
-
-/*
- * Whether decisions may rest on the live state: every informer has listed, and the config
- * has every Tenant change the informer has seen (else a Tenant's reservations could be missing
- * for a moment: fail closed). Reviews, /readyz, the claim reaper and the reconciler ask this.
- */
-static bool
-live_current(struct server *s)
-{
-	struct informers *inf = atomic_load(&s->inf_pub);
-
-	return inf != NULL && informers_synced(inf) &&
-	    atomic_load(&s->tenants_loaded) == atomic_load(&s->tenants_wanted);
-}
-
-/* live_current for the reconciler. */
-static bool
-live_synced(void *arg)
-{
-	return live_current(arg);
-}
-
-/*
- * Loads what changed since the last call (everything on the first call or when `force`) and
- * installs a new snapshot. A config that fails keeps the last good one; a good config whose
- * state fails becomes the base for the next state load, while the old snapshot stays in
- * service. Failures are logged and counted. Returns -1 only when there is no config at all
- * (the first load failed), else 0. *want is the count of Tenant changes to take in; it is
- * lowered to what was taken when they could not be.
- */
-static int
-reload(struct server *s, bool force, unsigned *want)
-{
-	const char *cpath = s->opts->config_path, *spath = s->opts->state_path;
-	const char *cname = cpath != NULL ? cpath : "(built-in)";
-	bool first = s->cref == NULL, cfg_changed = false, st_changed = false;
-	struct config *cfg = NULL;
-	struct state *st;
-	char err[1024];
-
-	if (cpath != NULL)
-		cfg_changed = file_changed(cpath, &s->cfg_stamp);
-	if (spath != NULL)
-		st_changed = file_changed(spath, &s->state_stamp);
-	if (first || force)
-		cfg_changed = st_changed = true;
-	json_t *tenants = NULL, *rejected = NULL;
-	if (s->live != NULL && (*want != atomic_load(&s->tenants_loaded) || cfg_changed)) {
-		/* Tenant objects are part of the config; a status-only change is not a change. */
-		char *seen = tenants_fingerprint(s->live, &tenants);
-		if (seen == NULL) {
-			log_warnx("Tenant objects: out of memory; the config stays as it is");
-			*want = atomic_load(&s->tenants_loaded);   /* not reflected: tried again */
-		} else if (s->tenants_seen == NULL || strcmp(seen, s->tenants_seen) != 0) {
-			free(s->tenants_seen);
-			s->tenants_seen = seen;
-			cfg_changed = st_changed = true;
-		} else {
-			free(seen);
-		}
-	}
-	/* From here the Tenant changes up to *want are dealt with (a bad config file keeps the
-	 * last good config, logged: waiting for it would only make every replica unready). */
-	if (!cfg_changed && !st_changed) {
-		json_decref(tenants);
-		return 0;
-	}
-
-	if (cfg_changed) {
-		err[0] = '\0';
-		rejected = json_object();
-		cfg = cpath != NULL ? config_load_file_tenants(cpath, tenants, rejected, err,
-		    sizeof(err)) : config_load_default_tenants(tenants, rejected, err, sizeof(err));
-		json_decref(tenants);
-		tenants = NULL;
-		if (cfg != NULL)
-			tenants_rejected_log(rejected);
-		if (cfg == NULL) {
-			json_decref(rejected);
-			rejected = NULL;
-			metrics_config_failed();
-			if (first) {
-				log_warnx("config %s: %s", cname, err);
-				return -1;
-			}
-			/* s->snap is written by this thread only: reading it here needs no lock. */
-			log_warnx("config %s: %s; still serving config generation %llu", cname, err,
-			    s->snap != NULL ? (unsigned long long)s->snap->cref->cfg->generation : 0ull);
-			if (!st_changed)
-				return 0;
-		} else {
-			struct cfg_ref *c = malloc(sizeof(*c));
-
-			if (c == NULL) {
-				log_warn("config %s", cname);
-				config_free(cfg);
-				json_decref(rejected);
-				metrics_config_failed();
-				return first ? -1 : 0;
-			}
-			cfg->generation = ++s->generation;
-			atomic_init(&c->refs, 1);
-			c->cfg = cfg;
-			cref_put(s->cref);
-			s->cref = c;
-			/* The live index holds its own reference: both copies are rebuilt with it. */
-			if (s->live != NULL && live_set_config(s->live, cfg, live_cref_put,
-			    cref_get(c)) != 0) {
-				log_warnx("config %s: out of memory rebuilding the live claim index; "
-				    "it keeps the previous config", cname);
-				metrics_config_failed();
-			}
-			reconciler_config_changed(s->rec, rejected);
-		}
-	}
-	json_decref(tenants);
-	json_decref(rejected);
-
-	/* The state is rebuilt with every new config: owners are attributed through it. */
-	err[0] = '\0';
-	st = spath != NULL ? state_load_file(s->cref->cfg, spath, err, sizeof(err)) : state_new();
-	if (st == NULL) {
-		metrics_config_failed();
-		if (spath == NULL)
-			log_warnx("state: out of memory");
-		else
-			log_warnx("state %s: %s; %s", spath, err, s->snap != NULL ?
-			    "still serving the last good config and state" : "not ready until it loads");
-		return 0;
-	}
-	if (snapshot_install(s, st) != 0) {
-		metrics_config_failed();
-		return 0;
-	}
-	if (s->live != NULL)
-		log_info("loaded config generation %llu from %s, state live from the apiserver",
-		    (unsigned long long)s->cref->cfg->generation, cname);
-	else
-		log_info("loaded config generation %llu from %s, state %s: %zu objects",
-		    (unsigned long long)s->cref->cfg->generation, cname,
-		    spath != NULL ? spath : "(empty)", st->n_objects);
-	return 0;
-}
-
-/* reload, then records which Tenant changes the config now reflects (live_current). */
-static int
-server_reload(struct server *s, bool force)
-{
-	unsigned want = atomic_load(&s->tenants_wanted);
-	int rc = reload(s, force, &want);
-
-	atomic_store(&s->tenants_loaded, want);
-	return rc;
-}
+/* ---- TLS ---- */
 
 /* An expiry as RFC 3339 UTC, for the log. */
 static void
@@ -520,31 +123,29 @@ tls_log_installed(const struct server *s, const char *what)
 
 	time_text(s->tls.not_after, until, sizeof(until));
 	log_info("TLS certificate %s from %s and %s: %s, %u in the chain, expires %s, sha256 %s",
-	    what, s->opts->tls_cert, s->opts->tls_key, s->tls.subject, s->tls.chain_len, until,
+	    what, s->opts.tls_cert, s->opts.tls_key, s->tls.subject, s->tls.chain_len, until,
 	    s->tls.sha256);
 	if (s->tls.not_after <= time(NULL))
-		log_warnx("TLS certificate %s expired at %s; serving it anyway", s->opts->tls_cert,
+		log_warnx("TLS certificate %s expired at %s; serving it anyway", s->opts.tls_cert,
 		    until);
 }
 
 /*
- * Installs the TLS certificate and key again when either file changed (every time with
- * `force`). A pair that fails to load or whose key does not match keeps the one being
- * served; the failure is logged and counted once per change, since the files are only read
- * again once they change again. Both files are stamped before they are read, so a write
- * that lands during the read is seen the next time.
+ * A failure is counted once per change since the files are only read again once they change
+ * again. Both files are stamped before they are read, so a write that lands during the read
+ * is seen the next time.
  */
-static void
+void
 server_tls_reload(struct server *s, bool force)
 {
-	bool cert_changed = file_changed(s->opts->tls_cert, &s->cert_stamp);
-	bool key_changed = file_changed(s->opts->tls_key, &s->key_stamp);
+	bool cert_changed = fileio_changed(s->opts.tls_cert, &s->cert_stamp);
+	bool key_changed = fileio_changed(s->opts.tls_key, &s->key_stamp);
 	char err[PATH_MAX + 1024], until[64];
 
 	if (!cert_changed && !key_changed && !force)
 		return;
 	/* s->tls changes only when the new pair is installed. */
-	if (tlsreload_install(s->opts->tls_cert, s->opts->tls_key, &s->tls, err,
+	if (tlsreload_install(s->opts.tls_cert, s->opts.tls_key, &s->tls, err,
 	    sizeof(err)) != 0) {
 		metrics_tls_failed();
 		time_text(s->tls.not_after, until, sizeof(until));
@@ -759,35 +360,6 @@ content_length(struct MHD_Connection *conn, size_t max)
 	return *v == '\0' ? n : -1;
 }
 
-/* Room for `want` bytes and a terminator, never beyond the cap. -1 when out of memory. */
-static int
-body_reserve(struct request_ctx *rq, size_t want)
-{
-	size_t ncap;
-	char *nb;
-
-	if (want + 1 <= rq->cap)
-		return 0;
-	ncap = rq->cap < 16384 ? 16384 : rq->cap * 2;
-	if (ncap < want + 1)
-		ncap = want + 1;
-	if (ncap > rq->max + 1)
-		ncap = rq->max + 1;
-	if ((nb = realloc(rq->body, ncap)) == NULL)
-		return -1;
-	rq->body = nb;
-	rq->cap = ncap;
-	return 0;
-}
-
-static void
-body_free(struct request_ctx *rq)
-{
-	free(rq->body);
-	rq->body = NULL;
-	rq->len = rq->cap = 0;
-}
-
 /*
  * Appends a chunk of the body. Past the cap (a chunked body has no Content-Length to refuse
  * up front) the rest is read and dropped so the client still gets its 413, but only up to
@@ -796,22 +368,21 @@ body_free(struct request_ctx *rq)
 static enum MHD_Result
 body_append(struct request_ctx *rq, const char *data, size_t n)
 {
-	if (!rq->too_big && n > rq->max - rq->len) {
-		rq->too_big = true;
-		rq->dropped = rq->len;
-		body_free(rq);
-	}
-	if (rq->too_big) {
+	int rc = rq->too_big ? DYNBUF_TOOBIG : dynbuf_add(&rq->body, data, n);
+
+	if (rc == DYNBUF_TOOBIG) {
+		if (!rq->too_big) {
+			rq->too_big = true;
+			rq->dropped = rq->body.len;
+			dynbuf_free(&rq->body);
+		}
 		rq->dropped += n;
 		return rq->dropped > 2 * rq->max ? MHD_NO : MHD_YES;
 	}
-	if (body_reserve(rq, rq->len + n) != 0) {
+	if (rc != DYNBUF_OK) {
 		log_warnx("request body: out of memory");
 		return MHD_NO;
 	}
-	memcpy(rq->body + rq->len, data, n);
-	rq->len += n;
-	rq->body[rq->len] = '\0';
 	return MHD_YES;
 }
 
@@ -821,87 +392,61 @@ micros_between(const struct timespec *a, const struct timespec *b)
 	return (long)(b->tv_sec - a->tv_sec) * 1000000L + (b->tv_nsec - a->tv_nsec) / 1000;
 }
 
-/* What claim_after needs: the claim store, and when the request arrived (its budget). */
-struct claim_arg {
-	struct claimstore *cs;
-	struct timespec    since;
-};
-
-/* review_after_fn: makes an allowed request's first-come claims durable (claimstore). */
-static void
-claim_after(void *arg, const struct config *cfg, const struct request *req, struct decision *d)
-{
-	struct claim_arg *ca = arg;
-
-	claimstore_review(ca->cs, cfg, req, d, &ca->since);
-}
-
-/* The complete body of a /validate or /mutate request: decide, log, count, answer. */
+/*
+ * The complete body of a /validate or /mutate request: decide against the hooks' view, then
+ * log, count and answer once. No view (not ready) and no response are both 500: fail closed.
+ */
 static enum MHD_Result
 serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq)
 {
 	bool mutate = rq->route == ROUTE_MUTATE;
 	enum metrics_webhook w = mutate ? METRICS_MUTATE : METRICS_VALIDATE;
 	struct review_summary sum;
-	struct snapshot *sn;
-	struct live_view view;
+	struct server_view view;
 	struct timespec t0, t1;
-	enum review_status rs;
+	enum review_status rs = REVIEW_NO_MEMORY;
+	const char *why = NULL;
 	char *out = NULL, err[512] = "";
 	size_t outlen = 0;
-	long us;
+	long us = 0;
+	enum MHD_Result ret;
 
-	struct claim_arg ca = { .cs = s->cs };
-
-	connlimit_request_since(conn_limits(conn), &ca.since);
 	memset(&sum, 0, sizeof(sum));
-	if (s->live != NULL) {
-		/* Fail closed until the cluster is known: an empty index would allow collisions. */
-		if (!live_current(s) || live_read_begin(s->live, &view) != 0) {
-			metrics_review(w, &sum, true, 0);
-			log_warnx("review refused: cluster state not synced yet");
-			return respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-			    "not ready: cluster state not synced yet");
-		}
+	memset(&view, 0, sizeof(view));
+	if (s->hooks.view_begin(s->hooks.arg, &view, &why) == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rs = review_handle_with(view.cfg, view.st, mutate, rq->body != NULL ? rq->body : "",
-		    rq->len, time(NULL), mutate ? NULL : claim_after, &ca, &out, &outlen, &sum,
-		    err, sizeof(err));
+		rs = review_handle_with(view.cfg, view.st, mutate,
+		    rq->body.p != NULL ? rq->body.p : "", rq->body.len, time(NULL),
+		    mutate ? NULL : s->hooks.after, s->hooks.arg, &out, &outlen, &sum, err,
+		    sizeof(err));
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		live_read_end(s->live, &view);
-	} else {
-		if ((sn = snapshot_get(s)) == NULL) {
-			metrics_review(w, &sum, true, 0);
-			log_warnx("review refused: no config and state loaded");
-			return respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-			    "not ready: no config and state loaded");
-		}
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rs = review_handle(sn->cref->cfg, sn->st, mutate, rq->body != NULL ? rq->body : "",
-		    rq->len, time(NULL), &out, &outlen, &sum, err, sizeof(err));
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		snapshot_put(sn);
+		s->hooks.view_end(s->hooks.arg, &view);
+		us = micros_between(&t0, &t1);
 	}
-	body_free(rq);   /* up to body_max bytes that the response no longer needs */
-	us = micros_between(&t0, &t1);
+	dynbuf_free(&rq->body);   /* up to 7 MiB that the response no longer needs */
 
-	if (rs == REVIEW_OK && out != NULL) {
-		metrics_review(w, &sum, false, us);
+	metrics_review(w, &sum, why != NULL || rs != REVIEW_OK || out == NULL, us);
+	if (why != NULL) {
+		log_warnx("review refused: %s", why);
+		ret = respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+		    "not ready: %s", why);
+	} else if (rs == REVIEW_OK && out != NULL) {
 		log_decision(&sum, us);
-		return respond(s, conn, rq, MHD_HTTP_OK, JSON_TYPE, out, outlen,
+		ret = respond(s, conn, rq, MHD_HTTP_OK, JSON_TYPE, out, outlen,
 		    MHD_RESPMEM_MUST_FREE, NULL);
+		out = NULL;   /* respond took it */
+	} else if (rs == REVIEW_BAD_INPUT) {
+		log_warnx("review refused: %s", err);
+		ret = respond_error(s, conn, rq, MHD_HTTP_BAD_REQUEST, NULL, "%s", err);
+	} else {
+		/* REVIEW_NO_MEMORY, or anything else that left no response: fail closed. */
+		log_warnx("review failed: %s", rs == REVIEW_NO_MEMORY ? "out of memory" :
+		    "no response encoded");
+		ret = respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+		    "internal error: no decision");
 	}
 	free(out);
-	metrics_review(w, &sum, true, us);
-	if (rs == REVIEW_BAD_INPUT) {
-		log_warnx("review refused: %s", err);
-		return respond_error(s, conn, rq, MHD_HTTP_BAD_REQUEST, NULL, "%s", err);
-	}
-	/* REVIEW_NO_MEMORY, or anything else that left no response: fail closed. */
-	log_warnx("review failed: %s", rs == REVIEW_NO_MEMORY ? "out of memory" :
-	    "no response encoded");
-	return respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-	    "internal error: no decision");
+	return ret;
 }
 
 static enum MHD_Result
@@ -910,12 +455,8 @@ serve_metrics(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 	size_t len = 0;
 	char *text;
 
-	if (s->inf != NULL) {
-		informers_metrics(s->inf);
-		metrics_state(live_objects(s->live, NULL), live_claims(s->live));
-		metrics_live_client(kube_client_requests(s->kc),
-		    s->rec == NULL ? -1 : reconciler_leading(s->rec) ? 1 : 0);
-	}
+	if (s->hooks.metrics_refresh != NULL)
+		s->hooks.metrics_refresh(s->hooks.arg);
 	text = metrics_render(&len);
 
 	if (text == NULL)
@@ -990,7 +531,7 @@ request_begin(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 		return MHD_YES;
 	}
 	/* The announced size in one allocation instead of a series of reallocs. */
-	if (cl > 0 && body_reserve(rq, (size_t)cl) != 0) {
+	if (cl > 0 && dynbuf_reserve(&rq->body, (size_t)cl) != DYNBUF_OK) {
 		log_warnx("request body: out of memory");
 		return MHD_NO;
 	}
@@ -1001,8 +542,7 @@ request_begin(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 static enum MHD_Result
 request_finish(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq)
 {
-	struct snapshot *sn;
-	bool ready;
+	const char *why;
 
 	connlimit_body_done(conn_limits(conn));
 	if (rq->too_big)
@@ -1015,15 +555,9 @@ request_finish(struct server *s, struct MHD_Connection *conn, struct request_ctx
 	case ROUTE_HEALTHZ:
 		return respond_text(s, conn, rq, MHD_HTTP_OK, "ok\n");
 	case ROUTE_READYZ:
-		sn = snapshot_get(s);
-		ready = sn != NULL;
-		snapshot_put(sn);
-		if (ready && s->live != NULL && !live_current(s))
-			return respond_text(s, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
-			    "not ready: cluster state not synced yet\n");
-		return ready ? respond_text(s, conn, rq, MHD_HTTP_OK, "ok\n") :
-		    respond_text(s, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
-		    "not ready: config and state not loaded\n");
+		why = s->hooks.not_ready(s->hooks.arg);
+		return why == NULL ? respond_text(s, conn, rq, MHD_HTTP_OK, "ok\n") :
+		    respond_text(s, conn, rq, MHD_HTTP_SERVICE_UNAVAILABLE, why);
 	case ROUTE_METRICS:
 		return serve_metrics(s, conn, rq);
 	case ROUTE_NONE:
@@ -1046,8 +580,9 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 			log_warnx("request: out of memory");
 			return MHD_NO;
 		}
-		*req_cls = rq;
 		rq->max = s->body_max;
+		dynbuf_init(&rq->body, rq->max);
+		*req_cls = rq;
 		atomic_fetch_add(&s->active, 1);
 		connlimit_headers_done(conn_limits(conn));
 		return request_begin(s, conn, rq, url, method);
@@ -1062,6 +597,7 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		*upload_data_size = 0;
 		return r;
 	}
+	/* A review may take its worker for a while (a claim): not on other clients' clocks. */
 	connlimit_work_begin();
 	enum MHD_Result r = request_finish(s, conn, rq);
 	connlimit_work_end();
@@ -1079,7 +615,7 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	connlimit_request_done(conn_limits(conn));
 	if (rq == NULL)
 		return;
-	body_free(rq);
+	dynbuf_free(&rq->body);
 	free(rq);
 	*req_cls = NULL;
 	atomic_fetch_sub(&s->active, 1);
@@ -1193,7 +729,7 @@ parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen)
  * from memory, so a reload reaches new connections without restarting the daemon.
  */
 static struct MHD_Daemon *
-server_start(struct server *s, const struct sockaddr_storage *addr, const char *ca,
+daemon_start(struct server *s, const struct sockaddr_storage *addr, const char *ca,
     unsigned threads)
 {
 	/*
@@ -1243,14 +779,11 @@ server_start(struct server *s, const struct sockaddr_storage *addr, const char *
 	    MHD_OPTION_HTTPS_CERT_CALLBACK2, cert_cb, MHD_OPTION_END);
 }
 
-/*
- * Stops accepting, waits (up to SERVER_DRAIN_SECONDS, or until another signal) for the
- * requests already begun, then stops the daemon. MHD_stop_daemon alone would close
- * connections whose request is still being received.
- */
-static void
-server_drain(struct server *s, struct MHD_Daemon *d, const sigset_t *sigs)
+/* MHD_stop_daemon alone would close connections whose request is still being received. */
+void
+server_stop(struct server *s, const sigset_t *sigs)
 {
+	struct MHD_Daemon *d = s->daemon;
 	struct timespec start, now, tick = { 0, 50 * 1000 * 1000 };
 	MHD_socket lsock;
 	int sig;
@@ -1279,204 +812,107 @@ server_drain(struct server *s, struct MHD_Daemon *d, const sigset_t *sigs)
 		}
 	}
 	MHD_stop_daemon(d);
+	s->daemon = NULL;
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
 }
 
-/*
- * The reaper's question (claimstore_reaper_start): does the live state hold exactly `pattern`
- * for `owner`? 1 or 0; -1 while it is not synced. pattern NULL: only whether it is synced.
- */
-static int
-claim_held(void *arg, const char *pattern, const char *owner)
+struct server *
+server_new(const struct server_opts *o)
 {
-	struct server *s = arg;
-	struct live_view view;
-	int held;
-
-	if (!live_current(s) || live_read_begin(s->live, &view) != 0)
-		return -1;
-	held = pattern == NULL ||
-	    claims_holds(view.st->claims, pattern, state_owner_lookup(view.st, owner));
-	live_read_end(s->live, &view);
-	return held;
-}
-
-/* The API client and the (empty) live cache, before the first config load. 0, or -1 logged. */
-static int
-live_open(struct server *s)
-{
-	char err[1024], desc[1024];
-
-	s->kc = s->opts->kubeconfig != NULL ?
-	    kube_client_new_kubeconfig(s->opts->kubeconfig, err, sizeof(err)) :
-	    kube_client_new_in_cluster(NULL, err, sizeof(err));
-	if (s->kc == NULL) {
-		log_warnx("live cluster state: %s", err);
-		return -1;
-	}
-	kube_client_describe(s->kc, desc, sizeof(desc));
-	log_info("live cluster state from %s", desc);
-	if ((s->live = live_new()) == NULL) {
-		log_warnx("live cluster state: out of memory");
-		return -1;
-	}
-	if ((s->cs = claimstore_new(s->kc, NULL, err, sizeof(err))) == NULL) {
-		log_warnx("claim store: %s", err);
-		return -1;
-	}
-	log_info("first-come host claims are made durable in %s ConfigMaps", CLAIMSTORE_NAMESPACE);
-	return 0;
-}
-
-int
-server_run(const struct server_opts *o)
-{
-	struct server s = { .opts = o, .client_auth = o->client_ca != NULL,
-	    .body_max = o->body_max != 0 ? o->body_max : SERVER_DEFAULT_BODY_MAX };
-	struct connlimit_opts lim = o->limits;
 	const char *listen = o->listen != NULL ? o->listen : SERVER_DEFAULT_LISTEN;
-	unsigned threads = o->threads != 0 ? o->threads : SERVER_DEFAULT_THREADS;
-	char *ca = NULL, err[PATH_MAX + 1024];
-	size_t ca_len = 0;
-	struct sockaddr_storage addr;
+	struct server *s;
 	socklen_t addrlen = 0;
-	struct MHD_Daemon *d = NULL;
-	const union MHD_DaemonInfo *di;
-	struct sigaction ign;
-	sigset_t sigs;
-	int status = 1, sig;
-
-	pthread_mutex_init(&s.snap_lock, NULL);
-	atomic_init(&s.active, 0);
-	atomic_init(&s.draining, false);
-
-	/* Before any thread exists, so that only this thread ever takes these signals. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGUSR1);   /* live_notify: Tenant objects changed */
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	memset(&ign, 0, sizeof(ign));
-	ign.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &ign, NULL);
+	char err[PATH_MAX + 1024];
 
 	if (o->tls_cert == NULL || o->tls_key == NULL) {
 		log_warnx("serve needs --tls-cert and --tls-key (see `tenantguard certs`)");
-		goto out;
+		return NULL;
 	}
-	if (threads > SERVER_MAX_THREADS) {
-		log_warnx("--threads %u: at most %u", threads, SERVER_MAX_THREADS);
-		goto out;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("server");
+		return NULL;
 	}
-	if (parse_listen(listen, &addr, &addrlen) != 0)
-		goto out;
+	s->opts = *o;
+	s->opts.listen = listen;
+	if (s->opts.threads == 0)
+		s->opts.threads = SERVER_DEFAULT_THREADS;
+	s->client_auth = o->client_ca != NULL;
+	s->body_max = o->body_max != 0 ? o->body_max : REVIEW_BODY_MAX;
+	atomic_init(&s->active, 0);
+	atomic_init(&s->draining, false);
+	if (s->opts.threads > SERVER_MAX_THREADS) {
+		log_warnx("--threads %u: at most %u", s->opts.threads, SERVER_MAX_THREADS);
+		goto fail;
+	}
+	if (parse_listen(listen, &s->addr, &addrlen) != 0)
+		goto fail;
 	if (MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK2) != MHD_YES) {
 		log_warnx("this libmicrohttpd has no MHD_OPTION_HTTPS_CERT_CALLBACK2 (it needs GnuTLS "
 		    "3.6.3 or later): cannot serve a reloadable certificate");
-		goto out;
+		goto fail;
 	}
 	/* Stamped first, so that a change made while they are read is noticed by the poll. */
-	(void)file_changed(o->tls_cert, &s.cert_stamp);
-	(void)file_changed(o->tls_key, &s.key_stamp);
-	if (tlsreload_install(o->tls_cert, o->tls_key, &s.tls, err, sizeof(err)) != 0) {
+	(void)fileio_changed(o->tls_cert, &s->cert_stamp);
+	(void)fileio_changed(o->tls_key, &s->key_stamp);
+	if (tlsreload_install(o->tls_cert, o->tls_key, &s->tls, err, sizeof(err)) != 0) {
 		log_warnx("TLS %s", err);
-		goto out;
+		goto fail;
 	}
-	metrics_tls_installed((int64_t)s.tls.not_after, false);
-	tls_log_installed(&s, "loaded");
-	if (o->client_ca != NULL && (ca = read_pem("client CA", o->client_ca, &ca_len)) == NULL)
-		goto out;
-	if ((o->kubeconfig != NULL || o->in_cluster) && live_open(&s) != 0)
-		goto out;
-	if (server_reload(&s, true) != 0)
-		goto out;
-	if (s.live != NULL) {
-		s.main_thread = pthread_self();
-		if ((s.tenant_gens = strmap_new()) == NULL) {
-			log_warnx("out of memory");
-			goto out;
-		}
-		if (!o->no_reconcile && (s.rec = reconciler_start(s.kc, s.live, NULL,
-		    o->lease_seconds, live_synced, &s, err, sizeof(err))) == NULL) {
-			log_warnx("reconciler: %s", err);
-			goto out;
-		}
-		if ((s.inf = informers_start(s.kc, s.live, live_notify, &s)) == NULL)
-			goto out;
-		atomic_store(&s.inf_pub, s.inf);
-	}
-	if (s.cs != NULL) {
-		unsigned grace = o->claim_grace != 0 ? o->claim_grace : CLAIMSTORE_GRACE;
-		unsigned every = grace < CLAIMSTORE_REAP_INTERVAL ? grace : CLAIMSTORE_REAP_INTERVAL;
-		if (claimstore_reaper_start(s.cs, claim_held, &s, every, grace, err, sizeof(err)) != 0) {
-			log_warnx("claim store: %s", err);
-			goto out;
-		}
-		log_info("claims no live object holds are released after %u s (checked every %u s)",
-		    grace, every);
-	}
-
-	lim.cert_handshake = lim.cert_handshake && s.client_auth;
-	if ((s.limits = connlimit_new(&lim)) == NULL) {
+	metrics_tls_installed((int64_t)s->tls.not_after, false);
+	tls_log_installed(s, "loaded");
+	if (o->client_ca != NULL &&
+	    (s->ca = read_pem("client CA", o->client_ca, &s->ca_len)) == NULL)
+		goto fail;
+	struct connlimit_opts lim = o->limits;
+	lim.cert_handshake = lim.cert_handshake && s->client_auth;
+	if ((s->limits = connlimit_new(&lim)) == NULL) {
 		log_warnx("out of memory");
-		goto out;
+		goto fail;
 	}
-	if ((d = server_start(&s, &addr, ca, threads)) == NULL) {
-		log_warnx("cannot serve HTTPS on %s (the reason is logged above)", listen);
-		goto out;
-	}
-	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	log_info("listening on %s (port %u), %u threads, client certificates %s", listen,
-	    di != NULL ? (unsigned)di->port : 0u, threads, ca != NULL ? "required" : "not asked");
-	{
-		const struct connlimit_opts *l = connlimit_opts(s.limits);
+	return s;
+fail:
+	server_free(s);
+	return NULL;
+}
 
-		log_info("limits: %u connections per address (0: none), %u s for the handshake and "
-		    "headers, %u s per request, %u s idle, bodies up to %zu bytes%s", l->per_ip,
-		    l->header_secs, l->request_secs, l->idle_secs, s.body_max, l->cert_handshake ?
-		    ", no valid client certificate: closed at the handshake" : "");
-	}
+int
+server_start(struct server *s, const struct server_hooks *h)
+{
+	const union MHD_DaemonInfo *di;
 
-	/*
-	 * The main thread waits for signals and, once a second, looks for changed files: the
-	 * config, the state, the TLS certificate and key.
-	 */
-	for (;;) {
-		struct timespec tick = { 1, 0 };
-
-		sig = sigtimedwait(&sigs, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT)
-			break;
-		if (sig < 0 && errno != EAGAIN && errno != EINTR)
-			log_warn("sigtimedwait");
-		server_reload(&s, sig == SIGHUP);
-		server_tls_reload(&s, sig == SIGHUP);
+	s->hooks = *h;
+	if ((s->daemon = daemon_start(s, &s->addr, s->ca, s->opts.threads)) == NULL) {
+		log_warnx("cannot serve HTTPS on %s (the reason is logged above)", s->opts.listen);
+		return -1;
 	}
-	log_info("%s: draining %u requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-	    atomic_load(&s.active));
-	server_drain(&s, d, &sigs);
-	d = NULL;
-	log_info("stopped");
-	status = 0;
-out:
-	if (d != NULL)
-		MHD_stop_daemon(d);
-	/* No request is running any more: nothing reads the live copies. */
-	claimstore_reaper_stop(s.cs);   /* it reads them too */
-	reconciler_stop(s.rec);         /* before the informers raise the client's stop flag */
-	informers_stop(s.inf);
-	live_free(s.live);
-	claimstore_free(s.cs);
-	kube_client_free(s.kc);
-	snapshot_put(s.snap);
-	cref_put(s.cref);
+	di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	log_info("listening on %s (port %u), %u threads, client certificates %s", s->opts.listen,
+	    di != NULL ? (unsigned)di->port : 0u, s->opts.threads,
+	    s->ca != NULL ? "required" : "not asked");
+	const struct connlimit_opts *l = connlimit_opts(s->limits);
+	log_info("limits: %u connections per address (0: none), %u s for the handshake and "
+	    "headers, %u s per request, %u s idle, bodies up to %zu bytes%s", l->per_ip,
+	    l->header_secs, l->request_secs, l->idle_secs, s->body_max, l->cert_handshake ?
+	    ", no valid client certificate: closed at the handshake" : "");
+	return 0;
+}
+
+unsigned
+server_active(const struct server *s)
+{
+	return atomic_load(&s->active);
+}
+
+void
+server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->daemon != NULL)
+		MHD_stop_daemon(s->daemon);
 	tlsreload_clear();   /* the daemon, and every session with it, is gone by now */
-	connlimit_free(s.limits);
-	pem_free(ca, ca_len);
-	free(s.tenants_seen);
-	strmap_free(s.tenant_gens);
-	pthread_mutex_destroy(&s.snap_lock);
-	return status;
+	connlimit_free(s->limits);
+	pem_free(s->ca, s->ca_len);
+	free(s);
 }

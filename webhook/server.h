@@ -2,61 +2,83 @@
 /* server: the HTTPS admission endpoint (libmicrohttpd + GnuTLS) around review_handle. */
 #ifndef TG_SERVER_H
 #define TG_SERVER_H
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "connlimit.h"
+#include "review.h"
 
-/* Every string is borrowed for the duration of server_run. */
+/* Every string is borrowed until server_free. */
 struct server_opts {
 	const char *listen;       /* "HOST:PORT" or "[V6ADDR]:PORT"; NULL: "0.0.0.0:8443" */
 	const char *tls_cert;     /* PEM serving certificate (chain, leaf first); required */
 	const char *tls_key;      /* PEM private key of the leaf; required */
 	const char *client_ca;    /* PEM CA bundle: review and /metrics requests must present a
 	                             client certificate it verifies (403 otherwise); NULL: none */
-	const char *config_path;  /* NULL: the built-in default config */
-	const char *state_path;   /* NULL: an empty state (or the live state, below) */
-	const char *kubeconfig;   /* live cluster state from the apiserver of this kubeconfig */
-	bool        in_cluster;   /* live cluster state from the pod's service account */
-	unsigned    claim_grace;  /* seconds before a claim no live object holds is released;
-	                             0: CLAIMSTORE_GRACE */
 	unsigned    threads;      /* worker threads; 0: 2 */
-	bool        no_reconcile; /* live state without the tenant reconciler (and its Lease) */
-	unsigned    lease_seconds;/* the reconciler's Lease duration; 0: leader.c's default */
 	struct connlimit_opts limits;   /* per-address limit, deadlines (connlimit.h) */
-	size_t      body_max;     /* request body cap in bytes; 0: SERVER_DEFAULT_BODY_MAX */
+	size_t      body_max;     /* request body cap in bytes; 0: REVIEW_BODY_MAX */
+};
+
+/* What one review decides against, borrowed from the hooks' owner until view_end. */
+struct server_view {
+	const struct config *cfg;
+	const struct state  *st;
+	void                *ref;    /* the owner's, for view_end */
+	int                  side;   /* the owner's, for view_end */
 };
 
 /*
- * What the apiserver can send: etcd refuses a value over 1.5 MiB (--max-request-bytes), and
- * an UPDATE review carries the object and its oldObject, each at most that much as JSON for
- * JSON-stored kinds (CRDs: HTTPRoute, Tenant); a Secret's data is capped at 1 MiB, 1.33 MiB
- * in base64, so 2.7 MiB for both. 3 MiB of objects plus the review's envelope fits in 4 MiB.
+ * What the endpoint asks of the process that runs it; every function is called from the
+ * worker threads with `arg`, and must be thread-safe.
  */
-#define SERVER_DEFAULT_BODY_MAX ((size_t)4 * 1024 * 1024)
+struct server_hooks {
+	void *arg;
+	/* Fills *v and returns 0, or returns -1 with why ("cluster state not synced yet") when
+	 * no review may be decided now: the review then fails closed with 500. */
+	int  (*view_begin)(void *arg, struct server_view *v, const char **why);
+	void (*view_end)(void *arg, const struct server_view *v);
+	/* NULL when ready, else the /readyz text ("not ready: ...\n"). */
+	const char *(*not_ready)(void *arg);
+	/* Run after an allowing validation (review_handle_with), with `arg`; NULL: none. */
+	review_after_fn after;
+	/* Brings the gauges up to date before /metrics renders them; NULL: nothing to do. */
+	void (*metrics_refresh)(void *arg);
+};
 
 /*
- * Serves /validate, /mutate (POST application/json, at most body_max bytes), /healthz, /readyz and
- * /metrics until SIGTERM or SIGINT, then stops accepting, lets the requests in flight finish
- * (up to 25 s) and returns 0. Every second it reloads the config and state files when they
- * changed (SIGHUP forces it); a bad new file keeps the last good snapshot. The TLS certificate
- * and key are watched the same way (the path and where it resolves, as a Secret volume swaps
- * a `..data` symlink): a new pair is installed for new handshakes once it parses and the key
- * matches the certificate, while connections already open keep theirs; a bad pair keeps the
- * one being served, logged and counted once per change. Returns 1 when it cannot start: a
- * bad config, an unreadable or mismatched certificate and key, a bad listen address, a busy
- * port; the reason is logged. A state file that fails at start-up is not fatal: /readyz
- * answers 503 and reviews 500 until a good one appears.
- *
- * With `kubeconfig` or `in_cluster` the state comes from the apiserver instead of a file
- * (live.h, informer.h): /readyz answers 503 and reviews 500 until every required informer
- * finished its first LIST; a new config rebuilds the live claim index. A client that cannot
- * be configured (unreadable kubeconfig, no service-account token) is a start-up failure.
- *
- * Blocks SIGTERM, SIGINT and SIGHUP in the calling thread before any worker thread exists
- * (workers inherit the mask, so the signals reach only this thread) and leaves them blocked
- * on return, so a second signal during shutdown cannot kill the process. Ignores SIGPIPE.
+ * Checks the options and loads what the endpoint needs before anything else starts: the
+ * listen address, the TLS certificate and key (installed for the handshakes, tlsreload.h) and
+ * the client CA. NULL when it cannot serve, the reason logged.
  */
-int server_run(const struct server_opts *o);
+struct server *server_new(const struct server_opts *o);
+
+/*
+ * Starts serving /validate, /mutate (POST application/json, at most body_max bytes),
+ * /healthz, /readyz and /metrics on worker threads; `h` is copied. 0, or -1 logged (a busy
+ * port).
+ */
+int server_start(struct server *s, const struct server_hooks *h);
+
+/*
+ * Installs the TLS certificate and key again when either file changed (every time with
+ * `force`): a new pair reaches new handshakes once it parses and the key matches, while
+ * connections already open keep theirs; a bad pair keeps the one being served, logged and
+ * counted once per change. Called from the thread that owns `s`.
+ */
+void server_tls_reload(struct server *s, bool force);
+
+/* Requests between their first callback and their completion. */
+unsigned server_active(const struct server *s);
+
+/*
+ * Stops accepting, waits (up to 25 s, or until SIGTERM or SIGINT arrives among the blocked
+ * `sigs`) for the requests already begun, then stops the worker threads.
+ */
+void server_stop(struct server *s, const sigset_t *sigs);
+
+/* Stops the threads if still running and frees s (NULL: nothing). */
+void server_free(struct server *s);
 
 #endif

@@ -16,29 +16,18 @@ obj=$e2e/objects
 t0=$SECONDS
 e2e_cluster_up e2e
 ok "control plane built (or cached) and up in $((SECONDS - t0)) s"
-dir=$TENANTGUARD_CLUSTER_DIR
 
-# tenantguard itself, on loopback, with certificates from its own `certs` command.
-"$tg" certs --out "$dir/tg" >"$dir/tg-cabundle" 2>"$dir/tg-certs.log" || { bad "tenantguard certs"; summary; exit 1; }
-port=$(freeport)
-start_serve() {
-	setsid "$tg" serve --listen "127.0.0.1:$port" --tls-cert "$dir/tg/tls.crt" --tls-key "$dir/tg/tls.key" \
-	    </dev/null >>"$dir/tenantguard.log" 2>&1 &
-	serve_pid=$!
-	echo "$serve_pid" >>"$TENANTGUARD_CLUSTER_PIDS"
-	tg_wait_ready "$port"
-}
-start_serve || { bad "tenantguard serve did not get ready"; cat "$dir/tenantguard.log"; summary; exit 1; }
+tg_serving_setup
+
+# tenantguard itself, on loopback, with certificates from its own `certs` command, and no
+# cluster state (TG_KUBECONFIG empty): what the apiserver sends is all it decides on.
+TG_KUBECONFIG=
+serve 1; ready 1 || die "tenantguard serve did not get ready" "$work/serve1.log"
 
 # The webhook configurations exactly as shipped, with the Service reference swapped for the
 # local URL and the caBundle filled in, as `make manifests` would.
-tg_webhooks "127.0.0.1:$port" "$(cat "$dir/tg-cabundle")" "$dir/webhooks.yaml"
-expect "the shipped webhook configurations register (URL client config)" allow admin apply -f "$dir/webhooks.yaml"
-# The apiserver picks new webhook configurations up asynchronously; wait for a verdict.
-for _ in $(seq 100); do
-	bob apply --dry-run=server -f "$obj/same-host-in-tenant2.yaml" 2>&1 | grep -q host-ownership && break
-	sleep 0.2
-done
+expect "the shipped webhook configurations register (URL client config)" allow tg_register "127.0.0.1:${port[1]}"
+within "the registered webhook answers" 20000 webhook_answers
 
 # --- tenant Ingresses ---------------------------------------------------------------------
 expect "the reference tenant1-api-ingress is allowed in tenant1-gateway" allow alice apply -f "$obj/tenant1-api-ingress.yaml"
@@ -112,21 +101,16 @@ expect "the admin may change the ResourceQuota" allow admin -n tenant1-gateway p
 expect "a namespace for an unknown tenant is rejected, even for the admin" deny:'\[namespace-tenant\]' admin apply -f "$obj/unknown-tenant-namespace.yaml"
 expect "an ordinary namespace is allowed" allow admin create namespace team-x
 
-# --- the manifests themselves -------------------------------------------------------------
-admin create namespace tenantguard-system >/dev/null 2>&1
+# --- the manifests themselves (tenantguard-system exists: tg_serving_setup) ----------------
 expect "kubectl apply -k manifests/ passes the apiserver (server-side dry run)" allow admin apply -k "$top/manifests" --dry-run=server
 
 # --- failure policy: the webhook gone ----------------------------------------------------
-kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null
+serve_stop 1 "the webhook"
 expect "with the webhook stopped, failurePolicy Fail rejects" deny:'failed calling webhook' alice apply -f "$obj/tenant1-api-ingress.yaml"
-start_serve && ok "tenantguard serve restarts" || bad "tenantguard serve restarts"
+serve 1; ready 1 && ok "tenantguard serve restarts (same port)" || bad "tenantguard serve restarts"
 expect "and with it back, the same apply is allowed" allow alice apply -f "$obj/tenant1-api-ingress.yaml"
 
-kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null
-if grep -q 'ERROR: \(AddressSanitizer\|LeakSanitizer\)\|runtime error:' "$dir/tenantguard.log"; then
-	bad "tenantguard serve ran clean under the sanitizers"; grep -A20 'ERROR:\|runtime error' "$dir/tenantguard.log" | head -40
-else
-	ok "tenantguard serve ran clean under the sanitizers"
-fi
+serve_stop 1 "tenantguard serve"
+sanitizers_clean "tenantguard serve" "$work/serve1.log"
 summary
 [ "$fail" = 0 ]

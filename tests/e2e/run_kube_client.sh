@@ -9,11 +9,9 @@ e2e=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-build/asan}" && pwd)
 probe=$build/tests/kube_probe
 . "$e2e/lib.sh"
-[ -x "$probe" ] || { bad "no $probe (make $build/tests/kube_probe)"; summary; exit 1; }
+[ -x "$probe" ] || die "no $probe (make $build/tests/kube_probe)"
 
 e2e_cluster_up kube
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/kube-client; mkdir -p "$work"
 apiport=${TENANTGUARD_APISERVER##*:}
 out=$work/out
 
@@ -132,7 +130,7 @@ check "alice watches Ingresses cluster-wide: the same 403 from WATCH" \
 	'^watch ERROR .*forbidden \(403\): .*cannot watch resource "ingresses"'
 "$probe" list "$KUBECONFIG_ALICE" /apis/networking.k8s.io/v1/namespaces/tenant1-gateway/ingresses >"$out" 2>&1
 check "alice lists Ingresses in tenant1-gateway: allowed" '^list OK items=0 '
-closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+closed=$(freeport)
 sed -E "s|^( *server: ).*|\1https://127.0.0.1:$closed|" "$KUBECONFIG_ADMIN" >"$work/closed.kubeconfig"
 "$probe" list "$work/closed.kubeconfig" /api/v1/namespaces >"$out" 2>&1
 check "apiserver unreachable: $(last)" "^list ERROR: cannot reach https://127.0.0.1:$closed: Connection refused$"

@@ -11,18 +11,15 @@ probe=$build/tests/leader_probe
 kprobe=$build/tests/kube_probe
 . "$e2e/lib.sh"
 for p in "$probe" "$kprobe"; do
-	[ -x "$p" ] || { bad "no $p (make $build/tests/$(basename "$p"))"; summary; exit 1; }
+	[ -x "$p" ] || die "no $p (make $build/tests/$(basename "$p"))"
 done
 
 e2e_cluster_up leader
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/leader; mkdir -p "$work"
 ns=tenantguard-system
 lease=tenantguard-leader
 LEASE_S=3 RENEW_S=2 RETRY_MS=500
 admin create namespace "$ns" >/dev/null || bad "create namespace $ns"
 
-now_ms() { date +%s%3N; }
 declare -A pid
 # start ID: a candidate in the background, its stdout in $work/ID.out, its log in ID.err.
 start() {
@@ -39,9 +36,9 @@ mark() { local id; for id in "$@"; do marked[$id]=$(leading_count "$id"); done; 
 # wait_leading MS ID...: the first of the IDs to print a new "leading" line within MS ms, and
 # when it did (its t=): sets $lead_id and $t_lead.
 wait_leading() {
-	local until=$(( $(now_ms) + $1 )) id; shift
+	local until=$(( $(ms_now) + $1 )) id; shift
 	lead_id='' t_lead=''
-	while [ "$(now_ms)" -lt "$until" ]; do
+	while [ "$(ms_now)" -lt "$until" ]; do
 		for id in "$@"; do
 			if [ "$(leading_count "$id")" -gt "${marked[$id]:-0}" ]; then
 				t_lead=$(sed -n 's/^leading .* t=//p' "$work/$id.out" | tail -n 1)
@@ -57,7 +54,7 @@ dump() { for f in "$@"; do echo "     --- $f"; sed 's/^/     /' "$work/$f" | tai
 
 # --- two candidates: exactly one leads -----------------------------------------------------
 start a; start b
-wait_leading 10000 a b || { bad "no candidate leads within 10 s"; dump a.out a.err b.out b.err; summary; exit 1; }
+wait_leading 10000 a b || die "no candidate leads within 10 s" "$work"/{a,b}.{out,err}
 first=$lead_id other=$([ "$lead_id" = a ] && echo b || echo a)
 sleep $(( 2 * LEASE_S ))   # two lease periods: the follower must not take over meanwhile
 if [ "$(leading_count "$first")" = 1 ] && [ "$(leading_count "$other")" = 0 ] &&
@@ -85,7 +82,7 @@ r1=$(lease_field renewTime); sleep 1; r2=$(lease_field renewTime)
 	bad "renewTime did not move: '$r1' '$r2'"
 
 # --- SIGKILL the leader: the other takes over once the lease expired -----------------------
-t_kill=$(now_ms)
+t_kill=$(ms_now)
 kill -KILL "${pid[$first]}"; wait "${pid[$first]}" 2>/dev/null
 echo "died $first t=$t_kill" >"$work/$first.death"
 limit=$(( LEASE_S * 1000 + RETRY_MS + 1000 ))
@@ -110,10 +107,10 @@ for _ in $(seq 100); do grep -q "is held by $other" "$work/c.err" && break; slee
 sleep 1
 [ "$(leading_count c)" = 0 ] && ok "a third candidate, c, follows while $other leads" ||
 	bad "c leads while $other does"
-t_term=$(now_ms)
+t_term=$(ms_now)
 kill -TERM "${pid[$other]}"
 wait "${pid[$other]}"; rc=$?
-t_exit=$(now_ms)
+t_exit=$(ms_now)
 if [ "$rc" = 0 ] && [ "$(tail -n 1 "$work/$other.out" | cut -d' ' -f1-2)" = "following $other" ] &&
    grep -q "leader: released lease $ns/$lease as $other" "$work/$other.err"; then
 	ok "SIGTERM: $other says following, releases the Lease and exits 0 in $(( t_exit - t_term )) ms"
@@ -139,7 +136,7 @@ holder=$(lease_field holderIdentity); trans=$(lease_field leaseTransitions)
 # --- the leader frozen (SIGSTOP) past its renew deadline --------------------------------------
 start d
 for _ in $(seq 100); do grep -q "is held by c" "$work/d.err" && break; sleep 0.05; done
-t_stop=$(now_ms)
+t_stop=$(ms_now)
 kill -STOP "${pid[c]}"
 # Whatever it believed ends at its renew deadline, counted from before its last renewal.
 echo "deadline c t=$(( t_stop + RENEW_S * 1000 ))" >"$work/c.death"
@@ -153,7 +150,7 @@ else
 	bad "c frozen: d does not lead"; dump d.out d.err
 fi
 echo "failover after SIGSTOP: ${frz_ms:-?} ms"
-t_cont=$(now_ms)
+t_cont=$(ms_now)
 kill -CONT "${pid[c]}"
 for _ in $(seq 60); do grep -q '^following c' "$work/c.out" && break; sleep 0.05; done
 if grep -q '^following c' "$work/c.out" && grep -q 'leader: lost lease .* as c' "$work/c.err" &&
@@ -168,7 +165,7 @@ trans=$(lease_field leaseTransitions)
 
 # --- someone else writes the Lease: the leader sees it and steps down at once --------------------
 mark c d
-t_int=$(now_ms)
+t_int=$(ms_now)
 admin -n "$ns" patch lease "$lease" --type merge -p '{"spec":{"holderIdentity":"intruder"}}' >/dev/null
 for _ in $(seq 60); do grep -q '^following d' "$work/d.out" && break; sleep 0.05; done
 if grep -q '^following d' "$work/d.out" && grep -q "lost lease $ns/$lease as d: now held by intruder" "$work/d.err"; then
@@ -206,11 +203,7 @@ else
 fi
 
 # --- sanitizers ----------------------------------------------------------------------------
-if grep -lE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer' "$work"/*.err >"$work/san" 2>/dev/null; then
-	bad "sanitizer reports in $(tr '\n' ' ' <"$work/san")"; for f in $(cat "$work/san"); do sed 's/^/     /' "$f" | head -40; done
-else
-	ok "the probes' logs are sanitizer-clean (ASan, UBSan, LeakSanitizer at exit)"
-fi
+sanitizers_clean "the probes (ASan, UBSan, LeakSanitizer at exit)" "$work"/*.err
 
 # --- server-side apply (kube_apply) --------------------------------------------------------
 cm=/api/v1/namespaces/$ns/configmaps/applied

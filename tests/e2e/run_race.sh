@@ -12,31 +12,15 @@ tg=$build/tenantguard
 ROUNDS=${ROUNDS:-20}
 
 e2e_cluster_up race
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/race; mkdir -p "$work"
-tg_serving_setup "$work"
+tg_serving_setup
 
-serve() { tg_replica "$1" "$work" "${@:2}"; }
-serve 1; serve 2
-tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" &&
-	ok "two replicas ready on ports ${port[1]} and ${port[2]}" ||
-	{ bad "replicas not ready"; tail -n 20 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
+# Race claims are never backed by an object: a grace longer than the run keeps replicas 1 and
+# 2's reapers from releasing early rounds' claims on a slow machine (release is replica 3's test).
+serve 1 --claim-grace 3600; serve 2 --claim-grace 3600
+ready 1 2 && ok "two replicas ready on ports ${port[1]} and ${port[2]}" || die "replicas not ready" "$work"/serve*.log
 
-# mkreview FILE TENANT HOST [dry]: a CREATE of an Ingress in TENANT-gateway claiming HOST.
-mkreview() {
-	local dry=false; [ "${4:-}" = dry ] && dry=true
-	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"%s-gateway","name":"race","operation":"CREATE","dryRun":%s,"userInfo":{"username":"u-%s","groups":["%s"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"race","namespace":"%s-gateway"},"spec":{"rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
-	    "$(basename "$1")" "$2" "$dry" "$2" "$2" "$2" "$3" >"$1"
-}
-# review REPLICA FILE: the response body.
-review() { curl -sk -H 'Content-Type: application/json' --data-binary @"$2" "https://127.0.0.1:${port[$1]}/validate"; }
 is_allowed() { grep -q '"allowed":true' "$1"; }
 is_collision() { grep -q '"allowed":false.*\[host-collision\]' "$1"; }
-# claims DOMAIN: the data of tg-claim-DOMAIN as "key=owner" lines (nothing when absent).
-claims() {
-	admin -n tenantguard-system get configmap "tg-claim-$1" -o json 2>/dev/null |
-	    python3 -c 'import json,sys; d=json.load(sys.stdin).get("data") or {}; [print(k+"="+v) for k,v in sorted(d.items())]'
-}
 
 # --- the race: ROUNDS rounds, one review to each replica at once --------------------------
 wins1=0 wins2=0 bad_rounds=0
@@ -46,8 +30,8 @@ for n in $(seq "$ROUNDS"); do
 	mkreview "$work/t2-$n.json" tenant2 "$h2"
 	# alternate which tenant goes to which replica
 	a=$(( n % 2 + 1 )) b=$(( (n + 1) % 2 + 1 ))
-	review "$a" "$work/t1-$n.json" >"$work/o1-$n" & p1=$!
-	review "$b" "$work/t2-$n.json" >"$work/o2-$n" & p2=$!
+	review "$work/t1-$n.json" "$a" >"$work/o1-$n" & p1=$!
+	review "$work/t2-$n.json" "$b" >"$work/o2-$n" & p2=$!
 	wait "$p1" "$p2"
 	if is_allowed "$work/o1-$n" && is_collision "$work/o2-$n"; then
 		wins1=$((wins1 + 1)); winner=tenant1 wh=$h1
@@ -57,7 +41,7 @@ for n in $(seq "$ROUNDS"); do
 		bad "round $n ($h1 vs $h2): not exactly one winner"
 		sed 's/^/     /' "$work/o1-$n" "$work/o2-$n"; bad_rounds=$((bad_rounds + 1)); continue
 	fi
-	key=$wh; [ "${wh#\*.}" != "$wh" ] && key="_wild_.${wh#\*.}"
+	key=$(claim_key "$wh")
 	# (read up to 3 times: a kubectl call may fail under load; its errors are not shown)
 	shown=false
 	for _ in 1 2 3; do grep -qx "$key=tenant/$winner" <<<"$(claims race.io)" && { shown=true; break; }; sleep 0.2; done
@@ -67,7 +51,7 @@ for n in $(seq "$ROUNDS"); do
 	fi
 	# the winner's re-claim (through the other replica) is allowed
 	mkreview "$work/re-$n.json" "$winner" "$wh"
-	if ! review "$b" "$work/re-$n.json" | grep -q '"allowed":true'; then
+	if ! allowed "$work/re-$n.json" "$b"; then
 		bad "round $n: $winner's re-claim of $wh denied"; bad_rounds=$((bad_rounds + 1))
 	fi
 done
@@ -92,8 +76,8 @@ one_bad=0
 for n in $(seq 10); do
 	race_hosts "$n"; h1=${h1/race.io/one$n.io} h2=${h2/race.io/one$n.io}
 	mkreview "$work/s1-$n.json" tenant1 "$h1"; mkreview "$work/s2-$n.json" tenant2 "$h2"
-	review 1 "$work/s1-$n.json" >"$work/u1-$n" & p1=$!
-	review 1 "$work/s2-$n.json" >"$work/u2-$n" & p2=$!
+	review "$work/s1-$n.json" >"$work/u1-$n" & p1=$!
+	review "$work/s2-$n.json" >"$work/u2-$n" & p2=$!
 	wait "$p1" "$p2"
 	{ is_allowed "$work/u1-$n" && is_collision "$work/u2-$n"; } ||
 	{ is_allowed "$work/u2-$n" && is_collision "$work/u1-$n"; } ||
@@ -103,60 +87,49 @@ done
 
 # --- wildcard overlap, in sequence, across the replicas --------------------------------------
 mkreview "$work/w1.json" tenant1 'app.newco.com'; mkreview "$work/w2.json" tenant2 '*.newco.com'
-review 1 "$work/w1.json" >"$work/w1.out"; review 2 "$work/w2.json" >"$work/w2.out"
+review "$work/w1.json" 1 >"$work/w1.out"; review "$work/w2.json" 2 >"$work/w2.out"
 is_allowed "$work/w1.out" && is_collision "$work/w2.out" &&
 	ok "tenant1 holds app.newco.com → tenant2's *.newco.com on the other replica is denied [host-collision]" ||
 	{ bad "app.newco.com vs *.newco.com"; sed 's/^/     /' "$work/w1.out" "$work/w2.out"; }
 mkreview "$work/w3.json" tenant1 '*.newco.com'
-review 2 "$work/w3.json" | grep -q '"allowed":true' &&
+allowed "$work/w3.json" 2 &&
 	ok "tenant1's own *.newco.com over its app.newco.com is allowed" || bad "same-owner wildcard denied"
 
 # --- dryRun writes nothing ----------------------------------------------------------------
 mkreview "$work/d1.json" tenant1 'api.dry.io' dry
-review 1 "$work/d1.json" | grep -q '"allowed":true' && ok "dryRun claim of api.dry.io allowed" || bad "dryRun claim denied"
+allowed "$work/d1.json" && ok "dryRun claim of api.dry.io allowed" || bad "dryRun claim denied"
 admin -n tenantguard-system get configmap tg-claim-dry.io >/dev/null 2>&1 &&
 	bad "dryRun created tg-claim-dry.io" || ok "dryRun created no claim ConfigMap"
 mkreview "$work/d2.json" tenant2 'api.dry.io'
-review 2 "$work/d2.json" | grep -q '"allowed":true' && ok "so tenant2 may claim api.dry.io afterwards" || bad "tenant2 denied api.dry.io after a dryRun"
+allowed "$work/d2.json" 2 && ok "so tenant2 may claim api.dry.io afterwards" || bad "tenant2 denied api.dry.io after a dryRun"
 [ "$(claims dry.io)" = "api.dry.io=tenant/tenant2" ] && ok "tg-claim-dry.io holds only tenant2's api.dry.io" ||
 	{ bad "tg-claim-dry.io:"; claims dry.io | sed 's/^/     /'; }
 mkreview "$work/d4.json" tenant1 '*.dry.io' dry
-review 1 "$work/d4.json" | grep -q '"allowed":false.*\[host-collision\]' &&
+collides "$work/d4.json" &&
 	ok "a dryRun *.dry.io by tenant1 is denied [host-collision] (read, not written)" || bad "dryRun *.dry.io not denied"
 [ "$(claims dry.io)" = "api.dry.io=tenant/tenant2" ] && ok "and wrote nothing" || bad "dryRun wrote to tg-claim-dry.io"
 
 # --- a public suffix cannot be claimed first-come -----------------------------------------
 for h in '*.co.uk' '*.io'; do
 	mkreview "$work/ps.json" tenant1 "$h"
-	review 1 "$work/ps.json" | grep -q '"allowed":false.*\[host-ownership\].*public suffix' &&
-		ok "$h is denied [host-ownership]: its domain is a public suffix" || { bad "$h not denied"; review 1 "$work/ps.json" | sed 's/^/     /'; }
+	review "$work/ps.json" | grep -q '"allowed":false.*\[host-ownership\].*public suffix' &&
+		ok "$h is denied [host-ownership]: its domain is a public suffix" || { bad "$h not denied"; review "$work/ps.json" | sed 's/^/     /'; }
 done
 
-for r in 1 2; do
-	kill -TERM "${pid[$r]}"; wait "${pid[$r]}"; rc=$?
-	[ "$rc" = 0 ] && ok "replica $r: SIGTERM → exit 0" || bad "replica $r: exit $rc"
-done
+serve_stop 1 "replica 1"; serve_stop 2 "replica 2"
 # --- release: a claim no live object holds is freed after the grace period ------------------
 # Replica 3 with --claim-grace 2 (rounds every 2 s): tenant1 claims kept.rel.io, whose Ingress
 # is then created, and gone.rel.io, backed by nothing (the review's object is never created).
 grace=2 interval=2
 serve 3 --claim-grace "$grace"
-tg_wait_ready "${port[3]}"
+ready 3 || die "replica 3 not ready" "$work/serve3.log"
 mkreview "$work/k1.json" tenant1 'kept.rel.io'; mkreview "$work/g1.json" tenant1 'gone.rel.io'
 mkreview "$work/k2.json" tenant2 'kept.rel.io'; mkreview "$work/g2.json" tenant2 'gone.rel.io'
-review 3 "$work/k1.json" | grep -q '"allowed":true' && review 3 "$work/g1.json" | grep -q '"allowed":true' &&
+allowed "$work/k1.json" 3 && allowed "$work/g1.json" 3 &&
 [ "$(claims rel.io | tr '\n' ' ')" = "gone.rel.io=tenant/tenant1 kept.rel.io=tenant/tenant1 " ] &&
 	ok "tenant1 claims kept.rel.io and gone.rel.io: both in tg-claim-rel.io" ||
 	{ bad "claims of kept.rel.io / gone.rel.io:"; claims rel.io | sed 's/^/     /'; }
-cat <<YAML | admin apply -f - >/dev/null || bad "kubectl apply Ingress kept.rel.io"
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: kept, namespace: tenant1-gateway}
-spec:
-  rules:
-  - host: kept.rel.io
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
-YAML
+ingress tenant1-gateway kept kept.rel.io | admin apply -f - >/dev/null || bad "kubectl apply Ingress kept.rel.io"
 sleep 0.5   # (the watch delivers it within tens of milliseconds)
 # claimed-at: when each pattern was last claimed. A re-claim of a pattern the live state holds
 # costs nothing; one the live state does not hold (yet) refreshes it, so a release round of
@@ -168,40 +141,35 @@ claimed_at() { admin -n tenantguard-system get configmap tg-claim-rel.io -o json
 	ok "tg-claim-rel.io records when kept.rel.io and gone.rel.io were claimed (tenantguard.io/claimed-at)" ||
 	bad "no claimed-at times in tg-claim-rel.io"
 v0=$(rv)
-review 3 "$work/k1.json" | grep -q '"allowed":true' && [ "$(rv)" = "$v0" ] &&
+allowed "$work/k1.json" 3 && [ "$(rv)" = "$v0" ] &&
 	ok "re-claiming kept.rel.io, which its live Ingress now holds, writes nothing" ||
 	bad "re-claim of kept.rel.io: resourceVersion $v0 → $(rv)"
-apireq() { curl -sk "https://127.0.0.1:${port[3]}/metrics" | awk '$1 == "tenantguard_apiserver_requests_total" { print $2 }'; }
+apireq() { metric tenantguard_apiserver_requests_total 3; }
 r0=$(apireq)
-for _ in $(seq 20); do review 3 "$work/k1.json" >/dev/null; done
+for _ in $(seq 20); do review "$work/k1.json" 3 >/dev/null; done
 r1=$(apireq)
 [ -n "$r0" ] && [ $((r1 - r0)) -lt 10 ] &&
 	ok "20 more re-claims of kept.rel.io cost $((r1 - r0)) apiserver requests (the live index holds it; before: one GET each)" ||
 	bad "20 re-claims of a live-held host: apiserver requests $r0 → $r1"
 sleep 1.1
 at0=$(claimed_at gone.rel.io)
-review 3 "$work/g1.json" | grep -q '"allowed":true' && [ "$(claimed_at gone.rel.io)" -gt "$at0" ] &&
+allowed "$work/g1.json" 3 && [ "$(claimed_at gone.rel.io)" -gt "$at0" ] &&
 	ok "re-claiming gone.rel.io, which no live object holds, refreshes its claimed-at time" ||
 	bad "re-claim of gone.rel.io: claimed-at $at0 → $(claimed_at gone.rel.io)"
-t0=$(date +%s%N) limit=$(( (grace + interval + 2) * 1000 )) freed=false
-while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt "$limit" ]; do
-	grep -q '^gone\.rel\.io=' <<<"$(claims rel.io)" || { freed=true; break; }
-	sleep 0.2
-done
-el=$(( ($(date +%s%N) - t0) / 1000000 ))
-$freed && [ "$el" -ge 1000 ] && ok "gone.rel.io released from tg-claim-rel.io $el ms after its re-claim (grace ${grace} s, rounds every ${interval} s; not within the first second)" ||
-	{ bad "gone.rel.io still claimed after $el ms:"; claims rel.io | sed 's/^/     /'; }
+released() { ! grep -q '^gone\.rel\.io=' <<<"$(claims rel.io)"; }
+within "gone.rel.io released from tg-claim-rel.io after its re-claim (grace ${grace} s, rounds every ${interval} s)" \
+    $(( (grace + interval + 2) * 1000 )) released || claims rel.io | sed 's/^/     /'
+[ "$within_ms" -ge 1000 ] && ok "and not within the first second ($within_ms ms)" || bad "gone.rel.io released after $within_ms ms, before its grace period"
 grep -q "claim of host 'gone.rel.io' released" "$work/serve3.log" && ok "the release is logged" || bad "release not logged"
-review 3 "$work/g2.json" >"$work/g2.out"
+review "$work/g2.json" 3 >"$work/g2.out"
 is_allowed "$work/g2.out" && grep -qx 'gone.rel.io=tenant/tenant2' <<<"$(claims rel.io)" &&
 	ok "tenant2 may now claim gone.rel.io, and holds it in tg-claim-rel.io" ||
 	{ bad "tenant2's gone.rel.io after the release:"; sed 's/^/     /' "$work/g2.out"; claims rel.io | sed 's/^/     /'; }
 grep -qx 'kept.rel.io=tenant/tenant1' <<<"$(claims rel.io)" &&
 	ok "kept.rel.io, backed by a live Ingress, is not released" || { bad "kept.rel.io released:"; claims rel.io | sed 's/^/     /'; }
-review 3 "$work/k2.json" | grep -q '"allowed":false.*\[host-collision\]' &&
+collides "$work/k2.json" 3 &&
 	ok "tenant2's kept.rel.io is still denied [host-collision]" || bad "tenant2's kept.rel.io not denied"
-kill -TERM "${pid[3]}"; wait "${pid[3]}"; rc=$?
-[ "$rc" = 0 ] && ok "replica 3 (with its reaper): SIGTERM → exit 0" || bad "replica 3: exit $rc"
+serve_stop 3 "replica 3 (with its reaper)"
 
 sanitizers_clean "all three replicas" "$work"/serve*.log
 [ "$fail" = 0 ] || for r in 1 2 3; do echo "     replica $r log:"; tail -n 15 "$work/serve$r.log" | sed 's/^/     /'; done

@@ -9,7 +9,6 @@
 #   usage: tests/e2e/run_race_kubectl.sh BUILD_DIR      (ROUNDS=50 by default)
 set -uo pipefail
 e2e=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$e2e/../.." && pwd)
 build=$(cd "${1:-build/asan}" && pwd)
 tg=$build/tenantguard
 . "$e2e/lib.sh"
@@ -17,35 +16,21 @@ ROUNDS=${ROUNDS:-50}
 
 t0=$SECONDS
 e2e_cluster_up racek
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/racek; mkdir -p "$work"
-tg_serving_setup "$work"
+tg_serving_setup
 
-serve() { tg_replica "$1" "$work" "${@:2}"; }
 # (no reconciler: its writes would go through the balancer first and skew which connections
 # the apiserver keeps; this test is about claims only)
 serve 1 --no-reconcile; serve 2 --no-reconcile
-tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" ||
-	{ bad "replicas not ready"; tail -n 20 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
+ready 1 2 || die "replicas not ready" "$work"/serve*.log
 
 tg_balancer "$work" "${port[1]}" "${port[2]}"
 [ -s "$work/lb.stats" ] &&
 	ok "two replicas ready on ports ${port[1]} and ${port[2]}, behind tcplb.py on $lbport ($((SECONDS - t0)) s with the cluster)" ||
-	{ bad "tcplb.py did not start"; sed 's/^/     /' "$work/lb.log"; summary; exit 1; }
+	die "tcplb.py did not start" "$work/lb.log"
 
-tg_webhooks "127.0.0.1:$lbport" "$(cat "$work/cabundle")" "$work/webhooks.yaml"
-if ! admin apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1; then
-	bad "register manifests/webhooks.yaml"; sed 's/^/     /' "$work/register.log"; summary; exit 1
-fi
-# The apiserver picks new webhook configurations up asynchronously; wait for a verdict.
-answered=false
-for _ in $(seq 100); do
-	bob apply --dry-run=server -f "$e2e/objects/same-host-in-tenant2.yaml" >"$work/probe.out" 2>&1
-	grep -q host-ownership "$work/probe.out" && { answered=true; break; }
-	sleep 0.2
-done
-$answered || { bad "the registered webhook never answered through the balancer"; sed 's/^/     /' "$work/probe.out"
-	sed 's/^/     /' "$work/lb.stats" "$work/lb.log"; tail -n 5 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
+tg_register "127.0.0.1:$lbport" || die "register manifests/webhooks.yaml" "$work/register.log"
+within "the registered webhook answers through the balancer" 20000 webhook_answers ||
+	die "the registered webhook never answered through the balancer" "$work/lb.stats" "$work/lb.log" "$work"/serve*.log
 
 # reviews REPLICA: "ALLOWED DENIED-HOST-COLLISION" — validating Ingress CREATE reviews so far.
 reviews() {
@@ -58,18 +43,6 @@ reviews() {
 }
 read -r a1_0 d1_0 <<<"$(reviews 1)"; read -r a2_0 d2_0 <<<"$(reviews 2)"
 
-# ingress FILE NAMESPACE NAME HOST
-ingress() {
-	cat >"$1" <<YAML
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: $3, namespace: $2}
-spec:
-  rules:
-  - host: "$4"
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
-YAML
-}
 denied='admission webhook "validate.tenantguard.io" denied the request: \[host-collision\]'
 
 # --- the race: ROUNDS rounds, both applies at once ------------------------------------------
@@ -78,8 +51,8 @@ wins1=0 wins2=0 bad_rounds=0 leaks=0
 t_race=$SECONDS
 for n in $(seq "$ROUNDS"); do
 	race_hosts "$n"
-	ingress "$work/a-$n.yaml" tenant1-gateway "alice-r$n" "$h1"
-	ingress "$work/b-$n.yaml" tenant2-gateway "bob-r$n" "$h2"
+	ingress tenant1-gateway "alice-r$n" "$h1" >"$work/a-$n.yaml"
+	ingress tenant2-gateway "bob-r$n" "$h2" >"$work/b-$n.yaml"
 	# The apiserver is idle between rounds: the balancer drops its kept-alive connections, so
 	# every round starts on new ones and the round-robin hands rounds to both replicas.
 	kill -USR1 "$lbpid"; sleep 0.05
@@ -96,7 +69,7 @@ for n in $(seq "$ROUNDS"); do
 		bad_rounds=$((bad_rounds + 1)); continue
 	fi
 	echo "$wns/$wname" >>"$work/expected-ingresses"
-	key=$wh; [ "${wh#\*.}" != "$wh" ] && key="_wild_.${wh#\*.}"
+	key=$(claim_key "$wh")
 	echo "$key=tenant/$winner" >>"$work/expected-claims"
 	# the loser must learn nothing about the winner: not its tenant, namespace or object
 	if grep -qE -- "$winner|$wname" "$lost"; then
@@ -121,9 +94,7 @@ else
 	bad "the cluster's race Ingresses differ from the winners (< cluster, > winners):"
 	diff "$work/ingresses" "$work/expected-ingresses" | sed 's/^/     /'
 fi
-admin -n tenantguard-system get configmap tg-claim-race.io -o json 2>/dev/null |
-	python3 -c 'import json,sys; d=json.load(sys.stdin).get("data") or {}; [print(k+"="+v) for k,v in sorted(d.items())]' \
-	>"$work/claims"
+claims race.io >"$work/claims"
 sort -o "$work/expected-claims" "$work/expected-claims"
 cmp -s "$work/claims" "$work/expected-claims" &&
 	ok "tg-claim-race.io holds the $ROUNDS winners' hosts, each owned by its winner" ||
@@ -144,10 +115,7 @@ else
 fi
 
 # --- shutdown -------------------------------------------------------------------------------
-for r in 1 2; do
-	kill -TERM "${pid[$r]}"; wait "${pid[$r]}"; rc=$?
-	[ "$rc" = 0 ] && ok "replica $r: SIGTERM → exit 0 (with the apiserver's connections open through the balancer)" || bad "replica $r: exit $rc"
-done
+for r in 1 2; do serve_stop "$r" "replica $r (with the apiserver's connections open through the balancer)"; done
 kill -TERM "$lbpid"; wait "$lbpid" 2>/dev/null
 sanitizers_clean "both replicas" "$work"/serve*.log
 [ "$fail" = 0 ] || for r in 1 2; do echo "     replica $r log:"; tail -n 15 "$work/serve$r.log" | sed 's/^/     /'; done

@@ -24,59 +24,17 @@ tg=$build/tenantguard
 RECOVER_MS=${RECOVER_MS:-30000}   # the bound on the informers' recovery after a restart
 
 e2e_cluster_up restart
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/restart; mkdir -p "$work"
-log=$work/tenantguard.log
-tg_serving_setup "$work"
-ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
+log=$work/serve1.log
+tg_serving_setup
 
-port=$(freeport)
-setsid "$tg" serve --listen "127.0.0.1:$port" --tls-cert "$work/certs/tls.crt" \
-    --tls-key "$work/certs/tls.key" --kubeconfig "$KUBECONFIG_ADMIN" </dev/null >>"$log" 2>&1 &
-serve_pid=$!
-echo "$serve_pid" >>"$TENANTGUARD_CLUSTER_PIDS"
-tg_wait_ready "$port" && ok "tenantguard serve --kubeconfig ready on port $port" ||
-	{ bad "serve not ready"; tail -n 20 "$log" | sed 's/^/     /'; summary; exit 1; }
+serve 1
+ready 1 && ok "tenantguard serve --kubeconfig ready on port ${port[1]}" || die "serve not ready" "$log"
 
-# mkreview FILE TENANT HOST: a CREATE of an Ingress in TENANT-gateway claiming HOST.
-mkreview() {
-	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"%s-gateway","name":"r","operation":"CREATE","userInfo":{"username":"u-%s","groups":["%s"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"r","namespace":"%s-gateway"},"spec":{"rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
-	    "$(basename "$1" .json)" "$2" "$2" "$2" "$2" "$3" >"$1"
-}
-review() { curl -sk -m 10 -H 'Content-Type: application/json' --data-binary @"$1" "https://127.0.0.1:$port/validate"; }
-allowed() { review "$1" | grep -q '"allowed":true'; }
-collides() { review "$1" | grep -q '"allowed":false.*\[host-collision\]'; }
-metric() { curl -sk "https://127.0.0.1:$port/metrics" | sed -n "s/^$1 //p"; }
-# within NAME MS CHECK ARGS...: polls CHECK every 50 ms and wants it true within MS ms.
-within() {
-	local name=$1 max=$2 t0 el; shift 2
-	t0=$(ms_now)
-	while :; do
-		if "$@"; then ok "$name (after $(( $(ms_now) - t0 )) ms)"; return 0; fi
-		el=$(( $(ms_now) - t0 ))
-		if [ "$el" -ge "$max" ]; then bad "$name: not within $max ms"; return 1; fi
-		sleep 0.05
-	done
-}
-ingress() {   # name host: admin applies an Ingress in tenant2-gateway
-	cat <<YAML | admin apply -f - >/dev/null || bad "kubectl apply Ingress $1 ($2)"
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: $1, namespace: tenant2-gateway}
-spec:
-  rules:
-  - host: $2
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
-YAML
-}
+# put_ingress NAME HOST: admin applies an Ingress in tenant2-gateway
+put_ingress() { ingress tenant2-gateway "$1" "$2" | admin apply -f - >/dev/null || bad "kubectl apply Ingress $1 ($2)"; }
 # log_since LINE: the serve log from line LINE+1 on.
 log_since() { tail -n +"$(( $1 + 1 ))" "$log"; }
 log_lines() { wc -l <"$log"; }
-# claims DOMAIN: the data of tg-claim-DOMAIN as "key=owner" lines (nothing when absent).
-claims() {
-	admin -n tenantguard-system get configmap "tg-claim-$1" -o json 2>/dev/null |
-	    python3 -c 'import json,sys; s=sys.stdin.read(); d=json.loads(s).get("data") or {} if s else {}; [print(k+"="+v) for k,v in sorted(d.items())]'
-}
 
 # --- 1. baseline ---------------------------------------------------------------------------
 mkreview "$work/wild.json" tenant1 '*.newco.com'
@@ -85,7 +43,7 @@ mkreview "$work/doomed.json" tenant1 'doomed.newco3.com'
 mkreview "$work/gone.json" tenant1 'gone.newco4.com'
 mkreview "$work/late.json" tenant1 'late.newco5.com'
 mkreview "$work/fresh.json" tenant1 'app.fresh.io'
-ingress newco app.newco.com; ingress doomed doomed.newco3.com; ingress gone gone.newco4.com
+put_ingress newco app.newco.com; put_ingress doomed doomed.newco3.com; put_ingress gone gone.newco4.com
 within "baseline: tenant2 Ingress app.newco.com → tenant1's *.newco.com denied [host-collision]" 1000 collides "$work/wild.json"
 collides "$work/doomed.json" && collides "$work/gone.json" &&
 	ok "baseline: doomed.newco3.com and gone.newco4.com (tenant2) denied to tenant1 [host-collision]" ||
@@ -114,18 +72,17 @@ restarts0=$(metric 'tenantguard_watch_restarts_total{kind="Ingress"}')
 mark=$(log_lines)
 t_kill=$(ms_now)
 "$e2e/cluster.sh" stop-apiserver "$dir" 2>>"$work/cluster.log" && ok "kube-apiserver SIGKILLed (etcd and controller-manager left running)" ||
-	{ bad "stop-apiserver"; tail -n 5 "$work/cluster.log"; }
+	{ bad "stop-apiserver"; tail -n 5 "$work/cluster.log" | sed 's/^/     /'; }
 sleep 1
-review "$work/wild.json" >"$work/down-wild.out"
-grep -q '"allowed":false.*\[host-collision\]' "$work/down-wild.out" &&
+collides "$work/wild.json" &&
 	ok "apiserver down: tenant1's *.newco.com still denied [host-collision] (from the live index)" ||
-	{ bad "apiserver down: *.newco.com:"; sed 's/^/     /' "$work/down-wild.out"; }
+	bad "apiserver down: *.newco.com not denied [host-collision]"
 api_port=${TENANTGUARD_APISERVER##*:}
 code=$(curl -sk -m 10 -o "$work/down-fresh.out" -w '%{http_code}' -H 'Content-Type: application/json' \
-    --data-binary @"$work/fresh.json" "https://127.0.0.1:$port/validate")
-want='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"fresh","allowed":false,"status":{"code":500,"message":"[internal] host '"'app.fresh.io'"' could not be claimed: the apiserver could not be asked (cannot reach https://127.0.0.1:'"$api_port"': Connection refused)","reason":"InternalError"}}}'
+    --data-binary @"$work/fresh.json" "https://127.0.0.1:${port[1]}/validate")
+want='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"fresh","allowed":false,"status":{"code":500,"message":"[host-collision] host '"'app.fresh.io'"' could not be claimed: the apiserver could not be asked (cannot reach https://127.0.0.1:'"$api_port"': Connection refused)","reason":"InternalError"}}}'
 [ "$code" = 200 ] && [ "$(cat "$work/down-fresh.out")" = "$want" ] &&
-	ok "apiserver down: a new first-come host (app.fresh.io) is denied with code 500 [internal], fail closed" ||
+	ok "apiserver down: a new first-come host (app.fresh.io) is denied with code 500 [host-collision], fail closed" ||
 	{ bad "apiserver down: app.fresh.io answered HTTP $code:"; sed 's/^/     /' "$work/down-fresh.out"; echo "     wanted: $want"; }
 grep -q "claim of host 'app.fresh.io' for .* failed: cannot reach" "$log" && ok "the failed claim is logged" || bad "failed claim not logged"
 log_since "$mark" | grep -qE 'informer Ingress: watch: .*; resuming from resourceVersion [0-9]+' &&
@@ -134,9 +91,9 @@ log_since "$mark" | grep -qE 'informer Ingress: watch: .*; resuming from resourc
 restarts1=$(metric 'tenantguard_watch_restarts_total{kind="Ingress"}')
 [ "${restarts1:-0}" -gt "${restarts0:-0}" ] && ok "tenantguard_watch_restarts_total{kind=\"Ingress\"} counts the failed watches ($restarts0 → $restarts1)" ||
 	bad "watch restarts $restarts0 → $restarts1"
-hz=$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/healthz")
-rz=$(curl -sk "https://127.0.0.1:$port/readyz")
-rzc=$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$port/readyz")
+hz=$(http_code /healthz)
+rz=$(curl -sk "https://127.0.0.1:${port[1]}/readyz")
+rzc=$(http_code /readyz)
 [ "$hz" = 200 ] && ok "apiserver down: /healthz 200" || bad "apiserver down: /healthz $hz"
 # Not asserted: nothing promises /readyz follows the watches after the first sync.
 echo "# apiserver down: /readyz answers $rzc ($(echo "$rz" | head -c 80 | tr -d '\n')); tenantguard_live_ready $(metric tenantguard_live_ready)"
@@ -145,10 +102,10 @@ echo "# apiserver down: /readyz answers $rzc ($(echo "$rz" | head -c 80 | tr -d 
 sleep 1
 mark=$(log_lines)
 "$e2e/cluster.sh" start-apiserver "$dir" 2>>"$work/cluster.log" && ok "kube-apiserver restarted with the same flags ($(( $(ms_now) - t_kill )) ms after the kill)" ||
-	{ bad "start-apiserver"; tail -n 5 "$work/cluster.log"; summary; exit 1; }
+	die "start-apiserver" "$work/cluster.log"
 t_up=$(ms_now)
 [ -z "$(claims fresh.io)" ] && ok "the failed claim wrote nothing (no tg-claim-fresh.io)" || { bad "tg-claim-fresh.io:"; claims fresh.io | sed 's/^/     /'; }
-ingress other other.newco2.com
+put_ingress other other.newco2.com
 admin -n tenant2-gateway delete ingress gone >/dev/null || bad "kubectl delete Ingress gone"
 within "after the restart: admin's new Ingress other.newco2.com → tenant1's *.newco2.com denied [host-collision]" \
 	"$RECOVER_MS" collides "$work/wild2.json"
@@ -167,7 +124,7 @@ for k in Ingress Namespace; do
 		ok "informer $k resumed its watch after the restart (no 410, no relist, no error since)"
 	fi
 done
-ingress late late.newco5.com
+put_ingress late late.newco5.com
 within "the watch follows new events: Ingress late.newco5.com → tenant1's late.newco5.com denied [host-collision]" 2000 \
 	collides "$work/late.json"
 code=$(review "$work/fresh.json")
@@ -195,7 +152,7 @@ else
 	bad "etcd compaction at revision '$rev' failed"
 fi
 "$e2e/cluster.sh" start-apiserver "$dir" 2>>"$work/cluster.log" && ok "kube-apiserver restarted" ||
-	{ bad "start-apiserver (2)"; tail -n 5 "$work/cluster.log"; summary; exit 1; }
+	die "start-apiserver (2)" "$work/cluster.log"
 gone410() { log_since "$mark" | grep -qE 'informer Ingress: watch from resourceVersion [0-9]+ expired \(410\); relisting'; }
 if within "the resumed Ingress watch is answered 410 Gone" "$RECOVER_MS" gone410; then
 	from=$(log_since "$mark" | grep -m1 -oE 'informer Ingress: watch from resourceVersion [0-9]+' | grep -oE '[0-9]+$')
@@ -227,12 +184,7 @@ nother=$(grep -c ' other ' "$work/loop.out")
 	{ bad "background loop: $nother answers other than host-collision:"; grep ' other ' "$work/loop.out" | head -n 5 | sed 's/^/     /'; }
 
 # --- 5. SIGTERM, sanitizers --------------------------------------------------------------------
-t0=$(ms_now)
-kill -TERM "$serve_pid"
-for _ in $(seq 100); do kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.05; done
-wait "$serve_pid"; rc=$?
-[ "$rc" = 0 ] && [ $(( $(ms_now) - t0 )) -lt 5000 ] && ok "SIGTERM → exit 0 in $(( $(ms_now) - t0 )) ms" ||
-	{ bad "SIGTERM → exit $rc after $(( $(ms_now) - t0 )) ms"; tail -n 20 "$log" | sed 's/^/     /'; }
+serve_stop 1 "tenantguard serve through two apiserver restarts" 5000
 sanitizers_clean "tenantguard serve through two apiserver restarts" "$log"
 [ "$fail" = 0 ] || { echo "     serve log (last 30 lines):"; tail -n 30 "$log" | sed 's/^/     /'; }
 summary

@@ -17,15 +17,13 @@ tg=$build/tenantguard
 LEASE=${LEASE:-4}
 
 e2e_cluster_up tenants
-dir=$TENANTGUARD_CLUSTER_DIR
-work=$dir/tenants; mkdir -p "$work"
-tg_serving_setup "$work"
+tg_serving_setup
 admin create namespace higress-system >/dev/null 2>&1 || admin get namespace higress-system >/dev/null ||
-	{ bad "create namespace higress-system"; summary; exit 1; }
+	die "create namespace higress-system"
 admin apply -f "$top/manifests/crd-tenants.yaml" >"$work/crd.log" 2>&1 &&
 	admin wait --for condition=established --timeout=30s crd/tenants.tenantguard.io >>"$work/crd.log" 2>&1 &&
 	ok "manifests/crd-tenants.yaml applies and is established" ||
-	{ bad "the Tenant CRD"; sed 's/^/     /' "$work/crd.log"; summary; exit 1; }
+	die "the Tenant CRD" "$work/crd.log"
 
 # A Tenant named like a config-file tenant, created before the webhook is registered (which
 # would refuse it): it must be left out of the config, logged, and say so in its status.
@@ -55,47 +53,27 @@ tenants:
   - name: tenant2
     customDomains: ["*.client.com"]
 YAML
-serve() { tg_replica "$1" "$work" --config "$work/config.yaml" --lease-seconds "$LEASE"; }
-serve 1; serve 2
-tg_wait_ready "${port[1]}" && tg_wait_ready "${port[2]}" ||
-	{ bad "replicas not ready"; tail -n 20 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
-tg_balancer "$work" "${port[1]}" "${port[2]}" || { bad "tcplb.py did not start"; summary; exit 1; }
-tg_webhooks "127.0.0.1:$lbport" "$(cat "$work/cabundle")" "$work/webhooks.yaml"
-admin apply -f "$work/webhooks.yaml" >"$work/register.log" 2>&1 || { bad "register webhooks"; sed 's/^/     /' "$work/register.log"; summary; exit 1; }
-answered=false
-for _ in $(seq 100); do
-	alice -n tenant1-gateway delete networkpolicy tenantguard-isolation --dry-run=server >"$work/probe.out" 2>&1
-	grep -q 'managed-object' "$work/probe.out" && { answered=true; break; }
-	sleep 0.2
-done
-$answered && ok "webhook registered; tenant1's baseline exists (config-file tenants are reconciled too) and is guarded" ||
-	{ bad "webhook or tenant1 baseline never answered"; sed 's/^/     /' "$work/probe.out"; tail -n 20 "$work"/serve*.log | sed 's/^/     /'; summary; exit 1; }
-
-# within MS CMD...: polls CMD every 50 ms for up to MS ms; prints the elapsed ms; status of CMD.
-within() {
-	local limit=$1 t0 el; shift
-	t0=$(date +%s%N)
-	while :; do
-		if "$@" >/dev/null 2>&1; then el=$(( ($(date +%s%N) - t0) / 1000000 )); echo "$el"; return 0; fi
-		el=$(( ($(date +%s%N) - t0) / 1000000 ))
-		[ "$el" -ge "$limit" ] && { echo "$el"; return 1; }
-		sleep 0.05
-	done
-}
+for r in 1 2; do serve "$r" --config "$work/config.yaml" --lease-seconds "$LEASE"; done
+ready 1 2 || die "replicas not ready" "$work"/serve*.log
+tg_balancer "$work" "${port[1]}" "${port[2]}" || die "tcplb.py did not start" "$work/lb.log"
+tg_register "127.0.0.1:$lbport" || die "register webhooks" "$work/register.log"
+guarded() { grep -q managed-object <<<"$(alice -n tenant1-gateway delete networkpolicy tenantguard-isolation --dry-run=server 2>&1)"; }
+within "webhook registered; tenant1's baseline exists (config-file tenants are reconciled too) and is guarded" 20000 guarded ||
+	die "webhook or tenant1 baseline never answered" "$work"/serve*.log
 jp() { admin get "$@" 2>/dev/null; }   # jp ARGS: kubectl get as admin, quiet
 leader() { jp -n tenantguard-system lease tenantguard-reconciler -o jsonpath='{.spec.holderIdentity}'; }
 
 # --- one leader ---------------------------------------------------------------------------
 held_by() { [ "$(leader)" = "$1" ]; }
-ms=$(within 10000 eval '[ -n "$(leader)" ]')
+has_leader() { [ -n "$(leader)" ]; }
+within "a replica takes the Lease" 10000 has_leader
 first=$(leader)
 n_leading=$(grep -l "leader: acquired" "$work"/serve1.log "$work"/serve2.log 2>/dev/null | wc -l)
 case $first in replica-1|replica-2) [ "$n_leading" = 1 ] ;; *) false ;; esac &&
 	ok "one leader: Lease tenantguard-system/tenantguard-reconciler held by $first, and only one replica logged acquiring it" ||
 	{ bad "leader: holder '$first', $n_leading replicas logged acquiring"; grep -h leader: "$work"/serve*.log | sed 's/^/     /'; }
 
-lm() { curl -sk "https://127.0.0.1:${port[$1]}/metrics" | awk '$1 == "tenantguard_reconciler_leader" { print $2 }'; }
-l1=$(lm 1) l2=$(lm 2)
+l1=$(metric tenantguard_reconciler_leader 1) l2=$(metric tenantguard_reconciler_leader 2)
 { [ "$l1$l2" = "10" ] && [ "$first" = replica-1 ]; } || { [ "$l1$l2" = "01" ] && [ "$first" = replica-2 ]; } &&
 	ok "tenantguard_reconciler_leader is 1 on $first only (replica 1: $l1, replica 2: $l2)" ||
 	bad "tenantguard_reconciler_leader: replica 1 '$l1', replica 2 '$l2', holder $first"
@@ -115,8 +93,8 @@ all3() {
 	admin -n tenant3-gateway get resourcequota tenantguard-quota && admin -n higress-system get service tenant3-gateway &&
 	admin -n higress-system get ingress tenantguard-routes-tenant3
 }
-ms=$(within 2000 all3) && ok "one kubectl apply of Tenant tenant3: namespace, NetworkPolicy, ResourceQuota, bridge and routes exist after $ms ms (≤ 2 s)" ||
-	{ bad "tenant3's objects not all there after $ms ms"; all3 2>&1 | sed 's/^/     /'; tail -n 15 "$work"/serve*.log | sed 's/^/     /'; }
+within "one kubectl apply of Tenant tenant3: namespace, NetworkPolicy, ResourceQuota, bridge and routes exist (≤ 2 s)" 2000 all3 ||
+	tail -n 15 "$work"/serve*.log | sed 's/^/     /'
 
 # Each field, with one python check per object.
 check() {   # check NAME PYEXPR KUBECTL-GET-ARGS...: PYEXPR over the object `o` must be true
@@ -145,10 +123,12 @@ check "routes higress-system/tenantguard-routes-tenant3: class nginx, *.tenant3.
     -n higress-system ingress tenantguard-routes-tenant3
 # tenant_cond NAME FIELD VALUE: the Tenant's first condition has FIELD = VALUE.
 tenant_cond() { [ "$(admin get tenant "$1" -o jsonpath="{.status.conditions[0].$2}")" = "$3" ]; }
-ms=$(within 3000 tenant_cond tenant3 status True) &&
-check "Tenant tenant3 status: Ready True, namespace tenant3-gateway, hosts [*.newco.com]" \
-    "o['status']['namespace']=='tenant3-gateway' and o['status']['hosts']==['*.newco.com'] and o['status']['conditions'][0]['type']=='Ready'" tenant tenant3 ||
-	{ bad "tenant3 never Ready"; jp tenant tenant3 -o yaml | sed 's/^/     /'; }
+if within "Tenant tenant3 turns Ready" 3000 tenant_cond tenant3 status True; then
+	check "Tenant tenant3 status: Ready True, namespace tenant3-gateway, hosts [*.newco.com]" \
+	    "o['status']['namespace']=='tenant3-gateway' and o['status']['hosts']==['*.newco.com'] and o['status']['conditions'][0]['type']=='Ready'" tenant tenant3
+else
+	jp tenant tenant3 -o yaml | sed 's/^/     /'
+fi
 admin get tenants >"$work/get.out" 2>&1
 head -n 1 "$work/get.out" | grep -q 'NAMESPACE' && grep -qE '^tenant3 +tenant3-gateway .*True' "$work/get.out" &&
 	ok "kubectl get tenants prints the namespace and Ready columns" || { bad "kubectl get tenants:"; sed 's/^/     /' "$work/get.out"; }
@@ -156,10 +136,12 @@ ev=$(admin get events -n default --field-selector involvedObject.kind=Tenant,inv
 echo "$ev" | grep -q 'Created:created NetworkPolicy tenant3-gateway/tenantguard-isolation' && echo "$ev" | grep -q 'Routes:' &&
 	ok "events on the Tenant say what was created ($(echo "$ev" | grep -c .) events)" || { bad "events on tenant3:"; echo "$ev" | sed 's/^/     /'; }
 
-ms=$(within 5000 tenant_cond tenant2 reason Rejected) &&
-check "Tenant tenant2 (also a config-file tenant) is rejected: Ready False, the reason in its status" \
-    "o['status']['conditions'][0]['status']=='False' and 'config file' in o['status']['conditions'][0]['message']" tenant tenant2 ||
-	{ bad "Tenant tenant2 not marked Rejected"; jp tenant tenant2 -o yaml | sed 's/^/     /'; }
+if within "Tenant tenant2 (also a config-file tenant) is marked Rejected" 5000 tenant_cond tenant2 reason Rejected; then
+	check "Tenant tenant2 is rejected: Ready False, the reason in its status" \
+	    "o['status']['conditions'][0]['status']=='False' and 'config file' in o['status']['conditions'][0]['message']" tenant tenant2
+else
+	jp tenant tenant2 -o yaml | sed 's/^/     /'
+fi
 grep -q 'Tenant tenant2 is not in effect' "$work/serve1.log" && ok "and the clash is logged" || bad "Tenant tenant2's clash not logged"
 check "and tenant2's objects stay the config file's (the bridge carries no owner reference)" \
     "'ownerReferences' not in o['metadata']" -n higress-system service tenant2-gateway
@@ -172,17 +154,17 @@ expect "alice opening tenant1's NetworkPolicy to every namespace is denied [mana
 uid0=$(jp -n tenant3-gateway networkpolicy tenantguard-isolation -o jsonpath='{.metadata.uid}')
 admin -n tenant3-gateway delete networkpolicy tenantguard-isolation >/dev/null 2>&1 || bad "admin delete NetworkPolicy"
 newuid() { u=$(admin -n tenant3-gateway get networkpolicy tenantguard-isolation -o jsonpath='{.metadata.uid}' 2>/dev/null); [ -n "$u" ] && [ "$u" != "$uid0" ]; }
-ms=$(within 2000 newuid) && ok "admin deletes tenant3's NetworkPolicy → re-created after $ms ms (≤ 2 s)" || bad "NetworkPolicy not re-created after $ms ms"
+within "admin deletes tenant3's NetworkPolicy → re-created (≤ 2 s)" 2000 newuid
 admin -n tenant3-gateway patch resourcequota tenantguard-quota --type merge -p '{"spec":{"hard":{"limits.cpu":"1"}}}' >/dev/null || bad "admin patch quota"
 q8() { [ "$(admin -n tenant3-gateway get resourcequota tenantguard-quota -o jsonpath='{.spec.hard.limits\.cpu}')" = 8 ]; }
-ms=$(within 2000 q8) && ok "admin edits tenant3's quota (limits.cpu 1) → restored to 8 after $ms ms" || bad "quota not restored after $ms ms"
+within "admin edits tenant3's quota (limits.cpu 1) → restored to 8" 2000 q8
 admin -n higress-system delete service tenant3-gateway >/dev/null 2>&1
-ms=$(within 2000 admin -n higress-system get service tenant3-gateway) && ok "admin deletes tenant3's bridge → re-created after $ms ms" || bad "bridge not re-created after $ms ms"
+within "admin deletes tenant3's bridge → re-created" 2000 admin -n higress-system get service tenant3-gateway
 
 # --- quota override ---------------------------------------------------------------------------
 admin patch tenant tenant3 --type merge -p '{"spec":{"resourceQuota":{"limits.cpu":"12","requests.memory":"8Gi"}}}' >/dev/null || bad "patch Tenant quota"
 q12() { [ "$(admin -n tenant3-gateway get resourcequota tenantguard-quota -o jsonpath='{.spec.hard.limits\.cpu}/{.spec.hard.requests\.memory}')" = 12/8Gi ]; }
-ms=$(within 2000 q12) && ok "quota override in the Tenant (limits.cpu 12, requests.memory 8Gi) → ResourceQuota updated after $ms ms" || bad "quota override not applied after $ms ms"
+within "quota override in the Tenant (limits.cpu 12, requests.memory 8Gi) → ResourceQuota updated" 2000 q12
 
 # --- a tenant binds and releases a custom host: the entry routes follow --------------------
 cat >"$work/shop.yaml" <<'YAML'
@@ -197,13 +179,13 @@ spec:
 YAML
 expect "alice binds app.shop-t1.io (first-come) in tenant1-gateway" allow alice apply -f "$work/shop.yaml"
 hasroute() { admin -n higress-system get ingress tenantguard-routes-tenant1 -o jsonpath='{.spec.rules[*].host}' | tr ' ' '\n' | grep -qx "$1"; }
-ms=$(within 2000 hasroute app.shop-t1.io) && ok "app.shop-t1.io appears in tenantguard-routes-tenant1 after $ms ms (no admin edit)" ||
-	{ bad "app.shop-t1.io not routed after $ms ms"; jp -n higress-system ingress tenantguard-routes-tenant1 -o yaml | sed 's/^/     /' | head -40; }
+within "app.shop-t1.io appears in tenantguard-routes-tenant1 (no admin edit)" 2000 hasroute app.shop-t1.io ||
+	jp -n higress-system ingress tenantguard-routes-tenant1 -o yaml | sed 's/^/     /' | head -40
 check "and its TLS entry uses tenant1-custom-cert" \
     "any(t['secretName']=='tenant1-custom-cert' and 'app.shop-t1.io' in t['hosts'] for t in o['spec']['tls'])" -n higress-system ingress tenantguard-routes-tenant1
 alice -n tenant1-gateway delete ingress shop >/dev/null 2>&1 || bad "alice delete Ingress shop"
 gone() { ! hasroute app.shop-t1.io; }
-ms=$(within 2000 gone) && ok "alice releases it (deletes the Ingress) → gone from the routes after $ms ms" || bad "app.shop-t1.io still routed after $ms ms"
+within "alice releases it (deletes the Ingress) → gone from the routes" 2000 gone
 
 # An Ingress event that does not change the tenant's custom hosts costs no request: the
 # routes Ingress is compared with the cache (every apply would reach the webhook: counted).
@@ -244,13 +226,11 @@ lead=$(leader); lr=${lead#replica-}
 if [ "$lr" = 1 ] || [ "$lr" = 2 ]; then
 	other=$(( 3 - lr ))
 	kill -KILL "${pid[$lr]}"; wait "${pid[$lr]}" 2>/dev/null
-	t0=$(date +%s%N)
-	ms=$(within $(( (LEASE + 6) * 1000 )) held_by "replica-$other") &&
-		ok "leader replica-$lr killed (SIGKILL) → replica-$other holds the Lease after $ms ms (lease ${LEASE} s)" ||
-		{ bad "no failover to replica-$other after $ms ms (holder '$(leader)')"; grep -h leader: "$work"/serve*.log | sed 's/^/     /'; }
+	within "leader replica-$lr killed (SIGKILL) → replica-$other holds the Lease (lease ${LEASE} s)" $(( (LEASE + 6) * 1000 )) held_by "replica-$other" ||
+		{ echo "     holder '$(leader)'"; grep -h leader: "$work"/serve*.log | sed 's/^/     /'; }
 	uid0=$(jp -n tenant3-gateway networkpolicy tenantguard-isolation -o jsonpath='{.metadata.uid}')
 	admin -n tenant3-gateway delete networkpolicy tenantguard-isolation >/dev/null 2>&1
-	ms=$(within 2000 newuid) && ok "the new leader heals: NetworkPolicy re-created after $ms ms" || bad "new leader did not re-create the NetworkPolicy after $ms ms"
+	within "the new leader heals: NetworkPolicy re-created" 2000 newuid
 else
 	bad "no leader to kill (holder '$lead')"
 fi
@@ -260,17 +240,15 @@ admin delete ingress -n tenant3-gateway www >/dev/null 2>&1
 jp namespace tenant3-gateway -o json > "$work/ns-before-delete.json"
 admin delete tenant tenant3 >/dev/null 2>&1 || bad "delete Tenant tenant3"
 cleaned() { ! admin -n higress-system get service tenant3-gateway && ! admin -n higress-system get ingress tenantguard-routes-tenant3; }
-ms=$(within 10000 cleaned) && ok "Tenant tenant3 deleted → its bridge and routes are gone after $ms ms" || bad "bridge/routes of tenant3 still there after $ms ms"
+within "Tenant tenant3 deleted → its bridge and routes are gone" 10000 cleaned
 nsgone() { p=$(admin get namespace tenant3-gateway -o jsonpath='{.status.phase}' 2>/dev/null); [ -z "$p" ] || [ "$p" = Terminating ]; }
 # (the garbage collector would too, through the owner reference, but it watches a new CRD's
 # objects only after its next discovery, up to 30 s later; tenantguard's sweep does not wait)
-ms=$(within 10000 nsgone) && ok "and the namespace created for it is being deleted after $ms ms" ||
-	{ bad "namespace tenant3-gateway not deleted after $ms ms"; sed 's/^/     /' "$work/ns-before-delete.json"; grep -h 'Namespace.*tenant3\|tenant3-gateway"}' "$work"/serve*.log | grep -v '"kind":"Ingress"' | tail -n 20 | sed 's/^/     /'; }
+within "and the namespace created for it is being deleted" 10000 nsgone ||
+	{ sed 's/^/     /' "$work/ns-before-delete.json"; grep -h 'Namespace.*tenant3\|tenant3-gateway"}' "$work"/serve*.log | grep -v '"kind":"Ingress"' | tail -n 20 | sed 's/^/     /'; }
 
 for r in 1 2; do
-	kill -0 "${pid[$r]}" 2>/dev/null || continue
-	kill -TERM "${pid[$r]}"; wait "${pid[$r]}"; rc=$?
-	[ "$rc" = 0 ] && ok "replica $r: SIGTERM → exit 0" || bad "replica $r: exit $rc"
+	kill -0 "${pid[$r]}" 2>/dev/null && serve_stop "$r" "replica $r"
 done
 if grep -qiE '"level":"warn".*(forbidden|403)' "$work"/serve*.log; then
 	bad "the ServiceAccount was refused something (manifests/rbac.yaml):"; grep -hiE '"level":"warn".*(forbidden|403)' "$work"/serve*.log | head -5 | sed 's/^/     /'

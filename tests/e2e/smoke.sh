@@ -10,7 +10,7 @@ t0=$SECONDS
 if line=$("$e2e/build.sh" | grep '^TENANTGUARD_K8S_BIN='); then
 	export "${line?}"; ok "build (cached) in $((SECONDS - t0)) s: $TENANTGUARD_K8S_BIN"
 else
-	bad "build"; summary; exit 1
+	die "build"
 fi
 
 export TENANTGUARD_CLUSTER_DIR
@@ -20,7 +20,7 @@ t0=$SECONDS
 if exports=$("$e2e/cluster.sh" up "$TENANTGUARD_CLUSTER_DIR"); then
 	eval "$exports"; ok "cluster up in $((SECONDS - t0)) s: $TENANTGUARD_APISERVER"
 else
-	bad "cluster up"; summary; exit 1
+	die "cluster up"
 fi
 pids=$(awk '{print $1}' "$TENANTGUARD_CLUSTER_PIDS")
 

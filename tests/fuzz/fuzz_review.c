@@ -14,7 +14,7 @@
 #include "fuzz.h"
 #include "review.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 
 static struct config *cfg;
 static struct state *st;
@@ -44,7 +44,7 @@ setup(void)
 		exit(1);
 	}
 	objs = json_loads(state_json, 0, NULL);
-	if (objs == NULL || (st = state_from_objects(cfg, objs, err, sizeof(err))) == NULL) {
+	if (objs == NULL || (st = statefile_from_objects(cfg, objs, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "fuzz_review: state: %s\n", err);
 		exit(1);
 	}

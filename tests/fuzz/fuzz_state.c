@@ -13,7 +13,7 @@
 #include "config_load.h"
 #include "fuzz.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 
 static struct config *cfg;
 static int fd = -1;
@@ -32,14 +32,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
 		abort();
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	objs = state_read_objects(path, err, sizeof(err));
+	objs = statefile_read_objects(path, err, sizeof(err));
 	if (objs == NULL) {
 		FUZZ_ASSERT(err[0] != '\0', "refused without a reason");
 		return 0;
 	}
 	FUZZ_ASSERT(json_is_array(objs), "the objects are not an array");
 	err[0] = '\0';
-	st = state_from_objects(cfg, objs, err, sizeof(err));
+	st = statefile_from_objects(cfg, objs, err, sizeof(err));
 	FUZZ_ASSERT(st != NULL || err[0] != '\0', "state refused without a reason");
 	state_free(st);
 	json_decref(objs);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* run_cases: runs every table case under a directory through review_handle() and checks it. */
+/* run_cases: runs every table case (JSON or YAML) under a directory through review_handle() and checks it. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdio.h>
@@ -11,10 +11,12 @@
 #include "certgen.h"
 #include "config.h"
 #include "config_load.h"
+#include "fileio.h"
 #include "review.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 #include "strmap.h"
+#include "yamljson.h"
 
 static int passed, failed;
 static const char *configs_dir = "tests/configs";
@@ -22,17 +24,105 @@ static char **files;
 static size_t n_files;
 static struct strmap *config_cache;   /* name -> struct config* */
 
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
 static int
 collect(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
 	(void)sb;
 	(void)ftw;
-	size_t n = strlen(path);
-	if (type == FTW_F && n > 5 && strcmp(path + n - 5, ".json") == 0) {
+	if (type == FTW_F && (ends_with(path, ".json") || ends_with(path, ".yaml"))) {
 		files = realloc(files, sizeof(*files) * (n_files + 1));
 		files[n_files++] = strdup(path);
 	}
 	return 0;
+}
+
+/*
+ * A case file as one JSON value (new reference): JSON read by jansson (duplicate keys
+ * refused), YAML by yamljson, the reader the config and state files go through, which must
+ * find exactly one document. NULL with the reason in err.
+ */
+static json_t *
+load_case_file(const char *path, char *err, size_t errsz)
+{
+	json_error_t jerr;
+	json_t *docs, *doc = NULL;
+	char *buf;
+	size_t len;
+
+	if (ends_with(path, ".json")) {
+		if ((doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+			snprintf(err, errsz, "not JSON: line %d: %s", jerr.line, jerr.text);
+		return doc;
+	}
+	if ((buf = fileio_read(path, 16 << 20, &len, err, errsz)) == NULL)
+		return NULL;
+	if ((docs = yamljson_load(path, buf, len, NULL, err, errsz)) != NULL) {
+		if (json_array_size(docs) == 1 && json_is_object(json_array_get(docs, 0)))
+			doc = json_incref(json_array_get(docs, 0));
+		else
+			snprintf(err, errsz, "not YAML holding one case or one {cases: [...]} mapping");
+	}
+	json_decref(docs);
+	free(buf);
+	return doc;
+}
+
+/* The verdict a case expects, as --list prints it. */
+static void
+expected_verdict(const json_t *c, char *out, size_t outsz)
+{
+	const json_t *expect = json_object_get(c, "expect");
+	const char *rule = json_string_value(json_object_get(expect, "rule"));
+	const json_t *code = json_object_get(expect, "code");
+	const char *path = json_is_true(json_object_get(c, "mutate")) ? "mutate" : "validate";
+
+	if (json_is_true(json_object_get(expect, "badInput")))
+		snprintf(out, outsz, "%s: bad input (400)", path);
+	else if (json_is_true(json_object_get(expect, "allowed")))
+		snprintf(out, outsz, "%s: allowed%s", path,
+		    json_object_get(expect, "object") ? ", patched" :
+		    json_is_true(json_object_get(expect, "noPatch")) ? ", no patch" : "");
+	else if (code != NULL)
+		snprintf(out, outsz, "%s: denied %lld%s%s%s", path, (long long)json_integer_value(code),
+		    rule ? " [" : "", rule ? rule : "", rule ? "]" : "");
+	else
+		snprintf(out, outsz, "%s: denied%s%s%s", path, rule ? " [" : "", rule ? rule : "",
+		    rule ? "]" : "");
+}
+
+/*
+ * --list: folder -> case file -> each case's expected verdict and name; the cases are not
+ * run. Prints the folder when it changes (files are sorted, so each folder comes once).
+ */
+static void
+list_case(const char *file, const char *folder, size_t idx, bool many, const json_t *c)
+{
+	static char last_folder[512];
+	static char last_file[512];
+	char verdict[160];
+
+	if (strcmp(folder, last_folder) != 0) {
+		snprintf(last_folder, sizeof(last_folder), "%s", folder);
+		printf("%s/\n", folder);
+	}
+	if (strcmp(file, last_file) != 0) {
+		snprintf(last_file, sizeof(last_file), "%s", file);
+		printf("  %s\n", file);
+	}
+	expected_verdict(c, verdict, sizeof(verdict));
+	if (many)
+		printf("    #%-3zu %-40s %s\n", idx, verdict,
+		    json_string_value(json_object_get(c, "name")) ?: "(unnamed)");
+	else
+		printf("         %-40s %s\n", verdict,
+		    json_string_value(json_object_get(c, "name")) ?: "(unnamed)");
 }
 
 static int
@@ -544,7 +634,7 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 		goto out;
 	}
 	state_objs = state_spec ? json_deep_copy(state_spec) : json_array();
-	tenant_objs = state_select_tenants(state_objs);
+	tenant_objs = statefile_select_tenants(state_objs);
 	const struct config *cfg = get_config(cfg_spec, tenant_objs, err, sizeof(err),
 	    &owned_cfg);
 	if (cfg == NULL) {
@@ -552,7 +642,7 @@ run_case(const char *id, const json_t *c, const json_t *shared)
 		goto out;
 	}
 	if (expand_tls(state_objs, now, err, sizeof(err)) != 0 ||
-	    (st = state_from_objects(cfg, state_objs, err, sizeof(err))) == NULL) {
+	    (st = statefile_from_objects(cfg, state_objs, err, sizeof(err))) == NULL) {
 		fail(id, "state: %s", err);
 		goto out;
 	}
@@ -689,10 +779,16 @@ free_config(const char *key, void *value, void *arg)
 int
 main(int argc, char **argv)
 {
+	bool list = argc > 1 && strcmp(argv[1], "--list") == 0;
+	if (list) {
+		argc--;
+		argv++;
+	}
 	const char *dir = argc > 1 ? argv[1] : "tests/cases";
+	size_t n_cases = 0;
 	if (argc > 2)
 		configs_dir = argv[2];
-	if (argc > 3 && (patch_log = fopen(argv[3], "w")) == NULL) {
+	if (!list && argc > 3 && (patch_log = fopen(argv[3], "w")) == NULL) {
 		perror(argv[3]);
 		return 1;
 	}
@@ -703,27 +799,39 @@ main(int argc, char **argv)
 	}
 	qsort(files, n_files, sizeof(*files), cmp_str);
 	for (size_t f = 0; f < n_files; f++) {
-		json_error_t jerr;
-		json_t *doc = json_load_file(files[f], JSON_REJECT_DUPLICATES, &jerr);
-		char id[600];
+		char err[1024], id[1200], folder[512];
+		json_t *doc = load_case_file(files[f], err, sizeof(err));
+		/* folder and file name relative to dir, for --list */
+		const char *rel = files[f] + strlen(dir) + (files[f][strlen(dir)] == '/');
+		const char *base = strrchr(rel, '/');
+		snprintf(folder, sizeof(folder), "%.*s", base ? (int)(base - rel) : 1, base ? rel : ".");
+		base = base ? base + 1 : rel;
 		if (doc == NULL) {
 			snprintf(id, sizeof(id), "%s", files[f]);
-			fail(id, "not JSON: %s", jerr.text);
+			fail(id, "%s", err);
 			free(files[f]);
 			continue;
 		}
 		const json_t *cases = json_object_get(doc, "cases");
 		if (cases == NULL) {
+			n_cases++;
 			snprintf(id, sizeof(id), "%s: %s", files[f],
 			    json_string_value(json_object_get(doc, "name")) ?: "(unnamed)");
-			run_case(id, doc, NULL);
+			if (list)
+				list_case(base, folder, 0, false, doc);
+			else
+				run_case(id, doc, NULL);
 		} else {
 			size_t i;
 			const json_t *c;
 			json_array_foreach(cases, i, c) {
+				n_cases++;
 				snprintf(id, sizeof(id), "%s#%zu: %s", files[f], i,
 				    json_string_value(json_object_get(c, "name")) ?: "(unnamed)");
-				run_case(id, c, doc);
+				if (list)
+					list_case(base, folder, i, true, c);
+				else
+					run_case(id, c, doc);
 			}
 		}
 		json_decref(doc);
@@ -734,6 +842,10 @@ main(int argc, char **argv)
 	strmap_free(config_cache);
 	if (patch_log != NULL)
 		fclose(patch_log);
+	if (list) {
+		printf("%zu cases in %zu files\n", n_cases, n_files);
+		return failed ? 1 : 0;
+	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -11,17 +11,18 @@
 static void
 same_as_jansson(const char *what, const char *s)
 {
-	struct jsonout o = { 0 };
+	struct jsonout o;
 	json_t *j = json_string(s);
 	char *want = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 
+	jsonout_init(&o, 1 << 20);
 	jsonout_str(&o, s);
 	if (want == NULL)
 		test_cond(what, o.failed);
 	else
-		test_cond(what, !o.failed && o.len == strlen(want) && memcmp(o.p, want, o.len) == 0);
+		test_cond(what, !o.failed && o.b.len == strlen(want) && memcmp(o.b.p, want, o.b.len) == 0);
 	free(want);
-	free(o.p);
+	dynbuf_free(&o.b);
 	json_decref(j);
 }
 
@@ -45,12 +46,17 @@ main(void)
 	same_as_jansson("UTF-16 surrogate refused", "\xed\xa0\x80");
 	same_as_jansson("sequence cut by the end refused", "ok\xe2\x82");
 
-	struct jsonout o = { 0 };
+	struct jsonout o;
+	jsonout_init(&o, 16);
 	jsonout_str(&o, NULL);
 	test_cond("NULL string fails", o.failed);
 	jsonout_lit(&o, "{}");
-	test_cond("a failure sticks", o.failed && o.len == 0);
-	free(o.p);
+	test_cond("a failure sticks", o.failed && o.b.len == 0);
+	dynbuf_free(&o.b);
+	jsonout_init(&o, 8);
+	jsonout_str(&o, "12345678");
+	test_cond("a text past its cap fails", o.failed);
+	dynbuf_free(&o.b);
 
 	/* Long enough to grow the buffer several times. */
 	char *big = malloc(100001);

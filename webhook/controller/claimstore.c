@@ -10,13 +10,11 @@
 #include <time.h>
 
 #include "claims.h"
-#include "config.h"
 #include "host.h"
 #include "jsonget.h"
 #include "kube.h"
 #include "log.h"
-#include "rules.h"
-#include "state.h"
+#include "monotime.h"
 #include "strmap.h"
 
 #define CLAIM_PREFIX   "tg-claim-"
@@ -263,16 +261,6 @@ claimed_at_touch(json_t *cm, const char *key)
  * overlapping pattern → collision; else add the pattern with an update carrying the
  * resourceVersion. AlreadyExists and Conflict start over from the GET.
  */
-/*
- * What one review may spend on its claims, from its arrival, waiting for a stripe's lock
- * included: the shipped webhooks time out after 5 s, and a claim the apiserver cannot
- * confirm in time is denied with 500 while the apiserver still listens, rather than answered
- * after it gave up. 2 s, not more: the claim runs on a server worker, and a review that
- * arrives while every worker is inside a hanging claim waits in the accept backlog for one
- * budget before its own starts (so 2 x 2 s stays under 5 s).
- */
-#define CLAIM_BUDGET_MS 2000
-
 /* Milliseconds left until `deadline` (CLOCK_MONOTONIC); 0 once it has passed. */
 static long
 budget_left(const struct timespec *deadline)
@@ -285,6 +273,18 @@ budget_left(const struct timespec *deadline)
 	return ms > 0 ? ms : 0;
 }
 
+void
+claimstore_budget(struct timespec *deadline)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += CLAIMSTORE_BUDGET_MS / 1000;
+	deadline->tv_nsec += (CLAIMSTORE_BUDGET_MS % 1000) * 1000000L;
+	if (deadline->tv_nsec >= 1000000000L) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000L;
+	}
+}
+
 /* kube_call within the review's claim budget; -1 with the reason once it is spent. */
 static int
 claim_call(struct claimstore *cs, const char *method, const char *path, const json_t *obj,
@@ -294,7 +294,7 @@ claim_call(struct claimstore *cs, const char *method, const char *path, const js
 
 	*body = NULL;
 	if (o.timeout_ms == 0) {
-		snprintf(err, errsz, "no answer within the claim budget of %d ms", CLAIM_BUDGET_MS);
+		snprintf(err, errsz, "no answer within the claim budget of %d ms", CLAIMSTORE_BUDGET_MS);
 		return -1;
 	}
 	return kube_call(cs->kc, method, path, obj, &o, body, err, errsz);
@@ -354,7 +354,7 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 		const char *held = data != NULL ? jsonget_str(data, key) : NULL;
 		/*
 		 * A re-claim gets here only when the live state does not hold the claim yet (see
-		 * claimstore_review): then a release round could be about to remove it, and the
+		 * claimstore_claim): then a release round could be about to remove it, and the
 		 * fresh claimed-at time (and the write's new resourceVersion, which fails that
 		 * round's update) keeps it. Without a reaper nothing is released: no write.
 		 */
@@ -389,150 +389,53 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 	return CLAIM_ERROR;
 }
 
-/* Adds a host's normalised form to pats (n of cap) unless invalid or already there. */
-static int
-collect(const json_t *h, char (**pats)[HOST_MAX], size_t *n, size_t *cap)
+enum firstcome_result
+claimstore_claim(struct claimstore *cs, const char *pattern, const char *owner, bool dry_run,
+    const struct timespec *deadline, char *err, size_t errsz)
 {
-	char norm[HOST_MAX];
-	const char *why;
-	if (!json_is_string(h) || host_normalize(json_string_value(h), norm, sizeof(norm), &why) != 0)
-		return 0;   /* policy_validate denies invalid hosts */
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*pats)[i], norm) == 0)
-			return 0;
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 8;
-		char (*p)[HOST_MAX] = realloc(*pats, nc * sizeof(**pats));
-		if (p == NULL)
-			return -1;
-		*pats = p;
-		*cap = nc;
+	char reg[HOST_MAX], name[HOST_MAX + 16];
+	enum claim_result r;
+	struct timespec until;
+	long left;
+
+	/*
+	 * The owner's live objects hold exactly this pattern already (an update of an existing
+	 * Ingress, a re-apply): every replica's index has it, the reaper keeps it, and any other
+	 * owner's overlapping claim is refused by the index — no request.
+	 */
+	if (cs->holds != NULL && cs->holds(cs->holds_arg, pattern, owner) == 1)
+		return FIRSTCOME_WON;
+	if (!claimstore_registrable(cs, host_is_wildcard(pattern) ? pattern + 2 : pattern, reg,
+	    sizeof(reg)))
+		return FIRSTCOME_PUBLIC_SUFFIX;
+	snprintf(name, sizeof(name), "%s%s", CLAIM_PREFIX, reg);
+	pthread_mutex_t *lock = stripe(cs, reg);
+	/* Another review of the same domain may be stuck in a hanging write: wait no longer
+	 * than this review's own budget (timedlock takes CLOCK_REALTIME). */
+	left = budget_left(deadline);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += left / 1000;
+	until.tv_nsec += (left % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
 	}
-	memcpy((*pats)[(*n)++], norm, sizeof(norm));
-	return 0;
-}
-
-void
-claimstore_review(struct claimstore *cs, const struct config *cfg, const struct request *req,
-    struct decision *d, const struct timespec *since)
-{
-	const json_t *obj = req->object, *e, *h;
-	char (*pats)[HOST_MAX] = NULL;
-	size_t n = 0, cap = 0, i, j;
-	int rc = 0;
-	bool ingress;
-
-	if (cs == NULL || !d->allowed || obj == NULL || (req->op != OP_CREATE && req->op != OP_UPDATE) ||
-	    (req->subresource != NULL && req->subresource[0] != '\0'))
-		return;
-	ingress = strcmp(req->kind, "Ingress") == 0 && strcmp(req->group, "networking.k8s.io") == 0;
-	if (!ingress && !(strcmp(req->kind, "HTTPRoute") == 0 &&
-	    strcmp(req->group, "gateway.networking.k8s.io") == 0))
-		return;
-	if (req->namespace == NULL || strcmp(req->namespace, cfg->entry_namespace) == 0)
-		return;   /* the entry namespace routes hosts others hold; it claims none first-come */
-
-	if (ingress) {
-		json_array_foreach(jsonget_path(obj, "spec.rules"), i, e)
-			if (rc == 0 && json_object_get(e, "host") != NULL)
-				rc = collect(json_object_get(e, "host"), &pats, &n, &cap);
-		json_array_foreach(jsonget_path(obj, "spec.tls"), i, e)
-			json_array_foreach(json_object_get(e, "hosts"), j, h)
-				if (rc == 0)
-					rc = collect(h, &pats, &n, &cap);
+	if (pthread_mutex_timedlock(lock, &until) != 0) {
+		snprintf(err, errsz, "another claim under %s held its lock for the whole budget of "
+		    "%d ms", reg, CLAIMSTORE_BUDGET_MS);
+		r = CLAIM_ERROR;
 	} else {
-		json_array_foreach(jsonget_path(obj, "spec.hostnames"), i, h)
-			if (rc == 0)
-				rc = collect(h, &pats, &n, &cap);
-	}
-	if (rc != 0) {
-		free(pats);
-		decision_deny(d, 500, "internal", "out of memory collecting the hosts to claim");
-		return;
-	}
-
-	char owner[300], err[1024], reg[HOST_MAX], name[HOST_MAX + 16];
-	uint32_t ids[1];
-	struct timespec deadline, until;
-	if (since != NULL)
-		deadline = *since;   /* a review that waited for its worker has less left */
-	else
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += CLAIM_BUDGET_MS / 1000;
-	deadline.tv_nsec += (CLAIM_BUDGET_MS % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	state_owner_key(cfg, req->namespace, owner, sizeof(owner));
-	for (i = 0; i < n && d->allowed; i++) {
-		const char *p = pats[i];
-		/* Only first-come patterns: not the system domain's, not under any reservation. */
-		if (owner_touches_system(cfg, p) ||
-		    claims_find(cfg->reservations, p, CLAIMS_OVERLAP, CLAIMS_NO_OWNER, ids, 1) > 0)
-			continue;
-		/*
-		 * The owner's live objects hold exactly this pattern already (an update of an
-		 * existing Ingress, a re-apply): every replica's index has it, the reaper keeps
-		 * it, and any other owner's overlapping claim is refused by the index — no request.
-		 */
-		if (cs->holds != NULL && cs->holds(cs->holds_arg, p, owner) == 1)
-			continue;
-		const char *dom = host_is_wildcard(p) ? p + 2 : p;
-		if (!claimstore_registrable(cs, dom, reg, sizeof(reg))) {
-			decision_deny(d, 403, "host-ownership", "host '%s' %s the public suffix %s, "
-			    "which nobody can claim; claim names under a registered domain", p,
-			    host_is_wildcard(p) ? "spans every domain under" : "is", dom);
-			break;
-		}
-		snprintf(name, sizeof(name), "%s%s", CLAIM_PREFIX, reg);
-		pthread_mutex_t *lock = stripe(cs, reg);
-		long left = budget_left(&deadline);
-		/* Another review of the same domain may be stuck in a hanging write: wait no longer
-		 * than this review's own budget (timedlock takes CLOCK_REALTIME). */
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += left / 1000;
-		until.tv_nsec += (left % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		if (pthread_mutex_timedlock(lock, &until) != 0) {
-			log_warnx("claim of host '%s' for %s: another claim under %s held it for the "
-			    "whole budget of %d ms", p, owner, reg, CLAIM_BUDGET_MS);
-			decision_deny(d, 500, "internal", "host '%s' could not be claimed: the "
-			    "apiserver did not answer in time", p);
-			break;
-		}
-		err[0] = '\0';
-		switch (claim_one(cs, name, p, owner, req->dry_run, &deadline, err, sizeof(err))) {
-		case CLAIM_OK:
-			break;
-		case CLAIM_COLLISION:
-			decision_deny(d, 403, "host-collision", "host '%s' overlaps a host already "
-			    "claimed by another tenant or namespace; choose another host", p);
-			break;
-		case CLAIM_ERROR:
-			log_warnx("claim of host '%s' for %s in %s/%s failed: %s", p, owner,
-			    CLAIMSTORE_NAMESPACE, name, err);
-			decision_deny(d, 500, "internal", "host '%s' could not be claimed: the "
-			    "apiserver could not be asked (%s)", p, err);
-			break;
-		}
+		r = claim_one(cs, name, pattern, owner, dry_run, deadline, err, errsz);
 		pthread_mutex_unlock(lock);
 	}
-	free(pats);
+	if (r == CLAIM_ERROR)
+		log_warnx("claim of host '%s' for %s in %s/%s failed: %s", pattern, owner,
+		    CLAIMSTORE_NAMESPACE, name, err);
+	return r == CLAIM_OK ? FIRSTCOME_WON : r == CLAIM_COLLISION ? FIRSTCOME_LOST :
+	    FIRSTCOME_ERROR;
 }
 
 /* ---- release ----------------------------------------------------------------------------- */
-
-static time_t
-mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
 
 static int
 collect_item(const json_t *obj, void *arg)
@@ -651,7 +554,7 @@ reap_round(struct claimstore *cs)
 	}
 	if ((next = strmap_new()) == NULL)
 		goto out;
-	time_t now = mono_now();
+	time_t now = (time_t)monotime_s();
 	json_array_foreach(items, i, cm) {
 		if (reap_one(cs, cm, next, now) != 0) {
 			strmap_free(next);

@@ -6,9 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "policy.h"
+#include "firstcome.h"
 
-struct config;
 struct kube_client;
 
 #define CLAIMSTORE_NAMESPACE "tenantguard-system"
@@ -44,16 +43,27 @@ bool claimstore_registrable(const struct claimstore *cs, const char *name, char 
     size_t outsz);
 
 /*
- * After policy_validate allowed `req` (d->allowed): for CREATE/UPDATE of an Ingress or
- * HTTPRoute outside the entry namespace, claims every first-come pattern of the object (not
- * in the system domain, overlapping no reservation) for the namespace's owner. Denies d with
- * host-collision when another owner holds an overlapping pattern, host-ownership for a
- * pattern whose domain is a public suffix, and code 500 when the apiserver cannot be asked.
- * dryRun requests are checked but write nothing. The apiserver calls share a budget counted
- * from `since` (CLOCK_MONOTONIC, when the request arrived; NULL: now). Thread-safe.
+ * Claims `pattern` (normalised) for `owner` in the apiserver (firstcome_claim_fn, with the
+ * store as arg): FIRSTCOME_WON when claimed or already held by the owner's live objects,
+ * FIRSTCOME_LOST when another owner holds an overlapping pattern, FIRSTCOME_PUBLIC_SUFFIX
+ * when its domain has no registrable part, FIRSTCOME_ERROR (logged, reason in err) when the
+ * apiserver could not be asked. A dry run writes nothing. The apiserver calls, and the wait
+ * for the domain's lock, end by `deadline` (CLOCK_MONOTONIC; one per review, from
+ * claimstore_budget). Thread-safe.
  */
-void claimstore_review(struct claimstore *cs, const struct config *cfg,
-    const struct request *req, struct decision *d, const struct timespec *since);
+enum firstcome_result claimstore_claim(struct claimstore *cs, const char *pattern,
+    const char *owner, bool dry_run, const struct timespec *deadline, char *err, size_t errsz);
+
+/*
+ * What one review may spend on its claims, waiting for a domain's lock included: the shipped
+ * webhooks time out after 5 s, and a claim the apiserver cannot confirm in time is denied
+ * with 500 while the apiserver still listens. 2 s, not more: the claim runs on a server
+ * worker, and a review that arrives while every worker is inside a hanging claim waits in
+ * the accept backlog for one budget before its own starts (2 x 2 s stays under 5 s).
+ */
+#define CLAIMSTORE_BUDGET_MS 2000
+/* *deadline = now + CLAIMSTORE_BUDGET_MS (CLOCK_MONOTONIC). */
+void claimstore_budget(struct timespec *deadline);
 
 /*
  * Release: a reaper thread lists the claim ConfigMaps (label app.kubernetes.io/managed-by=

@@ -12,8 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonget.h"
 #include "kube.h"
 #include "log.h"
+#include "monotime.h"
 
 #define LEADER_LEASE_S      15
 #define LEADER_RENEW_S      10
@@ -46,15 +48,6 @@ struct leader {
 	unsigned seed;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The wall-clock time as a Kubernetes MicroTime: "2026-11-27T16:00:00.000000Z". */
 static void
 micro_time(char *out, size_t outsz)
@@ -67,12 +60,6 @@ micro_time(char *out, size_t outsz)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, outsz, "%s.%06dZ", base, (int)(ts.tv_nsec / 1000 % 1000000));
-}
-
-static const char *
-jstr(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
 }
 
 /* A DNS-1123 name, so that it goes into a URL as it is. */
@@ -88,14 +75,14 @@ dns_name(const char *s)
 static void
 seen(struct leader *l, const json_t *lease)
 {
-	const char *rv = jstr(json_object_get(lease, "metadata"), "resourceVersion");
-	const char *holder = jstr(json_object_get(lease, "spec"), "holderIdentity");
+	const char *rv = jsonget_str(json_object_get(lease, "metadata"), "resourceVersion");
+	const char *holder = jsonget_str(json_object_get(lease, "spec"), "holderIdentity");
 
 	if (rv == NULL)
 		rv = "";
 	if (strcmp(rv, l->seen_rv) != 0) {
 		snprintf(l->seen_rv, sizeof(l->seen_rv), "%s", rv);
-		l->seen_at = now_ms();
+		l->seen_at = monotime_ms();
 	}
 	snprintf(l->holder, sizeof(l->holder), "%s", holder ? holder : "");
 }
@@ -136,7 +123,7 @@ lease_held(struct leader *l, const json_t *base)
 			return NULL;
 		}
 	}
-	const char *holder = jstr(spec, "holderIdentity");
+	const char *holder = jsonget_str(spec, "holderIdentity");
 	bool ours = holder != NULL && strcmp(holder, l->identity) == 0;
 	json_int_t transitions = json_integer_value(json_object_get(spec, "leaseTransitions"));
 	int rc = 0;
@@ -184,7 +171,7 @@ call_timeout(struct leader *l)
 {
 	if (!l->lead)
 		return (long)l->renew_ms;
-	int64_t left = atomic_load(&l->deadline) - now_ms();
+	int64_t left = atomic_load(&l->deadline) - monotime_ms();
 	return left > 0 ? (long)left : 1;
 }
 
@@ -260,7 +247,7 @@ attempt(struct leader *l, char *err, size_t errsz)
 	json_int_t dur = json_integer_value(json_object_get(json_object_get(cur, "spec"),
 	    "leaseDurationSeconds"));
 	if (l->holder[0] != '\0' && strcmp(l->holder, l->identity) != 0 &&
-	    now_ms() - l->seen_at < (int64_t)dur * 1000) {
+	    monotime_ms() - l->seen_at < (int64_t)dur * 1000) {
 		rc = TRY_OTHER;
 		goto out;
 	}
@@ -296,10 +283,10 @@ lose(struct leader *l, const char *why)
 static void
 nap(struct leader *l, int64_t ms)
 {
-	int64_t end = now_ms() + ms;
+	int64_t end = monotime_ms() + ms;
 
 	while (!l->stop) {
-		int64_t now = now_ms(), step = end - now;
+		int64_t now = monotime_ms(), step = end - now;
 		if (l->lead && now >= atomic_load(&l->deadline)) {
 			lose(l, "no renewal within the renew deadline");
 			return;
@@ -337,7 +324,7 @@ step_down(struct leader *l)
 		st = put_lease(l, lease_released(l->mine), &o, err, sizeof(err));
 	if (st == 409 || l->mine == NULL) {
 		st = kube_call(l->kc, "GET", l->path, NULL, &o, &cur, err, sizeof(err));
-		const char *holder = jstr(json_object_get(cur, "spec"), "holderIdentity");
+		const char *holder = jsonget_str(json_object_get(cur, "spec"), "holderIdentity");
 		if (st == 200 && holder != NULL && strcmp(holder, l->identity) == 0)
 			st = put_lease(l, lease_released(cur), &o, err, sizeof(err));
 		else if (st == 200) {
@@ -360,7 +347,7 @@ leader_main(void *arg)
 	char err[1024], last_err[1024] = "", last_holder[LEADER_ID_MAX] = "";
 
 	while (!l->stop) {
-		int64_t t0 = now_ms();
+		int64_t t0 = monotime_ms();
 
 		err[0] = '\0';
 		int rc = attempt(l, err, sizeof(err));
@@ -491,7 +478,7 @@ fail:
 bool
 leader_is(struct leader *l)
 {
-	return atomic_load(&l->leading) && now_ms() < atomic_load(&l->deadline);
+	return atomic_load(&l->leading) && monotime_ms() < atomic_load(&l->deadline);
 }
 
 void

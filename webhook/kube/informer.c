@@ -15,6 +15,7 @@
 #include "live.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotime.h"
 
 #define INFORMER_WATCH_SECONDS     300   /* the server ends a watch after this; we resume */
 #define INFORMER_DISCOVERY_RETRY_MS 30000 /* an absent API group is looked for again */
@@ -51,15 +52,6 @@ struct informers {
 	struct informer     inf[N_INFORMERS];
 };
 
-static int64_t
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 /* Sleeps `ms`, in 100 ms steps so a stop is noticed quickly. False when stopped. */
 static bool
 nap(struct informers *set, unsigned ms)
@@ -74,7 +66,7 @@ nap(struct informers *set, unsigned ms)
 static void
 touched(struct informer *in)
 {
-	atomic_store(&in->synced_at, mono_now());
+	atomic_store(&in->synced_at, monotime_s());
 }
 
 /* kube_list's item callback: a copy of each object into the array `arg`. */

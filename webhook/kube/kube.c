@@ -18,7 +18,10 @@
 #include <openssl/x509.h>
 
 #include "base64.h"
+#include "certgen.h"
+#include "dynbuf.h"
 #include "fileio.h"
+#include "jsonget.h"
 #include "kube.h"
 #include "ndjson.h"
 #include "yamljson.h"
@@ -56,13 +59,6 @@ struct kube_client {
 	struct stat token_st;
 	CURL *pool[KUBE_POOL];
 	size_t npool;
-};
-
-/* A growable response buffer with its cap fixed at init. */
-struct buf {
-	char *p;
-	size_t len, cap, max;
-	bool too_big;
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -112,33 +108,11 @@ free_secret_str(char *p)
 		free_secret(p, strlen(p));
 }
 
-static bool
-buf_add(struct buf *b, const char *data, size_t len)
-{
-	if (len > b->max - b->len) {
-		b->too_big = true;
-		return false;
-	}
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL)
-			return false;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-	return true;
-}
-
+/* CURLOPT_WRITEFUNCTION into a dynbuf: a short count (an error) once it fails. */
 static size_t
 buf_write(char *data, size_t size, size_t n, void *arg)
 {
-	return buf_add(arg, data, size * n) ? size * n : 0;
+	return dynbuf_add(arg, data, size * n) == DYNBUF_OK ? size * n : 0;
 }
 
 /* `value` percent-encoded for a query (new string; curl_free it). */
@@ -146,12 +120,6 @@ static char *
 query_escape(const char *value)
 {
 	return curl_easy_escape(NULL, value, 0);
-}
-
-static const char *
-jstr(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
 }
 
 /* ---- curl set-up, once per process ---------------------------------------------------- */
@@ -328,13 +296,6 @@ auth_header(struct kube_client *kc, char **h)
 	return rc;
 }
 
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf; (void)size; (void)rwflag; (void)u;
-	return -1;
-}
-
 /* PEM certificates in pem: at least one. The first one's CN goes to cn when cn != NULL. */
 static int
 pem_check_certs(const char *pem, size_t len, const char *what, char *cn, size_t cnsz,
@@ -349,7 +310,7 @@ pem_check_certs(const char *pem, size_t len, const char *what, char *cn, size_t 
 		BIO_free(bio);
 		return -1;
 	}
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
+	while ((x = PEM_read_bio_X509(bio, NULL, certgen_no_passphrase, NULL)) != NULL) {
 		if (n++ == 0) {
 			if (cn != NULL && X509_NAME_get_text_by_NID(X509_get_subject_name(x),
 			    NID_commonName, cn, (int)cnsz) < 0)
@@ -377,7 +338,7 @@ pem_check_key(const char *pem, size_t len, X509 *cert, const char *what, char *e
 {
 	BIO *bio = BIO_new_mem_buf(pem, (int)len);
 	EVP_PKEY *pk = bio && len <= INT_MAX ?
-	    PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+	    PEM_read_bio_PrivateKey(bio, NULL, certgen_no_passphrase, NULL) : NULL;
 	int rc = 0;
 
 	BIO_free(bio);
@@ -398,13 +359,13 @@ pem_check_key(const char *pem, size_t len, X509 *cert, const char *what, char *e
 
 /* The mapping under `key` of the element of `list` whose name is `name`; NULL if none. */
 static const json_t *
-kc_named(const json_t *list, const char *key, const char *name)
+kubeconfig_named(const json_t *list, const char *key, const char *name)
 {
 	size_t i;
 	const json_t *e;
 
 	json_array_foreach(list, i, e) {
-		const char *n = jstr(e, "name");
+		const char *n = jsonget_str(e, "name");
 		if (n != NULL && strcmp(n, name) == 0) {
 			const json_t *v = json_object_get(e, key);
 			return json_is_object(v) ? v : NULL;
@@ -415,7 +376,7 @@ kc_named(const json_t *list, const char *key, const char *name)
 
 /* `file` as kubectl reads it: relative to the kubeconfig's directory. New string. */
 static char *
-kc_path(const char *dir, const char *file)
+kubeconfig_path(const char *dir, const char *file)
 {
 	return file[0] == '/' ? str_dup(file) : str_printf("%s/%s", dir, file);
 }
@@ -426,7 +387,7 @@ kc_path(const char *dir, const char *file)
  * (new string). Messages start with `where` ("PATH: user \"u\"").
  */
 static int
-kc_pem(const json_t *obj, const char *name, const char *dir, const char *where, char **out,
+kubeconfig_pem(const json_t *obj, const char *name, const char *dir, const char *where, char **out,
     size_t *outlen, char **source, char *err, size_t errsz)
 {
 	char data_key[64];
@@ -453,7 +414,7 @@ kc_pem(const json_t *obj, const char *name, const char *dir, const char *where, 
 			snprintf(err, errsz, "%s: %s: not a file name", where, name);
 			return -1;
 		}
-		char *p = kc_path(dir, s), e[512];
+		char *p = kubeconfig_path(dir, s), e[512];
 		if (p == NULL || (*out = fileio_read(p, KUBE_CONFIG_MAX, outlen, e, sizeof(e))) ==
 		    NULL) {
 			snprintf(err, errsz, "%s: %s: %s", where, name, p ? e : "out of memory");
@@ -468,7 +429,7 @@ kc_pem(const json_t *obj, const char *name, const char *dir, const char *where, 
 
 /* Fills the TLS and credential members of kc from a kubeconfig's cluster and user. */
 static int
-kc_apply(struct kube_client *kc, const char *path, const char *dir, const char *cname,
+kubeconfig_apply(struct kube_client *kc, const char *path, const char *dir, const char *cname,
     const json_t *cluster, const char *uname, const json_t *user, char *err, size_t errsz)
 {
 	char where[1024], e[1100], cn[256] = "";
@@ -477,7 +438,7 @@ kc_apply(struct kube_client *kc, const char *path, const char *dir, const char *
 	int rc = -1;
 
 	snprintf(where, sizeof(where), "%s: cluster \"%s\"", path, cname);
-	const char *server = jstr(cluster, "server");
+	const char *server = jsonget_str(cluster, "server");
 	if (server == NULL || server[0] == '\0') {
 		snprintf(err, errsz, "%s: no server", where);
 		goto out;
@@ -497,7 +458,7 @@ kc_apply(struct kube_client *kc, const char *path, const char *dir, const char *
 		goto nomem;
 	for (size_t n = strlen(kc->server); n > 8 && kc->server[n - 1] == '/'; n--)
 		kc->server[n - 1] = '\0';
-	if (kc_pem(cluster, "certificate-authority", dir, where, &kc->ca, &kc->ca_len, &src, err,
+	if (kubeconfig_pem(cluster, "certificate-authority", dir, where, &kc->ca, &kc->ca_len, &src, err,
 	    errsz) < 0)
 		goto out;
 	if (kc->ca != NULL) {
@@ -545,7 +506,7 @@ kc_apply(struct kube_client *kc, const char *path, const char *dir, const char *
 			snprintf(err, errsz, "%s: tokenFile: not a file name", where);
 			goto out;
 		}
-		if ((kc->token_file = kc_path(dir, t)) == NULL)
+		if ((kc->token_file = kubeconfig_path(dir, t)) == NULL)
 			goto nomem;
 		kc->token = token_read(kc->token_file, &kc->token_st, e, sizeof(e));
 		if (kc->token == NULL) {
@@ -555,9 +516,10 @@ kc_apply(struct kube_client *kc, const char *path, const char *dir, const char *
 		auth_token = str_printf("token from file %s", kc->token_file);
 	}
 
-	if (kc_pem(user, "client-certificate", dir, where, &kc->cert, &kc->cert_len, &src, err,
+	if (kubeconfig_pem(user, "client-certificate", dir, where, &kc->cert, &kc->cert_len, &src, err,
 	    errsz) < 0 ||
-	    kc_pem(user, "client-key", dir, where, &kc->key, &kc->key_len, &keysrc, err, errsz) < 0) {
+	    kubeconfig_pem(user, "client-key", dir, where, &kc->key, &kc->key_len, &keysrc, err,
+	    errsz) < 0) {
 		free(auth_token);
 		goto out;
 	}
@@ -623,23 +585,23 @@ kube_client_new_kubeconfig(const char *path, char *err, size_t errsz)
 		snprintf(err, errsz, "%s: not a kubeconfig (no mapping)", path);
 		goto fail;
 	}
-	const char *cur = jstr(doc, "current-context");
+	const char *cur = jsonget_str(doc, "current-context");
 	if (cur == NULL || cur[0] == '\0') {
 		snprintf(err, errsz, "%s: no current-context (kubectl config use-context NAME)", path);
 		goto fail;
 	}
-	const json_t *ctx = kc_named(json_object_get(doc, "contexts"), "context", cur);
+	const json_t *ctx = kubeconfig_named(json_object_get(doc, "contexts"), "context", cur);
 	if (ctx == NULL) {
 		snprintf(err, errsz, "%s: current-context \"%s\" is not among its contexts", path, cur);
 		goto fail;
 	}
-	const char *cname = jstr(ctx, "cluster"), *uname = jstr(ctx, "user");
-	const char *ns = jstr(ctx, "namespace");
+	const char *cname = jsonget_str(ctx, "cluster"), *uname = jsonget_str(ctx, "user");
+	const char *ns = jsonget_str(ctx, "namespace");
 	if (cname == NULL || cname[0] == '\0') {
 		snprintf(err, errsz, "%s: context \"%s\" names no cluster", path, cur);
 		goto fail;
 	}
-	const json_t *cluster = kc_named(json_object_get(doc, "clusters"), "cluster", cname);
+	const json_t *cluster = kubeconfig_named(json_object_get(doc, "clusters"), "cluster", cname);
 	if (cluster == NULL) {
 		snprintf(err, errsz, "%s: context \"%s\" names cluster \"%s\", which is not among its "
 		    "clusters", path, cur, cname);
@@ -648,7 +610,7 @@ kube_client_new_kubeconfig(const char *path, char *err, size_t errsz)
 	const json_t *user = NULL;
 	json_t *nobody = json_object();
 	if (uname != NULL && uname[0] != '\0') {
-		user = kc_named(json_object_get(doc, "users"), "user", uname);
+		user = kubeconfig_named(json_object_get(doc, "users"), "user", uname);
 		if (user == NULL) {
 			snprintf(err, errsz, "%s: context \"%s\" names user \"%s\", which is not among "
 			    "its users", path, cur, uname);
@@ -664,7 +626,7 @@ kube_client_new_kubeconfig(const char *path, char *err, size_t errsz)
 		json_decref(nobody);
 		goto fail;
 	}
-	int rc = kc_apply(kc, path, dir, cname, cluster, uname ? uname : "", user ? user : nobody,
+	int rc = kubeconfig_apply(kc, path, dir, cname, cluster, uname ? uname : "", user ? user : nobody,
 	    err, errsz);
 	json_decref(nobody);
 	if (rc < 0)
@@ -948,7 +910,7 @@ static void
 http_error(struct kube_client *kc, const char *what, long code, const json_t *status,
     const char *text, char *err, size_t errsz)
 {
-	const char *msg = jstr(status, "message"), *reason = jstr(status, "reason");
+	const char *msg = jsonget_str(status, "message"), *reason = jsonget_str(status, "reason");
 	char snippet[256];
 
 	if (msg == NULL) {
@@ -984,15 +946,14 @@ http_error(struct kube_client *kc, const char *what, long code, const json_t *st
 static long
 request(struct kube_client *kc, const char *method, const char *path, const char *path_q,
     const json_t *obj, const char *content_type, const struct kube_call_opts *o,
-    struct buf *b, char *err, size_t errsz)
+    struct dynbuf *b, char *err, size_t errsz)
 {
 	struct req r = { .content_type = content_type, .stop = o ? o->stop : NULL };
 	char what[512];
 	long status = -1;
 
 	snprintf(what, sizeof(what), "%s %s", method, path);
-	memset(b, 0, sizeof(*b));
-	b->max = KUBE_BODY_MAX;
+	dynbuf_init(b, KUBE_BODY_MAX);
 	if ((r.url = str_printf("%s%s", kc->server, path_q)) == NULL ||
 	    (obj != NULL && (r.body = json_dumps(obj, JSON_COMPACT)) == NULL)) {
 		snprintf(err, errsz, "%s: out of memory", what);
@@ -1014,7 +975,7 @@ request(struct kube_client *kc, const char *method, const char *path, const char
 	if (rc == CURLE_ABORTED_BY_CALLBACK && stopping(kc, r.stop)) {
 		snprintf(err, errsz, "%s: stopped", what);
 		status = -2;
-	} else if (rc == CURLE_WRITE_ERROR && b->too_big)
+	} else if (rc == CURLE_WRITE_ERROR && b->failed == DYNBUF_TOOBIG)
 		snprintf(err, errsz, "%s: the answer is larger than %zu MiB", what,
 		    KUBE_BODY_MAX >> 20);
 	else if (rc == CURLE_WRITE_ERROR)
@@ -1038,7 +999,7 @@ request_json(struct kube_client *kc, const char *method, const char *path, const
     const json_t *obj, const char *content_type, const struct kube_call_opts *o,
     json_t **body, char *err, size_t errsz)
 {
-	struct buf b;
+	struct dynbuf b;
 	char what[512];
 
 	*body = NULL;
@@ -1051,7 +1012,7 @@ request_json(struct kube_client *kc, const char *method, const char *path, const
 		snprintf(what, sizeof(what), "%s %s", method, path);
 		http_error(kc, what, status, *body, b.p, err, errsz);
 	}
-	free(b.p);
+	dynbuf_free(&b);
 	return (int)status;
 }
 
@@ -1140,7 +1101,7 @@ kube_list(struct kube_client *kc, const char *path,
 		char *esc = cont ? query_escape(cont) : NULL;
 		char *pq = str_printf("%s%climit=%u%s%s", path, sep, kc->page_limit,
 		    esc ? "&continue=" : "", esc ? esc : "");
-		struct buf b;
+		struct dynbuf b;
 		json_t *list = NULL;
 		json_error_t je;
 
@@ -1167,16 +1128,16 @@ kube_list(struct kube_client *kc, const char *path,
 			if (status == 410)
 				result = KUBE_GONE;
 		}
-		free(b.p);
+		dynbuf_free(&b);
 		if (status != 200 || list == NULL) {
 			json_decref(list);
 			break;
 		}
 		const json_t *items = json_object_get(list, "items");
 		const json_t *meta = json_object_get(list, "metadata");
-		const char *rv = jstr(meta, "resourceVersion");
-		const char *next = jstr(meta, "continue");
-		const char *lkind = jstr(list, "kind"), *apiv = jstr(list, "apiVersion");
+		const char *rv = jsonget_str(meta, "resourceVersion");
+		const char *next = jsonget_str(meta, "continue");
+		const char *lkind = jsonget_str(list, "kind"), *apiv = jsonget_str(list, "apiVersion");
 		if (!json_is_array(items) || rv == NULL) {
 			snprintf(err, errsz, "%s: the answer is not a list (no items or resourceVersion)",
 			    what);
@@ -1234,7 +1195,7 @@ struct watch {
 	size_t rvsz;
 	volatile const int *stop;
 	long status;         /* 0 until the first body bytes */
-	struct buf errbody;  /* the body of a non-200 answer */
+	struct dynbuf errbody;  /* the body of a non-200 answer */
 	int result;          /* what a line decided; KUBE_OK while none did */
 	const char *what;
 	char *err;
@@ -1254,15 +1215,15 @@ watch_line(const char *line, size_t len, void *arg)
 		w->result = KUBE_ERROR;
 		return 1;
 	}
-	const char *type = jstr(ev, "type");
+	const char *type = jsonget_str(ev, "type");
 	const json_t *obj = json_object_get(ev, "object");
 	if (type == NULL || !json_is_object(obj)) {
 		snprintf(w->err, w->errsz, "%s: an event without type or object", w->what);
 		w->result = KUBE_ERROR;
 	} else if (strcmp(type, "ERROR") == 0) {
 		json_int_t code = json_integer_value(json_object_get(obj, "code"));
-		const char *msg = jstr(obj, "message");
-		const char *reason = jstr(obj, "reason");
+		const char *msg = jsonget_str(obj, "message");
+		const char *reason = jsonget_str(obj, "reason");
 		if (code == 410)
 			snprintf(w->err, w->errsz, "%s: expired (410 %s), relist: %s", w->what,
 			    reason ? reason : "Gone", msg ? msg : "");
@@ -1271,7 +1232,7 @@ watch_line(const char *line, size_t len, void *arg)
 			    (long long)code, reason ? reason : "", msg ? msg : "");
 		w->result = code == 410 ? KUBE_GONE : KUBE_ERROR;
 	} else {
-		const char *rv = jstr(json_object_get(obj, "metadata"), "resourceVersion");
+		const char *rv = jsonget_str(json_object_get(obj, "metadata"), "resourceVersion");
 		if (w->event(type, obj, w->arg) != 0) {
 			snprintf(w->err, w->errsz, "%s: the event handler stopped the watch at a %s event",
 			    w->what, type);
@@ -1297,7 +1258,7 @@ watch_write(char *data, size_t size, size_t n, void *arg)
 	if (w->status == 0)
 		curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &w->status);
 	if (w->status != 200) {
-		buf_add(&w->errbody, data, len);   /* beyond the cap: dropped, the start tells */
+		(void)dynbuf_add(&w->errbody, data, len);   /* beyond the cap: dropped, the start tells */
 		return len;
 	}
 	int rc = ndjson_feed(w->nd, data, len, watch_line, w);
@@ -1339,7 +1300,7 @@ kube_watch(struct kube_client *kc, const char *path, char *resource_version, siz
 
 	snprintf(what, sizeof(what), "watch %s", path);
 	w.what = what;
-	w.errbody.max = KUBE_ERRBODY_MAX;
+	dynbuf_init(&w.errbody, KUBE_ERRBODY_MAX);
 	if (rvsz == 0 || memchr(resource_version, '\0', rvsz) == NULL) {
 		snprintf(err, errsz, "%s: the resourceVersion buffer holds no string", what);
 		return KUBE_ERROR;
@@ -1426,7 +1387,7 @@ out:
 	req_done(kc, &r);
 	curl_free(esc);
 	ndjson_free(w.nd);
-	free(w.errbody.p);
+	dynbuf_free(&w.errbody);
 	return result;
 }
 

@@ -13,6 +13,7 @@
 
 #include "claims.h"
 #include "config.h"
+#include "jsonget.h"
 #include "state.h"
 #include "strmap.h"
 
@@ -208,20 +209,16 @@ claims_gauge(struct live *lv)
 
 /* ---- the object map ---- */
 
-/* "Kind/namespace/name" of obj into key; -1 when kind or name is missing or too long. */
+/* state_object_key of obj into key; -1 when kind or name is missing (or the key too long). */
 static int
 object_key(const json_t *obj, char *key, size_t keysz)
 {
-	const json_t *md = json_object_get(obj, "metadata");
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
-	const char *ns = json_string_value(json_object_get(md, "namespace"));
-	const char *name = json_string_value(json_object_get(md, "name"));
-	int n;
+	const char *kind = jsonget_str(obj, "kind");
+	const char *name = jsonget_str(json_object_get(obj, "metadata"), "name");
 
 	if (kind == NULL || name == NULL || *kind == '\0' || *name == '\0')
 		return -1;
-	n = snprintf(key, keysz, "%s/%s/%s", kind, ns != NULL ? ns : "", name);
-	return n < 0 || (size_t)n >= keysz ? -1 : 0;
+	return state_object_key(obj, key, keysz) ? 0 : -1;
 }
 
 /* The part of an object the claims come from: no managedFields, annotations or status. */

@@ -3,14 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynbuf.h"
 #include "ndjson.h"
 
 struct ndjson {
-	char *buf;       /* the unfinished line: never holds a '\n' */
-	size_t len;
-	size_t cap;
+	struct dynbuf line;   /* the unfinished line: never holds a '\n'; at most max_line */
 	size_t max_line;
-	int failed;      /* 0, or the negative code every later call returns */
+	int failed;           /* 0, or the negative code every later call returns */
 };
 
 struct ndjson *
@@ -18,8 +17,10 @@ ndjson_new(size_t max_line)
 {
 	struct ndjson *nd = calloc(1, sizeof(*nd));
 
-	if (nd != NULL)
+	if (nd != NULL) {
 		nd->max_line = max_line;
+		dynbuf_init(&nd->line, max_line);
+	}
 	return nd;
 }
 
@@ -28,35 +29,21 @@ ndjson_free(struct ndjson *nd)
 {
 	if (nd == NULL)
 		return;
-	free(nd->buf);
+	dynbuf_free(&nd->line);
 	free(nd);
 }
 
 size_t
 ndjson_pending(const struct ndjson *nd)
 {
-	return nd->len;
+	return nd->line.len;
 }
 
 /* Appends to the unfinished line; the caller has checked that the result fits max_line. */
 static int
 append(struct ndjson *nd, const char *data, size_t len)
 {
-	size_t need = nd->len + len;
-
-	if (need > nd->cap) {
-		size_t cap = nd->cap ? nd->cap : 4096;
-		while (cap < need)
-			cap = cap > nd->max_line / 2 ? nd->max_line : cap * 2;
-		char *b = realloc(nd->buf, cap);
-		if (b == NULL)
-			return -1;
-		nd->buf = b;
-		nd->cap = cap;
-	}
-	memcpy(nd->buf + nd->len, data, len);
-	nd->len = need;
-	return 0;
+	return dynbuf_add(&nd->line, data, len) == DYNBUF_OK ? 0 : -1;
 }
 
 /* Hands one line out, without a trailing '\r'; empty lines are not worth a call. */
@@ -72,7 +59,7 @@ static int
 fail(struct ndjson *nd, int code)
 {
 	nd->failed = code;
-	nd->len = 0;
+	dynbuf_free(&nd->line);
 	return code;
 }
 
@@ -85,23 +72,23 @@ ndjson_feed(struct ndjson *nd, const char *data, size_t len, ndjson_line_fn line
 		const char *nl = memchr(data, '\n', len);
 		if (nl == NULL) {
 			/* Refused as soon as it cannot fit, before its end: memory stays bounded. */
-			if (len > nd->max_line - nd->len)
+			if (len > nd->max_line - nd->line.len)
 				return fail(nd, NDJSON_TOO_LONG);
 			if (append(nd, data, len) < 0)
 				return fail(nd, NDJSON_NOMEM);
 			return 0;
 		}
 		size_t n = (size_t)(nl - data);
-		if (n > nd->max_line - nd->len)
+		if (n > nd->max_line - nd->line.len)
 			return fail(nd, NDJSON_TOO_LONG);
 		int rc;
-		if (nd->len == 0) {
+		if (nd->line.len == 0) {
 			rc = emit(data, n, line, arg);   /* whole line inside this chunk: no copy */
 		} else {
 			if (append(nd, data, n) < 0)
 				return fail(nd, NDJSON_NOMEM);
-			rc = emit(nd->buf, nd->len, line, arg);
-			nd->len = 0;
+			rc = emit(nd->line.p, nd->line.len, line, arg);
+			dynbuf_reset(&nd->line);
 		}
 		data = nl + 1;
 		len -= n + 1;
@@ -116,7 +103,9 @@ ndjson_finish(struct ndjson *nd, ndjson_line_fn line, void *arg)
 {
 	if (nd->failed)
 		return nd->failed;
-	size_t n = nd->len;
-	nd->len = 0;
-	return emit(nd->buf, n, line, arg);
+	size_t n = nd->line.len;
+	int rc = emit(nd->line.p, n, line, arg);
+
+	dynbuf_reset(&nd->line);
+	return rc;
 }

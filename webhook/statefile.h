@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* state_load: builds a struct state from a file of cluster objects (the --state seam). */
-#ifndef TG_STATE_LOAD_H
-#define TG_STATE_LOAD_H
+/* statefile: builds a struct state from a file of cluster objects (the --state seam). */
+#ifndef TG_STATEFILE_H
+#define TG_STATEFILE_H
 #include <jansson.h>
 #include <stddef.h>
 
@@ -15,23 +15,23 @@ struct state;
  * reference), or NULL with "path: reason" in err. Every object must be a mapping with a
  * kind and metadata.name; a message names the first bad one as "object [i]" (from 0).
  */
-json_t *state_read_objects(const char *path, char *err, size_t errsz);
+json_t *statefile_read_objects(const char *path, char *err, size_t errsz);
 
 /*
  * Builds a new state (state_free) from a JSON array of objects (borrowed), checking each as
- * state_read_objects does; NULL with the reason ("object [i] ...") in err.
+ * statefile_read_objects does; NULL with the reason ("object [i] ...") in err.
  */
-struct state *state_from_objects(const struct config *cfg, const json_t *objects, char *err,
+struct state *statefile_from_objects(const struct config *cfg, const json_t *objects, char *err,
     size_t errsz);
 
 /*
  * The Tenant objects (tenantguard.io) among `objects` (borrowed), as a new array for
  * config_load_*_tenants; NULL only when out of memory.
  */
-json_t *state_select_tenants(const json_t *objects);
+json_t *statefile_select_tenants(const json_t *objects);
 
-/* state_read_objects + state_from_objects. */
-struct state *state_load_file(const struct config *cfg, const char *path, char *err,
+/* statefile_read_objects + statefile_from_objects. */
+struct state *statefile_load(const struct config *cfg, const char *path, char *err,
     size_t errsz);
 
 #endif

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* state_load: the --state file (List, JSON array or YAML stream) into a struct state. */
-#include "state_load.h"
+/* statefile: the --state file (List, JSON array or YAML stream) into a struct state. */
+#include "statefile.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -73,7 +73,7 @@ collect(json_t *out, json_t *doc, char *err, size_t errsz)
 }
 
 json_t *
-state_read_objects(const char *path, char *err, size_t errsz)
+statefile_read_objects(const char *path, char *err, size_t errsz)
 {
 	json_t *docs = NULL, *objects = NULL, *doc, *obj;
 	char msg[512];
@@ -114,7 +114,7 @@ out:
 }
 
 struct state *
-state_from_objects(const struct config *cfg, const json_t *objects, char *err, size_t errsz)
+statefile_from_objects(const struct config *cfg, const json_t *objects, char *err, size_t errsz)
 {
 	struct state *st;
 	json_t *obj;
@@ -148,7 +148,7 @@ fail:
 }
 
 json_t *
-state_select_tenants(const json_t *objects)
+statefile_select_tenants(const json_t *objects)
 {
 	json_t *out = json_array(), *obj;
 	size_t i;
@@ -164,14 +164,14 @@ state_select_tenants(const json_t *objects)
 }
 
 struct state *
-state_load_file(const struct config *cfg, const char *path, char *err, size_t errsz)
+statefile_load(const struct config *cfg, const char *path, char *err, size_t errsz)
 {
 	char msg[512];
-	json_t *objects = state_read_objects(path, err, errsz);
+	json_t *objects = statefile_read_objects(path, err, errsz);
 
 	if (objects == NULL)
 		return NULL;
-	struct state *st = state_from_objects(cfg, objects, msg, sizeof(msg));
+	struct state *st = statefile_from_objects(cfg, objects, msg, sizeof(msg));
 	if (st == NULL)
 		snprintf(err, errsz, "%s: %s", path, msg);
 	json_decref(objects);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_state_load: the --state file shapes (List, array, YAML stream) and their refusals. */
+/* test_statefile: the --state file shapes (List, array, YAML stream) and their refusals. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 #include "config.h"
 #include "config_load.h"
 #include "state.h"
-#include "state_load.h"
+#include "statefile.h"
 #include "testhelp.h"
 
 static char err[1024];
@@ -33,7 +33,7 @@ static json_t *
 read_text(const char *text)
 {
 	write_tmp(text);
-	json_t *objs = state_read_objects(path, err, sizeof(err));
+	json_t *objs = statefile_read_objects(path, err, sizeof(err));
 	unlink(path);
 	return objs;
 }
@@ -116,7 +116,7 @@ test_refusals(void)
 	expect_fail("YAML error has a line", "kind: A\nmetadata: {name: [\n", ":3:");
 	expect_fail("duplicate key", "kind: A\nkind: B\nmetadata: {name: a}\n", "duplicate");
 
-	json_t *objs = state_read_objects("/nonexistent/state.yaml", err, sizeof(err));
+	json_t *objs = statefile_read_objects("/nonexistent/state.yaml", err, sizeof(err));
 	test_cond("missing file", objs == NULL && strstr(err, "/nonexistent/state.yaml: ") != NULL);
 	json_decref(objs);
 }
@@ -134,7 +134,7 @@ test_build(void)
 	    "  metadata: {name: web, namespace: tenant1-gateway}\n"
 	    "  spec:\n    rules:\n    - host: shop.customer.com\n"
 	    "- kind: Namespace\n  metadata: {name: tenant1-gateway}\n");
-	st = state_load_file(cfg, path, err, sizeof(err));
+	st = statefile_load(cfg, path, err, sizeof(err));
 	unlink(path);
 	test_cond("state loads", st != NULL);
 	if (st != NULL) {
@@ -147,14 +147,14 @@ test_build(void)
 	state_free(st);
 
 	json_t *bad = json_pack("[{s:s}]", "kind", "Ingress");
-	st = state_from_objects(cfg, bad, err, sizeof(err));
-	test_cond("state_from_objects checks shape", st == NULL && strstr(err, "object [0]"));
+	st = statefile_from_objects(cfg, bad, err, sizeof(err));
+	test_cond("statefile_from_objects checks shape", st == NULL && strstr(err, "object [0]"));
 	state_free(st);
 	json_decref(bad);
 
 	bad = json_pack("{s:s}", "kind", "List");
-	st = state_from_objects(cfg, bad, err, sizeof(err));
-	test_cond("state_from_objects wants an array", st == NULL);
+	st = statefile_from_objects(cfg, bad, err, sizeof(err));
+	test_cond("statefile_from_objects wants an array", st == NULL);
 	state_free(st);
 	json_decref(bad);
 	config_free(cfg);
