@@ -31,7 +31,7 @@ for _ in $(seq 100); do [ -s "$stats" ] && break; sleep 0.05; done
 sed -e "s|^\( *server:\).*|\1 https://127.0.0.1:$pport|" \
     -e "s|^\( *certificate-authority:\).*|\1 $work/certs/ca.crt|" "$KUBECONFIG_ADMIN" >"$work/proxy.kubeconfig"
 
-TG_KUBECONFIG=$work/proxy.kubeconfig tg_replica 1 "$work"
+TG_KUBECONFIG=$work/proxy.kubeconfig serve 1
 tg_wait_ready "${port[1]}" 400 && ok "serve ready through the fault proxy" ||
 	{ bad "serve not ready through the proxy"; tail -n 20 "$work/serve1.log" "$work/proxy.log" | sed 's/^/     /'; summary; exit 1; }
 

@@ -37,13 +37,13 @@ expect "an update that keeps a pre-existing type is let through, as tenantguard 
     '"$0" --kubeconfig "$1" -n higress-system annotate service lb team=blue' "$KUBECTL" "$KUBECONFIG_ADMIN"
 
 # The shipped webhooks registered, pointing at a tenantguard that is not running.
-"$tg" certs --out "$dir/tg" >"$dir/tg-cabundle" 2>/dev/null || { bad "tenantguard certs"; summary; exit 1; }
+work=$dir/vap; mkdir -p "$work"
+tg_serving_setup "$work"
 wport=$(freeport)
-tg_webhooks "127.0.0.1:$wport" "$(cat "$dir/tg-cabundle")" "$dir/webhooks.yaml"
-expect "the shipped webhooks register (tenantguard stopped)" allow admin apply -f "$dir/webhooks.yaml"
+expect "the shipped webhooks register (tenantguard stopped)" allow tg_register "127.0.0.1:$wport"
 for _ in $(seq 100); do
-	alice -n tenant1-gateway create secret tls probe-tls --cert="$dir/tg/tls.crt" \
-	    --key="$dir/tg/tls.key" --dry-run=server 2>&1 | grep -q 'failed calling webhook' && break
+	alice -n tenant1-gateway create secret tls probe-tls --cert="$work/certs/tls.crt" \
+	    --key="$work/certs/tls.key" --dry-run=server 2>&1 | grep -q 'failed calling webhook' && break
 	sleep 0.2
 done
 expect "webhook down: the LoadBalancer is still refused with the policy's [service-type] message" \
@@ -51,13 +51,13 @@ expect "webhook down: the LoadBalancer is still refused with the policy's [servi
 expect "webhook down: an Opaque Secret never reaches it (matchConditions) and is created" allow \
     alice -n tenant1-gateway create secret generic app-config --from-literal=k=v
 expect "webhook down: a kubernetes.io/tls Secret fails closed" deny:'failed calling webhook' \
-    alice -n tenant1-gateway create secret tls site-tls --cert="$dir/tg/tls.crt" --key="$dir/tg/tls.key"
+    alice -n tenant1-gateway create secret tls site-tls --cert="$work/certs/tls.crt" --key="$work/certs/tls.key"
 expect "webhook down: a Service tenantguard must see fails closed too" deny:'failed calling webhook' \
     alice -n tenant1-gateway create service clusterip other --tcp=81:81
 
 # tenantguard back: how many connections does the apiserver open for concurrent writes? (What
 # --max-conns-per-ip must leave room for; the figure is printed, the bound only checked.)
-setsid "$tg" serve --listen "127.0.0.1:$wport" --tls-cert "$dir/tg/tls.crt" --tls-key "$dir/tg/tls.key" \
+setsid "$tg" serve --listen "127.0.0.1:$wport" --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
     </dev/null >>"$dir/tenantguard.log" 2>&1 &
 echo $! >>"$TENANTGUARD_CLUSTER_PIDS"
 tg_wait_ready "$wport" || bad "tenantguard serve did not get ready"
