@@ -12,6 +12,11 @@ ifeq ($(SAN),1)
 BASEFLAGS:= -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=undefined
 endif
+# libFuzzer harnesses (tests/fuzz/): clang, with the library rebuilt for them in build/fuzz.
+ifeq ($(FUZZ),1)
+BASEFLAGS:= -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+            -fno-sanitize-recover=undefined
+endif
 INCLUDES  := -Iwebhook -Iwebhook/kube -Iwebhook/controller -Ipolicies -Icerts
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -30,7 +35,14 @@ TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 BENCH_BIN:= $(BUILD)/bench/bench_review
 AUDIT_BENCH := $(BUILD)/bench/bench_audit
 
-.PHONY: all deps install-deps run test test-run bench clean manifests layout check-style webhook-certs image
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BUILD ?= build/fuzz
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+# clang and its libFuzzer runtime, only for the fuzz targets (Debian 12: LLVM 14).
+FUZZ_PKGS := clang libclang-rt-14-dev
+FUZZ_SECS ?= 600
+
+.PHONY: all deps install-deps run test test-run bench clean manifests layout check-style webhook-certs image fuzz fuzz-build soak
 all: deps $(BUILD)/tenantguard
 
 # Installs whatever Debian package is missing; a no-op on a prepared machine (DEPS=skip: never).
@@ -72,6 +84,24 @@ $(BUILD)/tests/%: tests/tools/%.c $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
 
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libtenantguard.a
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
+
+fuzz-build:
+	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps DEB_PKGS="$(FUZZ_PKGS)"
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang FUZZ=1 $(FUZZ_BIN)
+
+# Every harness for FUZZ_SECS seconds (default 600) from its corpus in $(FUZZ_BUILD)/corpus,
+# seeded from tests/cases; prints the executions per harness. `make test` runs each briefly.
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECS)
+
+# Reviews, config rewrites and certificate rotations for SOAK_SECS (default 10 min) against
+# the optimised build; `make test` runs 60 s of it under the sanitizers.
+SOAK_SECS ?= 600
+soak: all
+	@python3 tests/https/soak.py $(BUILD) $(SOAK_SECS)
+
 $(BENCH_BIN): bench/bench_review.c $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
@@ -112,6 +142,7 @@ image: all
 # what `make run` and the image ship.
 test: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory fuzz-build
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test-run
 
 test-run: $(BUILD)/tenantguard $(UNIT_BIN) $(TOOL_BIN)

@@ -30,6 +30,24 @@ decision_clear(struct decision *d)
 	d->patch = NULL;
 }
 
+/*
+ * A cut rune would make the AdmissionReview invalid UTF-8: the encoder refuses it (a 500 and a
+ * false "out of memory" instead of the denial), and so would the apiserver.
+ */
+void
+decision_text_fit(char *buf, size_t size, int n)
+{
+	const char *mark = size > 4 ? "..." : "";
+	size_t end;
+
+	if (n < 0 || size == 0 || (size_t)n < size)
+		return;
+	end = size - 1 - strlen(mark);
+	while (end > 0 && ((unsigned char)buf[end] & 0xC0) == 0x80)
+		end--;
+	memcpy(buf + end, mark, strlen(mark) + 1);
+}
+
 /* The first reason wins: `prefix` and the sentence, unless a denial is recorded already. */
 static void
 vdeny(struct decision *d, int code, enum rule_id rule, const char *prefix, const char *fmt,
@@ -41,7 +59,8 @@ vdeny(struct decision *d, int code, enum rule_id rule, const char *prefix, const
 	d->code = code;
 	d->rule = rule;
 	int n = snprintf(d->message, sizeof(d->message), "%s", prefix);
-	vsnprintf(d->message + n, sizeof(d->message) - (size_t)n, fmt, ap);
+	decision_text_fit(d->message + n, sizeof(d->message) - (size_t)n,
+	    vsnprintf(d->message + n, sizeof(d->message) - (size_t)n, fmt, ap));
 }
 
 void
@@ -83,12 +102,7 @@ decision_warn(struct decision *d, const char *fmt, ...)
 		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
 			p[0] = p[1] = '?';   /* U+0080..U+009F */
 	/* Cut on a UTF-8 boundary and mark the cut, so the apiserver never sees a broken rune. */
-	if (n > DECISION_WARNING_MAX) {
-		size_t end = DECISION_WARNING_MAX - 3;
-		while (end > 0 && ((unsigned char)w[end] & 0xC0) == 0x80)
-			end--;
-		memcpy(w + end, "...", 4);
-	}
+	decision_text_fit(w, DECISION_WARNING_MAX + 1, n);
 	for (size_t i = 0; i < d->n_warnings; i++)
 		if (strcmp(d->warnings[i], w) == 0)
 			return;   /* the same warning twice says nothing new */

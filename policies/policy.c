@@ -47,8 +47,10 @@ vadd(struct rule_ctx *ctx, enum rule_id rule, int code, const char *subject, con
 	struct violation *v = &o->v[o->n++];
 	v->rule = rule;
 	v->code = code;
-	snprintf(v->subject, sizeof(v->subject), "%s", subject ? subject : "");
-	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+	decision_text_fit(v->subject, sizeof(v->subject),
+	    snprintf(v->subject, sizeof(v->subject), "%s", subject ? subject : ""));
+	decision_text_fit(v->message, sizeof(v->message),
+	    vsnprintf(v->message, sizeof(v->message), fmt, ap));
 }
 
 void
@@ -393,8 +395,9 @@ policy_validate(const struct config *cfg, const struct state *st, const struct r
 		/* The first violation is explained; the others are named so one fix is not a surprise. */
 		size_t len = strlen(out->message);
 		if (len < sizeof(out->message))
-			snprintf(out->message + len, sizeof(out->message) - len, "%s[%s] %s",
-			    denied == 2 ? " (also: " : "; ", ruleid_name(v->rule), v->subject);
+			decision_text_fit(out->message + len, sizeof(out->message) - len,
+			    snprintf(out->message + len, sizeof(out->message) - len, "%s[%s] %s",
+			    denied == 2 ? " (also: " : "; ", ruleid_name(v->rule), v->subject));
 	}
 	if (denied > 1) {
 		size_t len = strlen(out->message);

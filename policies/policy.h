@@ -74,6 +74,11 @@ void decision_deny(struct decision *d, int code, enum rule_id rule, const char *
  * reports code 500 under its own id instead (rules_internal).
  */
 void decision_fail(struct decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * After n = snprintf(buf, size, ...): when the text was cut, ends it on a UTF-8 character
+ * boundary, marked "..." (when size leaves room). Every message a decision carries is cut so.
+ */
+void decision_text_fit(char *buf, size_t size, int n);
 /* Adds a warning, cut to DECISION_WARNING_MAX characters; extra warnings are dropped. */
 void decision_warn(struct decision *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*

@@ -36,6 +36,11 @@ run patches-python-jsonpatch /usr/bin/python3 tests/tools/check_patches.py "$pat
 run cli bash tests/cli/test_cli.sh "$BUILD"
 run audit bash tests/audit/test_audit.sh "$BUILD"
 run https python3 tests/https/test_https.py "$BUILD"
+run abuse python3 tests/https/test_abuse.py "$BUILD"
+# libFuzzer harnesses (make fuzz-build), each a few seconds from its seeds: a regression smoke.
+run fuzz-smoke bash tests/fuzz/run.sh "${FUZZ_BUILD:-build/fuzz}" smoke
+# 60 s of reviews, config rewrites and certificate rotations (make soak: 10 min).
+run soak python3 tests/https/soak.py "$BUILD" 60
 # A real kube-apiserver: the first run builds it from the Go module proxy (cached afterwards).
 run e2e bash tests/e2e/run_e2e.sh "$BUILD"
 run kube-client bash tests/e2e/run_kube_client.sh "$BUILD"
@@ -50,6 +55,8 @@ run chart bash tests/helm/run_chart.sh "$BUILD"
 run helm bash tests/e2e/run_helm.sh "$BUILD"
 run audit-e2e bash tests/e2e/run_audit.sh "$BUILD"
 run escape bash tests/e2e/run_escape.sh "$BUILD"
+run vap bash tests/e2e/run_vap.sh "$BUILD"
+run faults bash tests/e2e/run_faults.sh "$BUILD"
 
 total_fail=$((total_fail + broken))
 echo "$total_pass passed, $total_fail failed"

@@ -77,9 +77,15 @@ arena_install(void)
 
 /*
  * Under AddressSanitizer the arena stays closed: ASan then sees every jansson allocation
- * on its own, which is worth more in the tests than exercising the bump allocator.
+ * on its own, which is worth more in the tests than exercising the bump allocator. gcc says
+ * so with __SANITIZE_ADDRESS__, clang (the fuzz build) only through __has_feature.
  */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_UNDER_ASAN
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(ARENA_UNDER_ASAN)
 #define ARENA_ENABLED false
 #else
 #define ARENA_ENABLED true

@@ -15,9 +15,11 @@
 #include "config_load.h"
 #include "fileio.h"
 #include "review.h"
+#include "connlimit.h"
 #include "process.h"
 #include "state.h"
 #include "statefile.h"
+#include "vap.h"
 #include "yamljson.h"
 
 #define TENANTGUARD_VERSION "0.1.0"
@@ -28,12 +30,15 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: tenantguard serve [--config F] [--listen HOST:PORT] [--tls-cert F --tls-key F]\n"
 	    "                         [--client-ca F] [--state F | --kubeconfig F] [--threads N]\n"
-	    "                         [--no-reconcile]\n"
+	    "                         [--no-reconcile] [--max-conns-per-ip N] [--header-timeout S]\n"
+	    "                         [--request-timeout S] [--idle-timeout S] [--max-body-bytes N]\n"
+	    "                         [--client-cert-handshake]\n"
 	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
 	    "       tenantguard audit [--config F] (--kubeconfig F | --state F) [--output table|json]\n"
 	    "       tenantguard check-config F\n"
 	    "       tenantguard render baseline TENANT [--config F] [--output yaml|json]\n"
 	    "       tenantguard render bridges [--config F] [--output yaml|json]\n"
+	    "       tenantguard render policies [--config F] [--output yaml|json]\n"
 	    "       tenantguard certs --out DIR [--service S] [--namespace NS] [--cluster-domain D]\n"
 	    "                         [--days N] [--renew-before DURATION]\n"
 	    "       tenantguard version\n");
@@ -212,7 +217,9 @@ cmd_render(int argc, char **argv)
 	bool baseline = optind < argc && strcmp(argv[optind], "baseline") == 0 &&
 	    argc - optind == 2;
 	bool bridges = optind < argc && strcmp(argv[optind], "bridges") == 0 && argc - optind == 1;
-	if ((!baseline && !bridges) || (strcmp(output, "yaml") != 0 && strcmp(output, "json") != 0)) {
+	bool policies = optind < argc && strcmp(argv[optind], "policies") == 0 &&
+	    argc - optind == 1;
+	if ((!baseline && !bridges && !policies) || (strcmp(output, "yaml") != 0 && strcmp(output, "json") != 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -229,6 +236,8 @@ cmd_render(int argc, char **argv)
 			goto out;
 		}
 		objs = baseline_objects(cfg, t);
+	} else if (policies) {
+		objs = vap_policies(cfg);
 	} else {
 		objs = baseline_bridges(cfg);
 	}
@@ -271,9 +280,16 @@ cmd_serve(int argc, char **argv)
 		{ "no-reconcile", no_argument, NULL, 'R' },
 		{ "claim-grace", required_argument, NULL, 'G' },   /* hidden: for tests */
 		{ "lease-seconds", required_argument, NULL, 'L' }, /* hidden: for tests */
+		{ "max-conns-per-ip", required_argument, NULL, 'P' },
+		{ "header-timeout", required_argument, NULL, 'H' },
+		{ "request-timeout", required_argument, NULL, 'Q' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "max-body-bytes", required_argument, NULL, 'B' },
+		{ "client-cert-handshake", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct process_opts o;
+	unsigned body = 0;
 	int c;
 
 	memset(&o, 0, sizeof(o));
@@ -281,6 +297,7 @@ cmd_serve(int argc, char **argv)
 	o.tls_cert = "/etc/tenantguard/tls/tls.crt";
 	o.tls_key = "/etc/tenantguard/tls/tls.key";
 	o.threads = 2;
+	o.limits.per_ip = CONNLIMIT_DEFAULT_PER_IP;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.config_path = optarg; break;
@@ -309,11 +326,37 @@ cmd_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'P':
+			if (parse_bounded(optarg, 0, 65536, &o.limits.per_ip) != 0) {
+				fprintf(stderr, "tenantguard: --max-conns-per-ip must be 0 (no limit)..65536\n");
+				return 2;
+			}
+			break;
+		case 'H': case 'Q': case 'I':
+			if (parse_bounded(optarg, 1, 3600, c == 'H' ? &o.limits.header_secs :
+			    c == 'Q' ? &o.limits.request_secs : &o.limits.idle_secs) != 0) {
+				fprintf(stderr, "tenantguard: --%s must be 1..3600 seconds\n", c == 'H' ?
+				    "header-timeout" : c == 'Q' ? "request-timeout" : "idle-timeout");
+				return 2;
+			}
+			break;
+		case 'B':
+			if (parse_bounded(optarg, 65536, 64L << 20, &body) != 0) {
+				fprintf(stderr, "tenantguard: --max-body-bytes must be 65536..%ld\n", 64L << 20);
+				return 2;
+			}
+			o.body_max = body;
+			break;
+		case 'X': o.limits.cert_handshake = true; break;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (o.limits.cert_handshake && o.client_ca == NULL) {
+		fprintf(stderr, "tenantguard: --client-cert-handshake needs --client-ca\n");
 		return 2;
 	}
 	if (o.kubeconfig != NULL && o.state_path != NULL) {

@@ -48,6 +48,10 @@ static _Atomic uint64_t duration_bucket[N_WEBHOOK][N_BUCKET];   /* not cumulativ
 static _Atomic uint64_t duration_sum_us[N_WEBHOOK];
 static _Atomic uint64_t http_requests[N_CODE];
 static _Atomic uint64_t http_connections;
+static _Atomic uint64_t http_cuts[METRICS_CUT_N];
+static _Atomic uint64_t http_per_address_peak;
+static const char *const cut_names[METRICS_CUT_N] = { "per_ip", "handshake_deadline",
+    "header_deadline", "request_deadline", "client_cert" };
 static _Atomic uint64_t config_generation;
 static _Atomic uint64_t config_failures;
 static atomic_int       config_last_success;
@@ -179,6 +183,19 @@ void
 metrics_connection(void)
 {
 	bump(&http_connections);
+}
+
+void
+metrics_connection_cut(enum metrics_cut why)
+{
+	if ((unsigned)why < METRICS_CUT_N)
+		bump(&http_cuts[why]);
+}
+
+void
+metrics_connections_peak(unsigned held)
+{
+	atomic_store_explicit(&http_per_address_peak, held, memory_order_relaxed);
 }
 
 void
@@ -422,6 +439,14 @@ metrics_render(size_t *len)
 	text_metric(&t, "tenantguard_http_connections_total", "counter",
 	    "TCP connections accepted (keep-alive connections carry many requests).",
 	    (long long)get(&http_connections));
+	text_help(&t, "tenantguard_http_connections_cut_total", "counter",
+	    "Connections refused or cut before their request was read, by reason.");
+	for (size_t i = 0; i < METRICS_CUT_N; i++)
+		dynbuf_addf(&t, "tenantguard_http_connections_cut_total{reason=\"%s\"} %llu\n",
+		    cut_names[i], (unsigned long long)get(&http_cuts[i]));
+	text_metric(&t, "tenantguard_http_connections_per_address_peak", "gauge",
+	    "The most connections one client address has held at once (sizes --max-conns-per-ip).",
+	    (long long)get(&http_per_address_peak));
 
 	text_metric(&t, "tenantguard_config_generation", "gauge",
 	    "Generation of the installed config (1 for the first load).",

@@ -32,6 +32,13 @@ void metrics_http(int code);
 /* Counts one accepted connection in tenantguard_http_connections_total. */
 void metrics_connection(void);
 
+/* Why connlimit refused or cut a connection (tenantguard_http_connections_cut_total{reason}). */
+enum metrics_cut { METRICS_CUT_PER_IP, METRICS_CUT_HANDSHAKE, METRICS_CUT_HEADERS,
+	METRICS_CUT_REQUEST, METRICS_CUT_CLIENT_CERT, METRICS_CUT_N };
+void metrics_connection_cut(enum metrics_cut why);
+/* The most connections one address has held at once (tenantguard_http_connections_per_address_peak). */
+void metrics_connections_peak(unsigned held);
+
 /* A config was installed: sets the generation gauge and last_reload_success to 1. */
 void metrics_config_loaded(uint64_t generation);
 /* A (re)load failed: counts it and sets last_reload_success to 0. */

@@ -521,12 +521,20 @@ hook_not_ready(void *arg)
 	return NULL;
 }
 
+/* One review's claims: the store, and the budget they share (claimstore_budget). */
+struct claim_budget {
+	struct claimstore *cs;
+	struct timespec    deadline;
+};
+
 /* firstcome_claim_fn over the claim store. */
 static enum firstcome_result
 claim_durable(void *arg, const char *pattern, const char *owner, bool dry_run, char *err,
     size_t errsz)
 {
-	return claimstore_claim(arg, pattern, owner, dry_run, err, errsz);
+	struct claim_budget *b = arg;
+
+	return claimstore_claim(b->cs, pattern, owner, dry_run, &b->deadline, err, errsz);
 }
 
 /* review_after_fn: an allowed request's first-come claims made durable before it is allowed. */
@@ -535,8 +543,10 @@ hook_claim_after(void *arg, const struct config *cfg, const struct request *req,
     struct decision *d)
 {
 	struct process *s = arg;
+	struct claim_budget b = { .cs = s->cs };
 
-	firstcome_review(cfg, req, d, claim_durable, s->cs);
+	claimstore_budget(&b.deadline);
+	firstcome_review(cfg, req, d, claim_durable, &b);
 }
 
 static void
@@ -560,7 +570,8 @@ process_run(const struct process_opts *o)
 	struct process s = { .opts = o };
 	struct server_opts so = {
 		.listen = o->listen, .tls_cert = o->tls_cert, .tls_key = o->tls_key,
-		.client_ca = o->client_ca, .threads = o->threads,
+		.client_ca = o->client_ca, .threads = o->threads, .limits = o->limits,
+		.body_max = o->body_max,
 	};
 	struct server_hooks hooks = {
 		.arg = &s, .view_begin = hook_view_begin, .view_end = hook_view_end,

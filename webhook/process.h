@@ -3,6 +3,9 @@
 #ifndef TG_PROCESS_H
 #define TG_PROCESS_H
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "connlimit.h"
 
 /* Every string is borrowed for the duration of process_run. */
 struct process_opts {
@@ -20,6 +23,8 @@ struct process_opts {
 	unsigned    threads;      /* worker threads; 0: 2 */
 	bool        no_reconcile; /* live state without the tenant reconciler (and its Lease) */
 	unsigned    lease_seconds;/* the reconciler's Lease duration; 0: leader.c's default */
+	struct connlimit_opts limits;   /* per-address limit, deadlines (connlimit.h) */
+	size_t      body_max;     /* request body cap in bytes; 0: REVIEW_BODY_MAX */
 };
 
 /*

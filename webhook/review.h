@@ -14,9 +14,14 @@ struct state;
 
 #define REVIEW_MAX_DEPTH 64      /* deeper JSON is refused before it is decoded */
 #define REVIEW_AUDIT_KEY "violation"   /* the auditAnnotations key of audit-mode violations */
-/* The largest AdmissionReview body the server and `tenantguard review` accept (DESIGN §7:
- * larger bodies get 413). */
-#define REVIEW_BODY_MAX ((size_t)7 * 1024 * 1024)
+/*
+ * The largest AdmissionReview body `tenantguard review` accepts, and the server by default
+ * (--max-body-bytes; larger bodies get 413, DESIGN §7). What the apiserver can send: etcd
+ * refuses a value over 1.5 MiB, an UPDATE review carries object and oldObject (3 MiB for
+ * JSON-stored kinds at that limit; a Secret's data is at most 1 MiB, 1.33 MiB in base64),
+ * plus the review's envelope: 4 MiB.
+ */
+#define REVIEW_BODY_MAX ((size_t)4 * 1024 * 1024)
 /* The largest response review_encode writes: a patch of a maximal body, base64, with room. */
 #define REVIEW_RESPONSE_MAX (4 * REVIEW_BODY_MAX)
 

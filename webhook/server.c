@@ -3,7 +3,6 @@
 #include "server.h"
 
 #include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <jansson.h>
 #include <limits.h>
 #include <microhttpd.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 
 #include "dynbuf.h"
+#include "connlimit.h"
 #include "fileio.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,7 +33,6 @@
 #define SERVER_DEFAULT_THREADS 2u
 #define SERVER_MAX_THREADS     256u
 #define SERVER_CONN_LIMIT      1024
-#define SERVER_CONN_TIMEOUT    30                         /* seconds a connection may idle */
 /*
  * Per-connection pool for the request line, headers and the read buffer. The body never
  * lives there (it is copied out chunk by chunk into its own capped buffer), so the pool only
@@ -65,6 +64,8 @@ struct server {
 	struct fileio_stamp       cert_stamp, key_stamp;
 	struct tlsreload_info     tls;        /* the certificate being served */
 
+	size_t                    body_max;   /* larger bodies get 413 */
+	struct connlimit         *limits;
 	atomic_uint               active;     /* requests between first call and completion */
 	atomic_bool               draining;
 };
@@ -89,15 +90,17 @@ struct request_ctx {
 	enum route route;
 	bool       answered;   /* a response is queued: ignore whatever else arrives */
 	bool       too_big;
-	struct dynbuf body;    /* at most REVIEW_BODY_MAX bytes */
+	struct dynbuf body;    /* at most `max` bytes */
+	size_t     max;
 	size_t     dropped;    /* bytes read past the cap and thrown away */
 };
 
-/* Per connection, only with client certificates: verified once, not per request. */
+/* Per connection: its limits, and with client certificates the verdict, found once. */
 enum peer_auth { PEER_UNCHECKED, PEER_VERIFIED, PEER_REFUSED };
 
 struct conn_ctx {
-	enum peer_auth auth;
+	enum peer_auth        auth;
+	struct connlimit_conn lim;
 };
 
 /* ---- TLS ---- */
@@ -257,35 +260,16 @@ peer_verify(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	gnutls_typed_vdata_st purpose = {
-		.type = GNUTLS_DT_KEY_PURPOSE_OID,
-		.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
-	};
-	unsigned status = 0;
-	char peer[NI_MAXHOST];
-	int rc;
+	char peer[NI_MAXHOST], why[512];
 
 	if (ci == NULL || ci->tls_session == NULL) {
 		log_warnx("client certificate: no TLS session");
 		return false;
 	}
-	rc = gnutls_certificate_verify_peers((gnutls_session_t)ci->tls_session, &purpose, 1,
-	    &status);
-	if (rc == 0 && status == 0)
+	if (connlimit_client_verify((gnutls_session_t)ci->tls_session, why, sizeof(why)))
 		return true;
 	peer_name(conn, peer, sizeof(peer));
-	if (rc < 0) {
-		log_warnx("client %s refused: %s", peer, gnutls_strerror(rc));
-	} else {
-		gnutls_datum_t why = { NULL, 0 };
-
-		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0) == 0) {
-			log_warnx("client %s refused: %s", peer, (const char *)why.data);
-			gnutls_free(why.data);
-		} else {
-			log_warnx("client %s refused: certificate status 0x%x", peer, status);
-		}
-	}
+	log_warnx("client %s refused: %s", peer, why);
 	return false;
 }
 
@@ -306,23 +290,40 @@ peer_verified(struct MHD_Connection *conn)
 	return ok;
 }
 
-/* Counts connections; with client certificates, also holds the verdict cache. */
+/* Counts connections and puts each under its limits (connlimit). */
 static void
 server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
 	struct server *s = cls;
+	struct conn_ctx *cc;
 
-	(void)conn;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		metrics_connection();
-		/* A failed allocation only costs the cache: peer_verified then checks each request. */
-		if (s->client_auth)
-			*socket_context = calloc(1, sizeof(struct conn_ctx));
+		/* Without its context a connection would have no deadline: it is refused. */
+		if ((cc = calloc(1, sizeof(*cc))) == NULL)
+			connlimit_refuse(conn);
+		else
+			(void)connlimit_conn_start(s->limits, &cc->lim, conn);
+		*socket_context = cc;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		free(*socket_context);
+		cc = *socket_context;
+		if (cc != NULL)
+			connlimit_conn_end(&cc->lim);
+		free(cc);
 		*socket_context = NULL;
 	}
+}
+
+/* The connection's limits, or NULL. */
+static struct connlimit_conn *
+conn_limits(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_ctx *cc = ci != NULL ? ci->socket_context : NULL;
+
+	return cc != NULL ? &cc->lim : NULL;
 }
 
 /* ---- requests ---- */
@@ -343,9 +344,9 @@ content_type_json(const char *ct)
 	return n == sizeof(want) - 1 && strncasecmp(ct, want, n) == 0;
 }
 
-/* Content-Length as a number capped at REVIEW_BODY_MAX + 1; -1 when absent or not a number. */
+/* Content-Length as a number capped at 2 * max + 1; -1 when absent or not a number. */
 static long long
-content_length(struct MHD_Connection *conn)
+content_length(struct MHD_Connection *conn, size_t max)
 {
 	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -354,8 +355,8 @@ content_length(struct MHD_Connection *conn)
 	if (v == NULL || *v == '\0')
 		return -1;
 	for (; *v >= '0' && *v <= '9'; v++)
-		if ((n = n * 10 + (*v - '0')) > (long long)REVIEW_BODY_MAX)
-			n = (long long)REVIEW_BODY_MAX + 1;   /* keeps scanning without overflow */
+		if ((n = n * 10 + (*v - '0')) > 2 * (long long)max)
+			n = 2 * (long long)max + 1;   /* keeps scanning without overflow */
 	return *v == '\0' ? n : -1;
 }
 
@@ -376,7 +377,7 @@ body_append(struct request_ctx *rq, const char *data, size_t n)
 			dynbuf_free(&rq->body);
 		}
 		rq->dropped += n;
-		return rq->dropped > 2 * REVIEW_BODY_MAX ? MHD_NO : MHD_YES;
+		return rq->dropped > 2 * rq->max ? MHD_NO : MHD_YES;
 	}
 	if (rc != DYNBUF_OK) {
 		log_warnx("request body: out of memory");
@@ -491,6 +492,7 @@ request_begin(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 	bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	bool is_probe;
+	const char *expect;
 	long long cl;
 
 	rq->route = rd != NULL ? rd->route : ROUTE_NONE;
@@ -512,10 +514,22 @@ request_begin(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 	    MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return respond_error(s, conn, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
 		    "Content-Type must be application/json");
-	cl = content_length(conn);
-	if (cl > (long long)REVIEW_BODY_MAX)
+	cl = content_length(conn, rq->max);
+	/*
+	 * Refused before the body only when the client waits for a go-ahead (Expect:
+	 * 100-continue) or the body is far too large: answering while the client is still
+	 * sending makes the kernel reset the connection over the unread body, and the client
+	 * loses the 413. Up to twice the cap the body is read, dropped, then answered.
+	 */
+	expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	if (cl > 2 * (long long)rq->max ||
+	    (cl > (long long)rq->max && expect != NULL && strcasecmp(expect, "100-continue") == 0))
 		return respond_error(s, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-		    "request body larger than %zu bytes", REVIEW_BODY_MAX);
+		    "request body larger than %zu bytes", rq->max);
+	if (cl > (long long)rq->max) {
+		rq->too_big = true;
+		return MHD_YES;
+	}
 	/* The announced size in one allocation instead of a series of reallocs. */
 	if (cl > 0 && dynbuf_reserve(&rq->body, (size_t)cl) != DYNBUF_OK) {
 		log_warnx("request body: out of memory");
@@ -530,9 +544,10 @@ request_finish(struct server *s, struct MHD_Connection *conn, struct request_ctx
 {
 	const char *why;
 
+	connlimit_body_done(conn_limits(conn));
 	if (rq->too_big)
 		return respond_error(s, conn, rq, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-		    "request body larger than %zu bytes", REVIEW_BODY_MAX);
+		    "request body larger than %zu bytes", rq->max);
 	switch (rq->route) {
 	case ROUTE_VALIDATE:
 	case ROUTE_MUTATE:
@@ -565,9 +580,11 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 			log_warnx("request: out of memory");
 			return MHD_NO;
 		}
-		dynbuf_init(&rq->body, REVIEW_BODY_MAX);
+		rq->max = s->body_max;
+		dynbuf_init(&rq->body, rq->max);
 		*req_cls = rq;
 		atomic_fetch_add(&s->active, 1);
+		connlimit_headers_done(conn_limits(conn));
 		return request_begin(s, conn, rq, url, method);
 	}
 	if (rq->answered) {
@@ -580,7 +597,11 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		*upload_data_size = 0;
 		return r;
 	}
-	return request_finish(s, conn, rq);
+	/* A review may take its worker for a while (a claim): not on other clients' clocks. */
+	connlimit_work_begin();
+	enum MHD_Result r = request_finish(s, conn, rq);
+	connlimit_work_end();
+	return r;
 }
 
 static void
@@ -590,8 +611,8 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct server *s = cls;
 	struct request_ctx *rq = *req_cls;
 
-	(void)conn;
 	(void)toe;
+	connlimit_request_done(conn_limits(conn));
 	if (rq == NULL)
 		return;
 	dynbuf_free(&rq->body);
@@ -711,7 +732,16 @@ static struct MHD_Daemon *
 daemon_start(struct server *s, const struct sockaddr_storage *addr, const char *ca,
     unsigned threads)
 {
-	unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	/*
+	 * poll(), not epoll: libmicrohttpd 0.9.75 (Debian 12's, and 0.9.76..1.0.1 alike) keeps a
+	 * connection "read-ready" while gnutls_handshake returns GNUTLS_E_AGAIN (only the record
+	 * layer's EAGAIN clears the flag), so in epoll mode a TLS record that arrives in part (5
+	 * bytes of a header are enough) puts the worker into epoll_wait(..., 0) + recv -> EAGAIN
+	 * until the connection times out: one core per worker for any client that cares to.
+	 * poll() is level-triggered and asks the socket again; with connections bounded per
+	 * client and per worker, its O(connections) scan costs nothing measurable.
+	 */
+	unsigned flags = MHD_USE_TLS | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 	    MHD_USE_ITC;   /* MHD_quiesce_daemon needs the inter-thread channel */
 	gnutls_certificate_retrieve_function3 *cert_cb = tlsreload_retrieve;   /* type-checked */
 	struct MHD_OptionItem opts[16];
@@ -735,7 +765,7 @@ daemon_start(struct server *s, const struct sockaddr_storage *addr, const char *
 	if (threads > 1)
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, SERVER_CONN_LIMIT, NULL);
-	OPT(MHD_OPTION_CONNECTION_TIMEOUT, SERVER_CONN_TIMEOUT, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, connlimit_opts(s->limits)->idle_secs, NULL);
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_CONN_MEMORY, NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, server_completed, s);
 	OPT(MHD_OPTION_NOTIFY_CONNECTION, server_connection, s);
@@ -808,6 +838,7 @@ server_new(const struct server_opts *o)
 	if (s->opts.threads == 0)
 		s->opts.threads = SERVER_DEFAULT_THREADS;
 	s->client_auth = o->client_ca != NULL;
+	s->body_max = o->body_max != 0 ? o->body_max : REVIEW_BODY_MAX;
 	atomic_init(&s->active, 0);
 	atomic_init(&s->draining, false);
 	if (s->opts.threads > SERVER_MAX_THREADS) {
@@ -833,6 +864,12 @@ server_new(const struct server_opts *o)
 	if (o->client_ca != NULL &&
 	    (s->ca = read_pem("client CA", o->client_ca, &s->ca_len)) == NULL)
 		goto fail;
+	struct connlimit_opts lim = o->limits;
+	lim.cert_handshake = lim.cert_handshake && s->client_auth;
+	if ((s->limits = connlimit_new(&lim)) == NULL) {
+		log_warnx("out of memory");
+		goto fail;
+	}
 	return s;
 fail:
 	server_free(s);
@@ -853,6 +890,11 @@ server_start(struct server *s, const struct server_hooks *h)
 	log_info("listening on %s (port %u), %u threads, client certificates %s", s->opts.listen,
 	    di != NULL ? (unsigned)di->port : 0u, s->opts.threads,
 	    s->ca != NULL ? "required" : "not asked");
+	const struct connlimit_opts *l = connlimit_opts(s->limits);
+	log_info("limits: %u connections per address (0: none), %u s for the handshake and "
+	    "headers, %u s per request, %u s idle, bodies up to %zu bytes%s", l->per_ip,
+	    l->header_secs, l->request_secs, l->idle_secs, s->body_max, l->cert_handshake ?
+	    ", no valid client certificate: closed at the handshake" : "");
 	return 0;
 }
 
@@ -870,6 +912,7 @@ server_free(struct server *s)
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
 	tlsreload_clear();   /* the daemon, and every session with it, is gone by now */
+	connlimit_free(s->limits);
 	pem_free(s->ca, s->ca_len);
 	free(s);
 }

@@ -4,7 +4,9 @@
 #define TG_SERVER_H
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 
+#include "connlimit.h"
 #include "review.h"
 
 /* Every string is borrowed until server_free. */
@@ -15,6 +17,8 @@ struct server_opts {
 	const char *client_ca;    /* PEM CA bundle: review and /metrics requests must present a
 	                             client certificate it verifies (403 otherwise); NULL: none */
 	unsigned    threads;      /* worker threads; 0: 2 */
+	struct connlimit_opts limits;   /* per-address limit, deadlines (connlimit.h) */
+	size_t      body_max;     /* request body cap in bytes; 0: REVIEW_BODY_MAX */
 };
 
 /* What one review decides against, borrowed from the hooks' owner until view_end. */
@@ -51,7 +55,7 @@ struct server_hooks {
 struct server *server_new(const struct server_opts *o);
 
 /*
- * Starts serving /validate, /mutate (POST application/json, at most REVIEW_BODY_MAX bytes),
+ * Starts serving /validate, /mutate (POST application/json, at most body_max bytes),
  * /healthz, /readyz and /metrics on worker threads; `h` is copied. 0, or -1 logged (a busy
  * port).
  */

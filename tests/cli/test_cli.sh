@@ -113,6 +113,26 @@ check "render bridges --output json exits 0" 0 "$TG" render bridges --output jso
 cp "$tmp/out" "$tmp/bridges.json"
 check "render bridges (yaml) exits 0" 0 "$TG" render bridges
 cp "$tmp/out" "$tmp/bridges.yaml"
+check "render policies --output json exits 0" 0 "$TG" render policies --output json
+cp "$tmp/out" "$tmp/policies.json"
+check "render policies: a policy and a binding per stateless rule, messages with the rule id" 0 python3 - "$tmp/policies.json" <<'PY'
+import json, sys
+objs = json.load(open(sys.argv[1]))
+objs = objs.get("items", objs) if isinstance(objs, dict) else objs
+kinds = sorted((o["kind"], o["metadata"]["name"]) for o in objs)
+assert kinds == [("ValidatingAdmissionPolicy", "tenantguard-service-external-ips"),
+                 ("ValidatingAdmissionPolicy", "tenantguard-service-type"),
+                 ("ValidatingAdmissionPolicyBinding", "tenantguard-service-external-ips"),
+                 ("ValidatingAdmissionPolicyBinding", "tenantguard-service-type")], kinds
+for o in objs:
+    assert o["apiVersion"] == "admissionregistration.k8s.io/v1", o
+    if o["kind"] == "ValidatingAdmissionPolicy":
+        rule = o["metadata"]["name"][len("tenantguard-"):]
+        for v in o["spec"]["validations"]:
+            assert v["messageExpression"].startswith("'[%s] " % rule), v
+    else:
+        assert o["spec"]["validationActions"] == ["Deny"], o
+PY
 check "render baseline of an unknown tenant exits 2" 2 "$TG" render baseline nobody
 check "render with a bad --output exits 2" 2 "$TG" render bridges --output xml
 check "render baseline uses --config quotas" 0 "$TG" render baseline tenant1 --config "$tmp/deny.yaml" --output json

@@ -185,9 +185,48 @@ claimed_at_touch(json_t *cm, const char *key)
  * overlapping pattern → collision; else add the pattern with an update carrying the
  * resourceVersion. AlreadyExists and Conflict start over from the GET.
  */
+/* Milliseconds left until `deadline` (CLOCK_MONOTONIC); 0 once it has passed. */
+static long
+budget_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? ms : 0;
+}
+
+void
+claimstore_budget(struct timespec *deadline)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += CLAIMSTORE_BUDGET_MS / 1000;
+	deadline->tv_nsec += (CLAIMSTORE_BUDGET_MS % 1000) * 1000000L;
+	if (deadline->tv_nsec >= 1000000000L) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000L;
+	}
+}
+
+/* kube_call within the review's claim budget; -1 with the reason once it is spent. */
+static int
+claim_call(struct claimstore *cs, const char *method, const char *path, const json_t *obj,
+    const struct timespec *deadline, json_t **body, char *err, size_t errsz)
+{
+	struct kube_call_opts o = { .timeout_ms = budget_left(deadline) };
+
+	*body = NULL;
+	if (o.timeout_ms == 0) {
+		snprintf(err, errsz, "no answer within the claim budget of %d ms", CLAIMSTORE_BUDGET_MS);
+		return -1;
+	}
+	return kube_call(cs->kc, method, path, obj, &o, body, err, errsz);
+}
+
 static enum claim_result
 claim_one(struct claimstore *cs, const char *name, const char *pattern, const char *owner,
-    bool dry_run, char *err, size_t errsz)
+    bool dry_run, const struct timespec *deadline, char *err, size_t errsz)
 {
 	char path[512], coll[128], key[HOST_MAX + 16];
 	snprintf(coll, sizeof(coll), "/api/v1/namespaces/%s/configmaps", CLAIMSTORE_NAMESPACE);
@@ -196,7 +235,7 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 
 	for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
 		json_t *body = NULL, *resp = NULL;
-		int st = kube_get(cs->kc, path, &body, err, errsz);
+		int st = claim_call(cs, "GET", path, NULL, deadline, &body, err, errsz);
 		if (st == 404) {
 			json_decref(body);
 			if (dry_run)
@@ -211,7 +250,7 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 				snprintf(err, errsz, "out of memory");
 				return CLAIM_ERROR;
 			}
-			st = kube_create(cs->kc, coll, cm, &resp, err, errsz);
+			st = claim_call(cs, "POST", coll, cm, deadline, &resp, err, errsz);
 			json_decref(cm);
 			json_decref(resp);
 			if (st == 201 || st == 200)
@@ -260,7 +299,7 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 			snprintf(err, errsz, "out of memory");
 			return CLAIM_ERROR;
 		}
-		st = kube_update(cs->kc, path, body, &resp, err, errsz);
+		st = claim_call(cs, "PUT", path, body, deadline, &resp, err, errsz);
 		json_decref(body);
 		json_decref(resp);
 		if (st == 200)
@@ -276,10 +315,12 @@ claim_one(struct claimstore *cs, const char *name, const char *pattern, const ch
 
 enum firstcome_result
 claimstore_claim(struct claimstore *cs, const char *pattern, const char *owner, bool dry_run,
-    char *err, size_t errsz)
+    const struct timespec *deadline, char *err, size_t errsz)
 {
 	char reg[HOST_MAX], name[HOST_MAX + 16];
 	enum claim_result r;
+	struct timespec until;
+	long left;
 
 	/*
 	 * The owner's live objects hold exactly this pattern already (an update of an existing
@@ -293,9 +334,24 @@ claimstore_claim(struct claimstore *cs, const char *pattern, const char *owner, 
 		return FIRSTCOME_PUBLIC_SUFFIX;
 	snprintf(name, sizeof(name), "%s%s", CLAIM_PREFIX, reg);
 	pthread_mutex_t *lock = stripe(cs, reg);
-	pthread_mutex_lock(lock);
-	r = claim_one(cs, name, pattern, owner, dry_run, err, errsz);
-	pthread_mutex_unlock(lock);
+	/* Another review of the same domain may be stuck in a hanging write: wait no longer
+	 * than this review's own budget (timedlock takes CLOCK_REALTIME). */
+	left = budget_left(deadline);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += left / 1000;
+	until.tv_nsec += (left % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(lock, &until) != 0) {
+		snprintf(err, errsz, "another claim under %s held its lock for the whole budget of "
+		    "%d ms", reg, CLAIMSTORE_BUDGET_MS);
+		r = CLAIM_ERROR;
+	} else {
+		r = claim_one(cs, name, pattern, owner, dry_run, deadline, err, errsz);
+		pthread_mutex_unlock(lock);
+	}
 	if (r == CLAIM_ERROR)
 		log_warnx("claim of host '%s' for %s in %s/%s failed: %s", pattern, owner,
 		    CLAIMSTORE_NAMESPACE, name, err);

@@ -2,6 +2,7 @@
 /* claimstore: first-come host claims made durable in the apiserver before a review allows them. */
 #ifndef TG_CLAIMSTORE_H
 #define TG_CLAIMSTORE_H
+#include <time.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -45,10 +46,23 @@ bool claimstore_registrable(const struct claimstore *cs, const char *name, char 
  * store as arg): FIRSTCOME_WON when claimed or already held by the owner's live objects,
  * FIRSTCOME_LOST when another owner holds an overlapping pattern, FIRSTCOME_PUBLIC_SUFFIX
  * when its domain has no registrable part, FIRSTCOME_ERROR (logged, reason in err) when the
- * apiserver could not be asked. A dry run writes nothing. Thread-safe.
+ * apiserver could not be asked. A dry run writes nothing. The apiserver calls, and the wait
+ * for the domain's lock, end by `deadline` (CLOCK_MONOTONIC; one per review, from
+ * claimstore_budget). Thread-safe.
  */
 enum firstcome_result claimstore_claim(struct claimstore *cs, const char *pattern,
-    const char *owner, bool dry_run, char *err, size_t errsz);
+    const char *owner, bool dry_run, const struct timespec *deadline, char *err, size_t errsz);
+
+/*
+ * What one review may spend on its claims, waiting for a domain's lock included: the shipped
+ * webhooks time out after 5 s, and a claim the apiserver cannot confirm in time is denied
+ * with 500 while the apiserver still listens. 2 s, not more: the claim runs on a server
+ * worker, and a review that arrives while every worker is inside a hanging claim waits in
+ * the accept backlog for one budget before its own starts (2 x 2 s stays under 5 s).
+ */
+#define CLAIMSTORE_BUDGET_MS 2000
+/* *deadline = now + CLAIMSTORE_BUDGET_MS (CLOCK_MONOTONIC). */
+void claimstore_budget(struct timespec *deadline);
 
 /*
  * Release: a reaper thread lists the claim ConfigMaps (label app.kubernetes.io/managed-by=

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fuzz_review: any bytes through review_handle, validate and mutate, with a three-tenant
+ * config and a state that holds hosts, as the server runs it. A body that decodes as an
+ * AdmissionReview must get a decision: a response with the request's uid and `allowed`,
+ * never a 500 (no decision) and never REVIEW_NO_MEMORY.
+ */
+#include <jansson.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "config_load.h"
+#include "fuzz.h"
+#include "review.h"
+#include "state.h"
+#include "statefile.h"
+
+static struct config *cfg;
+static struct state *st;
+
+/* Objects that make the state non-trivial: claims, a tenant's Service, a Namespace. */
+static const char state_json[] =
+    "[{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\",\"metadata\":{\"name\":"
+    "\"a\",\"namespace\":\"tenant1-gateway\"},\"spec\":{\"rules\":[{\"host\":"
+    "\"api.tenant1.aigw.example.com\"},{\"host\":\"*.shop.customer1.com\"}]}},"
+    "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\",\"metadata\":{\"name\":"
+    "\"b\",\"namespace\":\"tenant2-gateway\"},\"spec\":{\"rules\":[{\"host\":"
+    "\"www.unregistered-example.net\"}]}},"
+    "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"tenant1-gateway\","
+    "\"labels\":{\"tenantguard.io/tenant\":\"tenant1\"}}}]";
+
+static void
+setup(void)
+{
+	char err[1024];
+	const char *root = getenv("TG_FUZZ_ROOT");
+	char path[4096];
+	json_t *objs;
+
+	snprintf(path, sizeof(path), "%s/tests/configs/three.yaml", root ? root : ".");
+	if ((cfg = config_load_file(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "fuzz_review: %s (set TG_FUZZ_ROOT to the repository)\n", err);
+		exit(1);
+	}
+	objs = json_loads(state_json, 0, NULL);
+	if (objs == NULL || (st = statefile_from_objects(cfg, objs, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "fuzz_review: state: %s\n", err);
+		exit(1);
+	}
+	json_decref(objs);
+}
+
+static void
+one(const char *body, size_t len, bool mutate)
+{
+	struct review_summary sum;
+	char *out = NULL, err[512];
+	size_t outlen = 0;
+	enum review_status rs;
+	struct request req;
+	json_t *doc, *resp;
+
+	memset(&req, 0, sizeof(req));
+	doc = review_decode(body, len, &req, err, sizeof(err));
+	rs = review_handle(cfg, st, mutate, body, len, (time_t)1767225600, &out, &outlen, &sum,
+	    err, sizeof(err));
+	FUZZ_ASSERT(rs != REVIEW_NO_MEMORY, "no response encoded");
+	if (doc != NULL) {
+		FUZZ_ASSERT(rs == REVIEW_OK, "a decodable review was refused as bad input: %s", err);
+		resp = json_loadb(out, outlen, 0, NULL);
+		FUZZ_ASSERT(resp != NULL, "the response is not JSON");
+		FUZZ_ASSERT(json_is_boolean(json_object_get(json_object_get(resp, "response"),
+		    "allowed")), "no response.allowed");
+		FUZZ_ASSERT(sum.allowed || sum.code != 500, "no decision (500): %s", out);
+		json_decref(resp);
+	}
+	review_request_clear(&req);
+	json_decref(doc);
+	free(out);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (cfg == NULL)
+		setup();
+	one((const char *)data, size, false);
+	one((const char *)data, size, true);
+	return 0;
+}

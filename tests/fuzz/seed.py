@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Seed corpora for the libFuzzer harnesses, from the table cases and configs.
+
+Usage: python3 tests/fuzz/seed.py OUT_DIR
+Writes OUT_DIR/<harness>/<n> files: review (AdmissionReview bodies, as run_cases fills
+them in), config (tests/configs and the cases' inline configs), state (the cases' states as
+JSON and YAML), host (host pairs), ndjson (the states as watch streams), tls (a generated
+certificate and key, matching and not), kube (List pages and watch events).
+"""
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def fill(req, uid):
+    """The fields a case may leave out, as tests/tools/run_cases.c fills them."""
+    obj = req.get("object") if isinstance(req.get("object"), dict) else req.get("oldObject")
+    obj = obj if isinstance(obj, dict) else {}
+    api, kind, meta = obj.get("apiVersion"), obj.get("kind"), obj.get("metadata") or {}
+    req.setdefault("uid", uid)
+    if "kind" not in req and isinstance(api, str) and isinstance(kind, str):
+        g, _, v = api.rpartition("/")
+        req["kind"] = {"group": g, "version": v, "kind": kind}
+    req.setdefault("operation", "CREATE")
+    if "name" in meta:
+        req.setdefault("name", meta["name"])
+    if "namespace" in meta:
+        req.setdefault("namespace", meta["namespace"])
+    req.setdefault("userInfo", {"username": "alice", "groups": ["system:authenticated"]})
+    return req
+
+
+def hosts_in(v, out):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if k in ("host", "hostname") and isinstance(x, str):
+                out.add(x)
+            elif k in ("hosts", "hostnames", "customDomains") and isinstance(x, list):
+                out.update(h for h in x if isinstance(h, str))
+            else:
+                hosts_in(x, out)
+    elif isinstance(v, list):
+        for x in v:
+            hosts_in(x, out)
+
+
+def main():
+    out = sys.argv[1]
+    seeds = {k: [] for k in ("review", "config", "state", "host", "ndjson", "tls", "kube")}
+    hosts = set()
+    for path in sorted(glob.glob("tests/configs/*.yaml")):
+        with open(path, "rb") as f:
+            seeds["config"].append(f.read())
+    for path in sorted(glob.glob("tests/cases/**/*.json", recursive=True)):
+        with open(path) as f:
+            doc = json.load(f)
+        shared = {k: doc[k] for k in ("config", "state") if k in doc}
+        for i, case in enumerate(doc.get("cases", [doc])):
+            case = {**shared, **case}
+            if isinstance(case.get("review"), str):
+                seeds["review"].append(case["review"].encode())
+            elif "review" in case:
+                seeds["review"].append(json.dumps(case["review"]).encode())
+            elif isinstance(case.get("request"), dict):
+                req = fill(dict(case["request"]), f"seed-{len(seeds['review'])}")
+                seeds["review"].append(json.dumps({"apiVersion": "admission.k8s.io/v1",
+                                                   "kind": "AdmissionReview",
+                                                   "request": req}).encode())
+            if isinstance(case.get("config"), dict):
+                seeds["config"].append(json.dumps(case["config"]).encode())
+            st = case.get("state")
+            if isinstance(st, list) and st:
+                seeds["state"].append(json.dumps({"apiVersion": "v1", "kind": "List",
+                                                  "items": st}).encode())
+                seeds["ndjson"].append(b"\x05" + b"".join(
+                    json.dumps({"type": "ADDED", "object": o}).encode() + b"\n" for o in st))
+                # fuzz_kube: first byte 7 = a WATCH stream, anything else a LIST page.
+                seeds["kube"].append(b"\x00" + json.dumps({
+                    "kind": "IngressList", "apiVersion": "v1",
+                    "metadata": {"resourceVersion": "7"}, "items": st}).encode())
+                seeds["kube"].append(b"\x07" + b"".join(json.dumps(
+                    {"type": t, "object": {**o, "metadata": {**(o.get("metadata") or {}),
+                                                             "resourceVersion": str(i + 2)}}}
+                ).encode() + b"\n" for i, (t, o) in enumerate(zip(
+                    ("ADDED", "MODIFIED", "DELETED") * len(st), st))) +
+                    b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"99"}}}\n')
+            hosts_in(case, hosts)
+    hl = sorted(hosts)
+    for a, b in zip(hl, hl[1:] + hl[:1]):
+        seeds["host"].append(f"{a}\n{b}".encode())
+    with tempfile.TemporaryDirectory() as tmp:
+        crt, key, other = (os.path.join(tmp, n) for n in ("c.pem", "k.pem", "o.pem"))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+                        "-subj", "/CN=a.example.com", "-addext",
+                        "subjectAltName=DNS:a.example.com,DNS:*.b.example.com", "-days", "30"],
+                       check=True, capture_output=True)
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", other],
+                       check=True, capture_output=True)
+        c, k, o = (open(p, "rb").read() for p in (crt, key, other))
+        for cc, kk in ((c, k), (c, o), (c + c, k)):
+            seeds["tls"].append(len(cc).to_bytes(2, "big") + cc + kk)
+    for name, items in seeds.items():
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        for i, data in enumerate(items):
+            with open(os.path.join(d, f"seed-{i:04d}"), "wb") as f:
+                f.write(data)
+    print(" ".join(f"{k}:{len(v)}" for k, v in seeds.items()))
+
+
+if __name__ == "__main__":
+    main()
