@@ -213,6 +213,7 @@ apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: www, namespace: tenant3-gateway}
 spec:
+  ingressClassName: higress   # no tenant class configured here: /validate wants one named
   rules:
   - host: www.newco.com
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
