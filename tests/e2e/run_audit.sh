@@ -60,6 +60,7 @@ YAML
 	secret tenant3-gateway own-tls "*.t3.io"
 	sleep 1.1   # creationTimestamp has seconds: the collision's second object is visibly later
 	ingress tenant3-gateway second app.shared.io | admin apply -f -
+	sleep 1.1   # and the foreign host visibly later still: reports go oldest first, ties by name
 	ingress tenant3-gateway foreign api.tenant1.aigw.example.com | admin apply -f -
 	secret tenant3-gateway foreign-tls "*.customer.com"
 } >"$work/brownfield.log" 2>&1 && ok "brownfield objects created before the webhook exists" ||
