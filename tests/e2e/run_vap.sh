@@ -61,10 +61,12 @@ setsid "$tg" serve --listen "127.0.0.1:$wport" --tls-cert "$work/certs/tls.crt" 
     </dev/null >>"$dir/tenantguard.log" 2>&1 &
 echo $! >>"$TENANTGUARD_CLUSTER_PIDS"
 tg_wait_ready "$wport" || bad "tenantguard serve did not get ready"
+writers=()
 for i in $(seq 16); do
 	alice -n tenant1-gateway create service clusterip "c$i" --tcp=80:80 >"$dir/c$i.out" 2>&1 &
+	writers+=($!)
 done
-wait
+wait "${writers[@]}"   # (a bare wait would also wait for tenantguard serve, a child too)
 created=$(grep -l 'created' "$dir"/c*.out | wc -l)
 peak=$(curl -sk "https://127.0.0.1:$wport/metrics" | sed -n 's/^tenantguard_http_connections_per_address_peak //p')
 [ "$created" = 16 ] && [ -n "$peak" ] && [ "$peak" -le 128 ] &&
