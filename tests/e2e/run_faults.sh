@@ -35,13 +35,8 @@ TG_KUBECONFIG=$work/proxy.kubeconfig serve 1
 tg_wait_ready "${port[1]}" 400 && ok "serve ready through the fault proxy" ||
 	{ bad "serve not ready through the proxy"; tail -n 20 "$work/serve1.log" "$work/proxy.log" | sed 's/^/     /'; summary; exit 1; }
 
-# mkreview FILE HOST [dry]: tenant1 CREATEs an Ingress claiming HOST (first-come: not
+# Reviews are lib.sh's mkreview: tenant1 CREATEs an Ingress claiming HOST (first-come: not
 # reserved); with "dry" a dryRun, which checks against the live index but claims nothing.
-mkreview() {
-	local dry=false; [ "${3:-}" = dry ] && dry=true
-	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s","kind":{"group":"networking.k8s.io","version":"v1","kind":"Ingress"},"resource":{"group":"networking.k8s.io","version":"v1","resource":"ingresses"},"namespace":"tenant1-gateway","name":"f","operation":"CREATE","dryRun":%s,"userInfo":{"username":"alice","groups":["tenant1"]},"object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"name":"f","namespace":"tenant1-gateway"},"spec":{"rules":[{"host":"%s","http":{"paths":[{"path":"/","pathType":"Prefix","backend":{"service":{"name":"app","port":{"number":80}}}}]}}]}}}}' \
-	    "$(basename "$1")" "$dry" "$2" >"$1"
-}
 # review FILE OUT: the response in OUT, the seconds it took on stdout.
 review() {
 	curl -sk --max-time 30 -o "$2" -w '%{time_total}' -H 'Content-Type: application/json' \
@@ -49,7 +44,7 @@ review() {
 }
 within() { python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)' "$1" "$2"; }
 
-mkreview "$work/r0.json" app0.faults-test.io
+mkreview "$work/r0.json" tenant1 app0.faults-test.io
 t=$(review "$work/r0.json" "$work/o0")
 grep -q '"allowed":true' "$work/o0" && ok "no fault: a first-come claim is allowed (${t} s)" ||
 	{ bad "no fault: the claim was not allowed"; cat "$work/o0"; }
@@ -58,7 +53,7 @@ grep -q '"allowed":true' "$work/o0" && ok "no fault: a first-come claim is allow
 # contend on one stripe lock, so the second must not wait for the first's hanging write).
 for mode in hang 429 500; do
 	fault "$mode" pass
-	for i in 1 2 3; do mkreview "$work/$mode-$i.json" "app$i.$mode-$([ "$i" = 3 ] && echo other || echo same).faults-test.io"; done
+	for i in 1 2 3; do mkreview "$work/$mode-$i.json" tenant1 "app$i.$mode-$([ "$i" = 3 ] && echo other || echo same).faults-test.io"; done
 	pids=()
 	for i in 1 2 3; do review "$work/$mode-$i.json" "$work/o-$mode-$i" >"$work/t-$mode-$i" & pids+=($!); done
 	wait "${pids[@]}"
@@ -75,7 +70,7 @@ for mode in hang 429 500; do
 	grep -l '"allowed":true' "$work"/o-"$mode"-* >/dev/null 2>&1 && bad "claim writes $mode: a review was ALLOWED"
 done
 fault pass pass
-mkreview "$work/r1.json" app1.same-again.faults-test.io
+mkreview "$work/r1.json" tenant1 app1.same-again.faults-test.io
 t=$(review "$work/r1.json" "$work/o1")
 grep -q '"allowed":true' "$work/o1" && ok "claims recover once the apiserver answers again (${t} s)" ||
 	{ bad "claims did not recover"; cat "$work/o1"; }
@@ -95,7 +90,7 @@ done
 fault pass pass
 t0=$(date +%s.%N)
 admin -n tenant2-gateway create ingress probe --rule="probe.faults-test.io/=app:80" >/dev/null 2>&1
-mkreview "$work/r2.json" probe.faults-test.io dry
+mkreview "$work/r2.json" tenant1 probe.faults-test.io dry
 recovered=false
 for _ in $(seq 300); do
 	review "$work/r2.json" "$work/o2" >/dev/null
