@@ -276,8 +276,8 @@ refuse(struct connlimit_conn *c)
 		shutdown(c->fd, SHUT_RDWR);   /* libmicrohttpd reads the end and closes it */
 }
 
-static void
-addr_text(struct MHD_Connection *conn, char *out, size_t outsz)
+void
+connlimit_client_addr(struct MHD_Connection *conn, char *out, size_t outsz)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -351,7 +351,7 @@ connlimit_conn_start(struct connlimit *cl, struct connlimit_conn *c, struct MHD_
 	c->phase = CONNLIMIT_HANDSHAKE;
 	restart(c, mono_ms());
 	c->io_ms = c->start_ms;
-	addr_text(conn, c->addr, sizeof(c->addr));
+	connlimit_client_addr(conn, c->addr, sizeof(c->addr));
 	if (c->fd < 0 || tls == NULL || tls->tls_session == NULL) {
 		refuse(c);
 		return -1;

@@ -69,6 +69,8 @@ int connlimit_conn_start(struct connlimit *cl, struct connlimit_conn *c,
     struct MHD_Connection *conn);
 /* Refuses a connection that cannot be put under its limits (no memory for its context). */
 void connlimit_refuse(struct MHD_Connection *conn);
+/* The client's numeric address into out ("?" when libmicrohttpd does not know it). */
+void connlimit_client_addr(struct MHD_Connection *conn, char *out, size_t outsz);
 /* At MHD_CONNECTION_NOTIFY_CLOSED: gives the address's slot back, counts a silent cut. */
 void connlimit_conn_end(struct connlimit_conn *c);
 

@@ -233,23 +233,6 @@ respond_error(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 
 /* ---- client certificates ---- */
 
-static void
-peer_name(struct MHD_Connection *conn, char *out, size_t outsz)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char host[NI_MAXHOST];
-	socklen_t len;
-
-	snprintf(out, outsz, "?");
-	if (ci == NULL || ci->client_addr == NULL)
-		return;
-	len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-	if (getnameinfo(ci->client_addr, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST) == 0)
-		snprintf(out, outsz, "%s", host);
-}
-
 /*
  * Verifies the client's certificate chain against --client-ca, for client authentication
  * (a serving certificate of the same CA does not do). libmicrohttpd only *requests* a
@@ -268,7 +251,7 @@ peer_verify(struct MHD_Connection *conn)
 	}
 	if (connlimit_client_verify((gnutls_session_t)ci->tls_session, why, sizeof(why)))
 		return true;
-	peer_name(conn, peer, sizeof(peer));
+	connlimit_client_addr(conn, peer, sizeof(peer));
 	log_warnx("client %s refused: %s", peer, why);
 	return false;
 }
