@@ -325,6 +325,39 @@ visit_object(struct state *st, const struct config *cfg, const json_t *obj,
 	return 0;
 }
 
+/*
+ * What visit_object, entry_rule_owner, claimfields_each, tenantobj_is_tenant and
+ * state_object_key read: a reader that adds a field adds it here (test_statefile compares
+ * the index of trimmed and whole objects of every claim kind).
+ */
+static const struct jsonget_fields service_fields[] = { { "name", NULL }, { NULL, NULL } };
+static const struct jsonget_fields backend_fields[] = {
+	{ "service", service_fields }, { NULL, NULL } };
+static const struct jsonget_fields path_fields[] = { { "backend", backend_fields }, { NULL, NULL } };
+static const struct jsonget_fields http_fields[] = { { "paths", path_fields }, { NULL, NULL } };
+static const struct jsonget_fields rule_fields[] = {
+	{ "host", NULL }, { "http", http_fields }, { NULL, NULL } };
+static const struct jsonget_fields hosts_fields[] = { { "hosts", NULL }, { NULL, NULL } };
+static const struct jsonget_fields listener_fields[] = { { "hostname", NULL }, { NULL, NULL } };
+static const struct jsonget_fields spec_fields[] = {
+	{ "rules", rule_fields },              /* Ingress */
+	{ "tls", hosts_fields },               /* Ingress */
+	{ "hostnames", NULL },                 /* HTTPRoute, GRPCRoute, TLSRoute */
+	{ "listeners", listener_fields },      /* Gateway, ListenerSet */
+	{ "hosts", NULL },                     /* VirtualService */
+	{ "servers", hosts_fields },           /* Istio Gateway */
+	{ NULL, NULL },
+};
+static const struct jsonget_fields metadata_fields[] = {
+	{ "name", NULL }, { "namespace", NULL }, { NULL, NULL } };
+const struct jsonget_fields state_object_fields[] = {
+	{ "apiVersion", NULL },
+	{ "kind", NULL },
+	{ "metadata", metadata_fields },
+	{ "spec", spec_fields },
+	{ NULL, NULL },
+};
+
 bool
 state_object_key(const json_t *obj, char *out, size_t outsz)
 {

@@ -116,7 +116,8 @@ parse_objects(const char *path, const char *buf, size_t len, bool json, char *er
 	json_t *objects = json_array(), *obj;
 	char msg[512];
 	size_t i;
-	int rc = json ? statejson_each(buf, len, false, keep_object, objects) : STATEJSON_NOT_JSON;
+	int rc = json ? statejson_each(buf, len, NULL, false, keep_object, objects) :
+	    STATEJSON_NOT_JSON;
 
 	if (objects == NULL || (rc != 0 && rc != STATEJSON_NOT_JSON)) {
 		snprintf(err, errsz, "%s: out of memory", path);
@@ -247,7 +248,7 @@ statefile_load(const struct config *cfg, const char *path, char *err, size_t err
 	}
 	struct stream_arg a = { st, cfg, msg, sizeof(msg) };
 	msg[0] = '\0';
-	switch (statejson_each(buf, len, true, stream_object, &a)) {
+	switch (statejson_each(buf, len, state_object_fields, true, stream_object, &a)) {
 	case 0:
 		goto out;
 	case STATEJSON_NOT_JSON:
