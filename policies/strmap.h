@@ -9,6 +9,12 @@ struct strmap;
 
 /* New empty map; NULL on allocation failure. */
 struct strmap *strmap_new(void);
+/*
+ * A map that keeps the caller's key pointers instead of copies: each key must stay valid and
+ * unchanged while it is in the map (typically it lives inside its value). One allocation per
+ * entry fewer, for maps with many entries.
+ */
+struct strmap *strmap_new_borrowed(void);
 /* Frees the map and its key copies; values are the caller's. */
 void strmap_free(struct strmap *m);
 /* Value stored under key[0..len), or NULL. */
