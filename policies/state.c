@@ -26,8 +26,9 @@ struct state_claim {
 /* The claims one state_add_object filed for an object; a key's records chain oldest first. */
 struct state_record {
 	struct state_record *next;
-	struct state_claim  *v;
+	struct state_claim  *v;     /* &one until a second claim */
 	size_t               n, cap;
+	struct state_claim   one;   /* most objects claim one host: no second allocation */
 };
 
 struct state *
@@ -51,7 +52,8 @@ record_free(struct state_record *rec)
 {
 	for (size_t i = 0; i < rec->n; i++)
 		free(rec->v[i].pattern);
-	free(rec->v);
+	if (rec->v != &rec->one)
+		free(rec->v);
 	free(rec);
 }
 
@@ -165,10 +167,13 @@ claim_add(struct state *st, struct state_record *rec, const char *pattern, const
 	if (owner_intern(st, owner, &id) != 0)
 		return -1;
 	if (rec->n == rec->cap) {
-		size_t ncap = rec->cap ? rec->cap * 2 : 4;
-		struct state_claim *nv = realloc(rec->v, ncap * sizeof(*nv));
+		size_t ncap = rec->cap * 2;
+		struct state_claim *nv = malloc(ncap * sizeof(*nv));
 		if (nv == NULL)
 			return -1;
+		memcpy(nv, rec->v, rec->n * sizeof(*nv));
+		if (rec->v != &rec->one)
+			free(rec->v);
 		rec->v = nv;
 		rec->cap = ncap;
 	}
@@ -382,6 +387,8 @@ state_add_object(struct state *st, const struct config *cfg, const json_t *obj, 
 	}
 	if ((rec = calloc(1, sizeof(*rec))) == NULL)
 		goto nomem;
+	rec->v = &rec->one;
+	rec->cap = 1;
 	/* Tenant objects configure tenants; they hold no claims themselves. */
 	if (!tenantobj_is_tenant(obj) && visit_object(st, cfg, obj, rec) != 0)
 		goto undo;
