@@ -190,6 +190,12 @@ claims_new(void)
 	return c;
 }
 
+int
+claims_reserve(struct claims *c, size_t n)
+{
+	return strmap_reserve(c->nodes, n);
+}
+
 static void
 node_free(const char *key, void *value, void *arg)
 {

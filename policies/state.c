@@ -47,6 +47,12 @@ state_new(void)
 	return st;
 }
 
+int
+state_reserve(struct state *st, size_t n)
+{
+	return claims_reserve(st->claims, n) == 0 && strmap_reserve(st->records, n) == 0 ? 0 : -1;
+}
+
 static void
 record_free(struct state_record *rec)
 {

@@ -26,6 +26,11 @@ struct state {
 /* A new empty state; NULL on allocation failure. */
 struct state *state_new(void);
 void state_free(struct state *st);
+/*
+ * Makes room for about n objects of one host each, so that filing them grows no table on
+ * the way (a hint: more or fewer still work). 0, or -1 when out of memory (st unchanged).
+ */
+int state_reserve(struct state *st, size_t n);
 
 /*
  * Owner key of claims made in namespace `ns`: "tenant/NAME" for a tenant namespace,

@@ -99,9 +99,8 @@ strmap_get(const struct strmap *m, const char *key)
 }
 
 static int
-grow(struct strmap *m)
+rehash(struct strmap *m, size_t ncap)
 {
-	size_t ncap = m->used * 2 + 1 > m->cap / 2 ? m->cap * 2 : m->cap;
 	struct slot *ns = calloc(ncap, sizeof(*ns));
 	if (ns == NULL)
 		return -1;
@@ -119,6 +118,22 @@ grow(struct strmap *m)
 	m->cap = ncap;
 	m->dead = 0;
 	return 0;
+}
+
+static int
+grow(struct strmap *m)
+{
+	return rehash(m, m->used * 2 + 1 > m->cap / 2 ? m->cap * 2 : m->cap);
+}
+
+int
+strmap_reserve(struct strmap *m, size_t n)
+{
+	size_t ncap = m->cap;
+
+	while ((n + 1) * 10 > ncap * 7)
+		ncap *= 2;
+	return ncap == m->cap ? 0 : rehash(m, ncap);
 }
 
 int

@@ -23,6 +23,11 @@ void *strmap_get(const struct strmap *m, const char *key);
 /* Sets key (copied) to value; replaces an existing value. May reallocate. 0 or -1 (ENOMEM). */
 int strmap_setn(struct strmap *m, const char *key, size_t len, void *value);
 int strmap_set(struct strmap *m, const char *key, void *value);
+/*
+ * Makes room for n entries in all (growing the table once, to the size n insertions would
+ * reach anyway). May reallocate. 0 or -1 (ENOMEM, the map unchanged).
+ */
+int strmap_reserve(struct strmap *m, size_t n);
 /* Removes key; returns its value or NULL. */
 void *strmap_del(struct strmap *m, const char *key);
 size_t strmap_count(const struct strmap *m);

@@ -35,7 +35,7 @@ each_element(struct jsonskim *c, const struct jsonget_fields *keep, bool scratch
 		if (scratch)
 			arena_begin();
 		json_t *v = jsonskim_value(c, keep);
-		int rc = v == NULL ? STATEJSON_NOT_JSON : fn(v, (*n)++, arg);
+		int rc = v == NULL ? STATEJSON_NOT_JSON : fn(v, (*n)++, c->pos, arg);
 		json_decref(v);
 		if (scratch)
 			arena_end();
@@ -148,7 +148,7 @@ walk(struct jsonskim *c, const struct jsonget_fields *keep, bool scratch, statej
 		else if (!list && streamed)
 			rc = STATEJSON_NOT_JSON;   /* an object that merely has an items array */
 		else if (!list)
-			rc = fn(top, 0, arg);
+			rc = fn(top, 0, c->pos, arg);
 	}
 	json_decref(top);
 	return rc;

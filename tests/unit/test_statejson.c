@@ -16,8 +16,9 @@
 static char err[1024];
 
 static int
-keep(json_t *obj, size_t i, void *arg)
+keep(json_t *obj, size_t i, size_t end, void *arg)
 {
+	(void)end;
 	json_t *out = arg;
 	/* the index counts every object the walk saw, in order */
 	if (i != json_array_size(out))
@@ -35,8 +36,9 @@ walk(const char *text, bool scratch, int *rc)
 }
 
 static int
-count_only(json_t *obj, size_t i, void *arg)
+count_only(json_t *obj, size_t i, size_t end, void *arg)
 {
+	(void)end;
 	(void)i;
 	size_t *n = arg;
 	*n += json_is_object(obj) && json_object_get(obj, "kind") != NULL;
@@ -126,8 +128,9 @@ test_declined(void)
 
 /* A stop from the callback comes back as it was. */
 static int
-stop_second(json_t *obj, size_t i, void *arg)
+stop_second(json_t *obj, size_t i, size_t end, void *arg)
 {
+	(void)end;
 	(void)obj;
 	(void)arg;
 	return i == 1 ? -1 : 0;
@@ -360,6 +363,38 @@ test_trimmed_same(void)
 	config_free(cfg);
 }
 
+/* Past the sample the tables are sized for the whole file: every object is still filed. */
+static void
+test_many(void)
+{
+	struct config *cfg = config_load_default(err, sizeof(err));
+	enum { N = 3000 };
+	size_t cap = (size_t)N * 200 + 64, at = 0;
+	char *text = malloc(cap), path[64];
+
+	if (cfg == NULL || text == NULL)
+		return;
+	at += (size_t)snprintf(text, cap, "{\"kind\":\"List\",\"items\":[");
+	for (int i = 0; i < N; i++)
+		at += (size_t)snprintf(text + at, cap - at, "%s{\"apiVersion\":\"networking.k8s.io/v1\","
+		    "\"kind\":\"Ingress\",\"metadata\":{\"name\":\"i%d\",\"namespace\":\"team-%d\"},"
+		    "\"spec\":{\"rules\":[{\"host\":\"h%d.app%d.newco.com\"}]}}", i ? "," : "", i, i % 7,
+		    i, i / 50);
+	snprintf(text + at, cap - at, "]}");
+	write_tmp(path, sizeof(path), text);
+	struct state *st = statefile_load(cfg, path, err, sizeof(err));
+	test_cond("3000 objects load, past the sizing sample", st != NULL && st->n_objects == N &&
+	    claims_count(st->claims) == N);
+	test_cond("the first and the last are filed under their namespaces", st != NULL &&
+	    claims_holds(st->claims, "h0.app0.newco.com", state_owner_lookup(st, "namespace/team-0")) &&
+	    claims_holds(st->claims, "h2999.app59.newco.com",
+	    state_owner_lookup(st, "namespace/team-3")));
+	state_free(st);
+	unlink(path);
+	free(text);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -368,5 +403,6 @@ main(void)
 	test_stop();
 	test_load_same();
 	test_trimmed_same();
+	test_many();
 	return test_report();
 }

@@ -59,10 +59,40 @@ test_keys(bool borrowed)
 	free(e);
 }
 
+/* A reserved map holds what was there and everything added after. */
+static void
+test_reserve(void)
+{
+	struct strmap *m = strmap_new();
+	char k[32];
+	int ok = 1;
+
+	for (long i = 0; i < 10; i++) {
+		snprintf(k, sizeof(k), "early%ld", i);
+		ok &= strmap_set(m, k, (void *)(i + 1)) == 0;
+	}
+	test_cond("reserve for 5000", strmap_reserve(m, 5000) == 0 && strmap_reserve(m, 10) == 0);
+	for (long i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "late%ld", i);
+		ok &= strmap_set(m, k, (void *)(i + 1)) == 0;
+	}
+	for (long i = 0; i < 10; i++) {
+		snprintf(k, sizeof(k), "early%ld", i);
+		ok &= strmap_get(m, k) == (void *)(i + 1);
+	}
+	for (long i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "late%ld", i);
+		ok &= strmap_get(m, k) == (void *)(i + 1);
+	}
+	test_cond("every key found after reserving", ok && strmap_count(m) == 5010);
+	strmap_free(m);
+}
+
 int
 main(void)
 {
 	test_keys(false);
 	test_keys(true);
+	test_reserve();
 	return test_report();
 }
