@@ -320,7 +320,7 @@ test_trimmed_same(void)
 	    "{\"name\":\"tenant9\"},\"spec\":{\"domains\":[\"t9.example.net\"]}},"
 	    "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team-a\"}}]}",
 	    extra, cfg->entry_namespace, extra, extra);
-	write_tmp(path, sizeof(path), text);
+	test_write_tmp(path, sizeof(path), "tg-statejson", text);
 
 	struct state *trimmed = statefile_load(cfg, path, err, sizeof(err));
 	json_t *objects = statefile_read_objects(path, err, sizeof(err));
@@ -367,7 +367,7 @@ test_many(void)
 		    "\"spec\":{\"rules\":[{\"host\":\"h%d.app%d.newco.com\"}]}}", i ? "," : "", i, i % 7,
 		    i, i / 50);
 	snprintf(text + at, cap - at, "]}");
-	write_tmp(path, sizeof(path), text);
+	test_write_tmp(path, sizeof(path), "tg-statejson", text);
 	struct state *st = statefile_load(cfg, path, err, sizeof(err));
 	test_cond("3000 objects load, past the sizing sample", st != NULL && st->n_objects == N &&
 	    claims_count(st->claims) == N);
