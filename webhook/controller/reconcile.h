@@ -54,6 +54,14 @@ void reconciler_notify(struct reconciler *r, const char *kind, const char *type,
  */
 void reconciler_config_changed(struct reconciler *r, const json_t *rejected);
 
+/*
+ * Also keeps the fallback ValidatingAdmissionPolicies (vap.h) current on every full pass
+ * while leading: rendered from the live config (the file's tenants and the Tenant objects'),
+ * bindings leaving out the `n` `excluded` namespaces (borrowed: they must outlive r). Sets
+ * a full pass due.
+ */
+void reconciler_fallback_policies(struct reconciler *r, const char *const *excluded, size_t n);
+
 /* Whether this replica holds the Lease now. */
 bool reconciler_leading(struct reconciler *r);
 
