@@ -904,6 +904,15 @@ reconcile_main(void *arg)
 					work_add(work, v.cfg->tenants[i].name, DUE_ALL);
 				live_read_end(r->lv, &v);
 			}
+			/*
+			 * The fallback first: its namespace-tenant policy must know a new tenant before
+			 * the tenant's namespace is created, or the apiserver refuses that.
+			 */
+			pthread_mutex_lock(&r->lock);
+			bool fallback = r->fallback;
+			pthread_mutex_unlock(&r->lock);
+			if (all && fallback)
+				apply_fallback(r, r->fallback_excluded, r->n_fallback_excluded);
 			json_t *tenants = live_list(r->lv, "Tenant", ""), *v_what;
 			const char *name;
 			size_t failed = 0;
@@ -920,11 +929,6 @@ reconcile_main(void *arg)
 			}
 			if (all && leader_is(r->leader))
 				sweep(r, NULL);
-			pthread_mutex_lock(&r->lock);
-			bool fallback = r->fallback;
-			pthread_mutex_unlock(&r->lock);
-			if (all && fallback && leader_is(r->leader))
-				apply_fallback(r, r->fallback_excluded, r->n_fallback_excluded);
 			json_decref(tenants);
 			if (failed > 0) {
 				streak++;
