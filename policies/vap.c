@@ -603,7 +603,19 @@ tenant_label(const struct config *cfg)
 	return policy(RULE_TENANT_LABEL, resources("", "namespaces", false), NULL, vars, expr, msg);
 }
 
-/* namespace-tenant: a namespace named by the tenant template exists only for a tenant. */
+/*
+ * tenantguard's own ServiceAccount (the chart installs it as tenantguard in
+ * tenantguard-system, and refuses any other namespace).
+ */
+#define VAP_SELF "system:serviceaccount:tenantguard-system:tenantguard"
+
+/*
+ * namespace-tenant: a namespace named by the tenant template exists only for a tenant. The
+ * reconciler creates a new Tenant object's namespace at once, while the policy learns of the
+ * tenant only once the leader has applied it and the apiserver has loaded it (a second or
+ * two): its own creations are exempt — it creates namespaces only for tenants of its live
+ * config, where the webhook, which decides from that config, would never refuse them.
+ */
 static json_t *
 namespace_tenant(const struct config *cfg)
 {
@@ -623,8 +635,8 @@ namespace_tenant(const struct config *cfg)
 	cel_quote(&b, t->suffix);
 	cel_addf(&b, ") && size(variables.name) > %zu", pl + sl);
 	var_add(vars, "templated", &b, &ok);
-	cel_addf(&b, "request.operation != 'CREATE' || !variables.templated || "
-	    "variables.name in variables.tenants");
+	cel_addf(&b, "request.operation != 'CREATE' || request.userInfo.username == '%s' || "
+	    "!variables.templated || variables.name in variables.tenants", VAP_SELF);
 	expr = cel_json(&b);
 	cel_addf(&b, "'[namespace-tenant] Namespace ' + variables.name + ': the name matches the "
 	    "tenant namespace template ' + ");

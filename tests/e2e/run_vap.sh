@@ -100,7 +100,7 @@ expect "ingress-class: the entry's class is refused" \
     alice -n tenant1-gateway create ingress entry --class=nginx --rule="a.tenant1.aigw.example.com/=svc:80"
 expect "ingress-class: the entry's class by the annotation is refused too" \
     deny:"\[ingress-class\] Ingress tenant1-gateway/anno: ingress class 'nginx' is the unified entry's class" \
-    sh -c 'printf "%s\n" "apiVersion: networking.k8s.io/v1" "kind: Ingress" "metadata: {name: anno, namespace: tenant1-gateway, annotations: {kubernetes.io/ingress.class: nginx}}" "spec: {ingressClassName: higress, rules: [{host: a.tenant1.aigw.example.com}]}" | "$0" --kubeconfig "$1" apply -f -' "$KUBECTL" "$KUBECONFIG_ALICE"
+    sh -c 'printf "%s\n" "apiVersion: networking.k8s.io/v1" "kind: Ingress" "metadata: {name: anno, namespace: tenant1-gateway, annotations: {kubernetes.io/ingress.class: nginx}}" "spec: {rules: [{host: a.tenant1.aigw.example.com}]}" | "$0" --kubeconfig "$1" apply -f -' "$KUBECTL" "$KUBECONFIG_ALICE"
 expect "ingress-class: another class is refused" deny:"ingress class 'foo' is not tenant tenant1's class; set spec.ingressClassName: higress" \
     alice -n tenant1-gateway create ingress foo --class=foo --rule="a.tenant1.aigw.example.com/=svc:80"
 expect "ingress-class: the tenant class is allowed" allow \
@@ -218,6 +218,14 @@ within "the leader applies the 8 policies and their bindings" 20000 sh -c \
 expect "tenant2's warn mode for service-type is its own Warn binding, from the config" allow sh -c \
     '"$0" --kubeconfig "$1" get validatingadmissionpolicybinding tenantguard-service-type-warn -o jsonpath="{.spec.validationActions}{.spec.matchResources}" | grep -q "Warn.*tenant2-gateway"' \
     "$KUBECTL" "$KUBECONFIG_ADMIN"
+# tenant2 back to the config's mode: the next pass deletes the binding it no longer needs.
+sed -i '/enforcement: {rules: {service-type: warn}}/d' "$work/config.yaml"
+within "a config without tenant2's warn: the leader deletes tenantguard-service-type-warn" 20000 sh -c \
+    '! "$0" --kubeconfig "$1" get validatingadmissionpolicybinding tenantguard-service-type-warn' \
+    "$KUBECTL" "$KUBECONFIG_ADMIN"
+expect "and tenant2-gateway is back in the Deny binding" allow sh -c \
+    '! "$0" --kubeconfig "$1" get validatingadmissionpolicybinding tenantguard-service-type -o jsonpath="{.spec.matchResources}" | grep -q tenant2-gateway' \
+    "$KUBECTL" "$KUBECONFIG_ADMIN"
 cat <<'YAML' | admin apply -f - >"$work/t3.log" 2>&1 || { bad "kubectl apply Tenant tenant3"; sed 's/^/     /' "$work/t3.log"; }
 apiVersion: tenantguard.io/v1alpha1
 kind: Tenant
@@ -226,7 +234,7 @@ spec: {customDomains: ["*.newco.com"]}
 YAML
 vap_has_tenant3() { grep -q "'tenant3-gateway': 'tenant3'" <<<"$(vap_tenants)"; }
 within "a Tenant object's namespace enters the policies" 20000 vap_has_tenant3
-within "and the reconciler creates it (namespace-tenant knew the tenant first)" 20000 \
+within "and the reconciler creates it (namespace-tenant lets tenantguard's own creation through)" 20000 \
     admin -n tenant3-gateway get networkpolicy tenantguard-isolation
 expect "tenantguard up: the policy refuses a LoadBalancer in tenant3-gateway before the webhook is asked" \
     deny:'ValidatingAdmissionPolicy .tenantguard-service-type.* denied request: \[service-type\] Service tenant3-gateway/' \

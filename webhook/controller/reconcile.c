@@ -904,10 +904,7 @@ reconcile_main(void *arg)
 					work_add(work, v.cfg->tenants[i].name, DUE_ALL);
 				live_read_end(r->lv, &v);
 			}
-			/*
-			 * The fallback first: its namespace-tenant policy must know a new tenant before
-			 * the tenant's namespace is created, or the apiserver refuses that.
-			 */
+			/* The fallback first: a new tenant's objects then go unguarded the least. */
 			pthread_mutex_lock(&r->lock);
 			bool fallback = r->fallback;
 			pthread_mutex_unlock(&r->lock);
