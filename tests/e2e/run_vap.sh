@@ -253,6 +253,13 @@ if grep -qiE '"level":"warn".*(forbidden|403|fallback)' "$work"/serve1.log; then
 else
 	ok "the leader applied everything as the ServiceAccount (no refusal logged)"
 fi
+expect "the leader's policies are owned by the ClusterRole of the option" allow sh -c \
+    '"$0" --kubeconfig "$1" get validatingadmissionpolicy tenantguard-entry-admin -o jsonpath="{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}" | grep -qx ClusterRole/tenantguard-fallback-policies' \
+    "$KUBECTL" "$KUBECONFIG_ADMIN"
+admin delete clusterrole tenantguard-fallback-policies >/dev/null
+within "deleting it (helm uninstall, or the option off) garbage-collects every policy and binding" 60000 sh -c \
+    '[ -z "$("$0" --kubeconfig "$1" get validatingadmissionpolicies,validatingadmissionpolicybindings -l app.kubernetes.io/name=tenantguard -o name)" ]' \
+    "$KUBECTL" "$KUBECONFIG_ADMIN"
 sanitizers_clean "tenantguard serve" "$work"/serve1.log
 summary
 [ "$fail" -eq 0 ]

@@ -192,10 +192,12 @@ args = find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["ar
 role, rb = fallback_rbac(docs)
 check("fallbackPolicies (default on): serve --fallback-policies, the webhook's exclusions only",
       "--fallback-policies" in args and not any(a.startswith("--fallback-exclude") for a in args), args)
-check("fallbackPolicies: a ClusterRole to apply and prune the policies and bindings, bound to the ServiceAccount",
+check("fallbackPolicies: a ClusterRole to apply and prune the policies and bindings and to own them, bound to the ServiceAccount",
       role is not None and role["rules"] == [{"apiGroups": ["admissionregistration.k8s.io"],
       "resources": ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
-      "verbs": ["get", "create", "patch", "update", "delete"]}] and rb is not None and
+      "verbs": ["get", "create", "patch", "update", "delete"]},
+      {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+       "resourceNames": ["tenantguard-fallback-policies"], "verbs": ["get"]}] and rb is not None and
       rb["subjects"] == [{"kind": "ServiceAccount", "name": "tenantguard", "namespace": NS}], role)
 r = subprocess.run([TG, "render", "policies", "--config", cfg_path, "--output", "json"],
                    capture_output=True, text=True)

@@ -299,6 +299,34 @@ delete_object(struct reconciler *r, const json_t *obj)
 }
 
 /*
+ * Makes every object of `objs` a dependent of the ClusterRole RECONCILE_FALLBACK_OWNER, which
+ * the chart renders only with fallbackPolicies.enabled: uninstalling the release or turning
+ * the option off deletes the policies by garbage collection, so none outlives tenantguard.
+ * Without that ClusterRole they are applied ownerless (and logged).
+ */
+static void
+own_fallback(struct reconciler *r, json_t *objs)
+{
+	char err[512];
+	json_t *role = NULL, *o;
+	size_t i;
+	int st = kube_get(r->kc, "/apis/rbac.authorization.k8s.io/v1/clusterroles/"
+	    RECONCILE_FALLBACK_OWNER, &role, err, sizeof(err));
+	const char *uid = st == 200 ? meta_str(role, "uid") : NULL;
+
+	if (uid == NULL) {
+		log_warnx("reconcile: fallback policies: ClusterRole %s: %s; applied without an owner, "
+		    "they outlive tenantguard", RECONCILE_FALLBACK_OWNER, st == 200 ? "no uid" : err);
+	} else {
+		json_array_foreach(objs, i, o)
+			json_object_set_new(json_object_get(o, "metadata"), "ownerReferences",
+			    json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "rbac.authorization.k8s.io/v1",
+			    "kind", "ClusterRole", "name", RECONCILE_FALLBACK_OWNER, "uid", uid));
+	}
+	json_decref(role);
+}
+
+/*
  * The fallback policies (vap.h) from the live config, file and Tenant-object tenants alike,
  * applied server-side, and the override bindings a new render no longer has deleted: so the
  * apiserver keeps enforcing the stateless rules for every tenant while no replica answers.
@@ -322,6 +350,7 @@ apply_fallback(struct reconciler *r, const char *const *excluded, size_t n_exclu
 		log_warnx("reconcile: fallback policies: out of memory");
 		return;
 	}
+	own_fallback(r, objs);
 	json_array_foreach(objs, i, o)
 		if (apply_one(r, o, NULL, &what, err, sizeof(err)) != 0) {
 			log_warnx("reconcile: fallback %s %s: %s", jsonget_str(o, "kind"),

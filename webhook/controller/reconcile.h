@@ -11,6 +11,8 @@ struct live;
 #define RECONCILE_FIELD_MANAGER "tenantguard"
 #define RECONCILE_LEASE_NAME    "tenantguard-reconciler"
 #define RECONCILE_RESYNC        300  /* seconds between full passes (events drive the rest) */
+/* The chart's ClusterRole of fallbackPolicies, owner of the policies the leader applies. */
+#define RECONCILE_FALLBACK_OWNER "tenantguard-fallback-policies"
 
 /*
  * One thread, in every replica; only the holder of the Lease tenantguard-system/
