@@ -16,10 +16,24 @@ tg=$build/tenantguard
 obj=$e2e/objects
 . "$e2e/lib.sh"
 
+# The apiserver's audit log for Ingresses: an Audit binding's verdict lands there.
+policy=$(mktemp)
+cat >"$policy" <<'YAML'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    resources: [{group: networking.k8s.io, resources: [ingresses]}]
+  - level: None
+YAML
+export TENANTGUARD_AUDIT_POLICY=$policy
 e2e_cluster_up vap
+rm -f "$policy"
 dir=$TENANTGUARD_CLUSTER_DIR
 
-# tenant2 warns on service-type (tenants[].enforcement): its own Warn binding.
+# tenant2 warns on service-type and audits ingress-annotation (tenants[].enforcement): its own
+# Warn and Audit bindings.
 cat >"$work/config.yaml" <<'YAML'
 systemDomain: aigw.example.com
 entryIngressClass: nginx
@@ -32,7 +46,7 @@ tenants:
     customDomains: ["*.customer.com"]
   - name: tenant2
     customDomains: ["*.client.com"]
-    enforcement: {rules: {service-type: warn}}
+    enforcement: {rules: {service-type: warn, ingress-annotation: audit}}
 YAML
 # What exists before the policies: an Ingress with another class (grandfathered later) and
 # the tenant's baseline NetworkPolicy; alice may write in the entry namespace and label
@@ -120,6 +134,18 @@ expect "ingress-annotation: a *-snippet annotation is refused in a tenant namesp
 expect "ingress-annotation: and in an outside namespace, admins included" \
     deny:"\[ingress-annotation\] Ingress default/snip: annotation x.example/server-snippets \(matching '\*-snippets'\)" \
     admin -n default create ingress snip --rule="x.example.org/=svc:80" --annotation=X.example/Server-Snippets=x
+expect "ingress-annotation in tenant2's audit mode: the Ingress is created" allow \
+    bob -n tenant2-gateway create ingress audited --class=higress --rule="a.tenant2.aigw.example.com/=svc:80" \
+    --annotation=nginx.ingress.kubernetes.io/server-snippet=x
+expect "and the apiserver's audit log holds the policy's [ingress-annotation] verdict for it" allow python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    a = e.get("annotations", {}).get("validation.policy.admission.k8s.io/validation_failure", "")
+    if e.get("objectRef", {}).get("name") == "audited" and e.get("verb") == "create" and \
+       "tenantguard-ingress-annotation-audit" in a and "[ingress-annotation] Ingress tenant2-gateway/audited" in a:
+        sys.exit(0)
+sys.exit(1)' "$dir/audit.log"
 expect "ingress-annotation: the entry namespace is admin land (entry-admin decides there)" allow \
     admin -n higress-system create ingress snip --rule="x.example.org/=svc:80" \
     --annotation=nginx.ingress.kubernetes.io/server-snippet=x --dry-run=server
@@ -219,7 +245,7 @@ expect "tenant2's warn mode for service-type is its own Warn binding, from the c
     '"$0" --kubeconfig "$1" get validatingadmissionpolicybinding tenantguard-service-type-warn -o jsonpath="{.spec.validationActions}{.spec.matchResources}" | grep -q "Warn.*tenant2-gateway"' \
     "$KUBECTL" "$KUBECONFIG_ADMIN"
 # tenant2 back to the config's mode: the next pass deletes the binding it no longer needs.
-sed -i '/enforcement: {rules: {service-type: warn}}/d' "$work/config.yaml"
+sed -i '/enforcement: {rules: {service-type: warn, ingress-annotation: audit}}/d' "$work/config.yaml"
 within "a config without tenant2's warn: the leader deletes tenantguard-service-type-warn" 20000 sh -c \
     '! "$0" --kubeconfig "$1" get validatingadmissionpolicybinding tenantguard-service-type-warn' \
     "$KUBECTL" "$KUBECONFIG_ADMIN"
