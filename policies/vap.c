@@ -140,7 +140,7 @@ static const char cel_desc[] =
 
 /* ---- the objects -------------------------------------------------------------------- */
 
-/* The resources the webhook's rules cover (manifests/webhooks.yaml), for the who-may-write rules. */
+/* What the webhook's rules cover (manifests/webhooks.yaml), for the who-may-write rules. */
 static json_t *
 all_resources(void)
 {
@@ -161,29 +161,31 @@ all_resources(void)
 	    "resources", "mcpbridges", "operations", "CREATE", "UPDATE");
 }
 
+/* CREATE and UPDATE of one core or networking.k8s.io v1 resource. */
 static json_t *
-resources(const char *group, const char *resource, bool with_delete)
+resources(const char *group, const char *resource)
 {
-	json_t *ops = with_delete ? json_pack("[s, s, s]", "CREATE", "UPDATE", "DELETE") :
-	    json_pack("[s, s]", "CREATE", "UPDATE");
-
-	return json_pack("[{s:[s], s:[s], s:[s], s:o}]", "apiGroups", group, "apiVersions", "v1",
-	    "resources", resource, "operations", ops);
+	return json_pack("[{s:[s], s:[s], s:[s], s:[s, s]}]", "apiGroups", group, "apiVersions", "v1",
+	    "resources", resource, "operations", "CREATE", "UPDATE");
 }
 
 /*
- * One policy. `rules` (resourceRules), `variables` and the two CEL texts are stolen, NULL
- * ones included; `only_ns` (may be NULL) limits it to that namespace.
+ * One policy, or NULL when `ok` is false (a variable failed: var_add) or anything else
+ * fails. `rules` (resourceRules), `variables` and the two CEL texts are stolen, NULL ones
+ * included; `only_ns` (may be NULL) limits it to that namespace.
  */
 static json_t *
-policy(enum rule_id rule, json_t *rules, const char *only_ns, json_t *variables, json_t *expr,
-    json_t *msg)
+policy(enum rule_id rule, json_t *rules, const char *only_ns, json_t *variables, bool ok,
+    json_t *expr, json_t *msg)
 {
 	char name[96];
-	json_t *mc, *p = NULL;
+	json_t *mc = NULL, *p = NULL;
 
 	snprintf(name, sizeof(name), "tenantguard-%s", ruleid_name(rule));
-	mc = json_pack("{s:o}", "resourceRules", rules);
+	if (ok)
+		mc = json_pack("{s:o}", "resourceRules", rules);
+	else
+		json_decref(rules);
 	if (mc != NULL && only_ns != NULL && json_object_set_new(mc, "namespaceSelector",
 	    json_pack("{s:[{s:s, s:s, s:[s]}]}", "matchExpressions", "key",
 	    "kubernetes.io/metadata.name", "operator", "In", "values", only_ns)) != 0) {
@@ -240,11 +242,7 @@ service_type(const struct config *cfg)
 	    "': type ' + variables.type + ' is not allowed in tenant namespaces; traffic enters "
 	    "through the unified ingress (use ClusterIP)'");
 	msg = cel_json(&b);
-	if (!ok) {
-		json_decref(vars);
-		vars = NULL;
-	}
-	return policy(RULE_SERVICE_TYPE, resources("", "services", false), NULL, vars, expr, msg);
+	return policy(RULE_SERVICE_TYPE, resources("", "services"), NULL, vars, ok, expr, msg);
 }
 
 /* service-external-ips: every externalIP in services.externalIPCIDRs, unless already there. */
@@ -282,12 +280,9 @@ service_external_ips(const struct config *cfg)
 	    "'\\' is not in an allowed range (services.externalIPCIDRs%s); externalIPs can intercept "
 	    "other workloads\\' traffic (CVE-2020-8554)'", okt, n ? "" : " is empty");
 	msg = cel_json(&b);
-	if (!ok || ok_ip.failed) {
-		json_decref(vars);
-		vars = NULL;
-	}
+	ok = ok && !ok_ip.failed;
 	free(ok_ip.s);
-	return policy(RULE_SERVICE_EXTERNAL_IPS, resources("", "services", false), NULL, vars, expr,
+	return policy(RULE_SERVICE_EXTERNAL_IPS, resources("", "services"), NULL, vars, ok, expr,
 	    msg);
 }
 
@@ -381,12 +376,8 @@ ingress_class(const struct config *cfg)
 	    "variables.want : 'set spec.ingressClassName to the class of tenant ' + "
 	    "variables.tenant + '\\'s own Higress')");
 	msg = cel_json(&b);
-	if (!ok) {
-		json_decref(vars);
-		vars = NULL;
-	}
-	return policy(RULE_INGRESS_CLASS, resources("networking.k8s.io", "ingresses", false), NULL,
-	    vars, expr, msg);
+	return policy(RULE_INGRESS_CLASS, resources("networking.k8s.io", "ingresses"), NULL,
+	    vars, ok, expr, msg);
 }
 
 /*
@@ -471,12 +462,8 @@ ingress_annotation(const struct config *cfg)
 	    "configuration into an ingress controller other tenants share; remove it (platform "
 	    "admins can allow a reviewed key with ingress.allowedAnnotations)'");
 	msg = cel_json(&b);
-	if (!ok) {
-		json_decref(vars);
-		vars = NULL;
-	}
-	return policy(RULE_INGRESS_ANNOTATION, resources("networking.k8s.io", "ingresses", false),
-	    NULL, vars, expr, msg);
+	return policy(RULE_INGRESS_ANNOTATION, resources("networking.k8s.io", "ingresses"),
+	    NULL, vars, ok, expr, msg);
 }
 
 /* entry-admin: only admins write in the entry namespace (entryWriters.secrets: Secrets too). */
@@ -503,11 +490,7 @@ entry_admin(const struct config *cfg)
 	cel_quote(&b, cfg->entry_namespace);
 	cel_addf(&b, " + '; tenants configure routes in their own namespace'");
 	msg = cel_json(&b);
-	if (!ok) {
-		json_decref(vars);
-		vars = NULL;
-	}
-	return policy(RULE_ENTRY_ADMIN, all_resources(), cfg->entry_namespace, vars, expr, msg);
+	return policy(RULE_ENTRY_ADMIN, all_resources(), cfg->entry_namespace, vars, ok, expr, msg);
 }
 
 /* managed-object: what tenantguard made (labelled, or a tenant's baseline) is admins' only. */
@@ -536,11 +519,7 @@ managed_object(const struct config *cfg)
 	    "may ' + (request.operation == 'DELETE' ? 'delete' : request.operation == 'CREATE' ? "
 	    "'create' : 'change') + ' it'", cel_desc);
 	msg = cel_json(&b);
-	if (!ok) {
-		json_decref(vars);
-		vars = NULL;
-	}
-	return policy(RULE_MANAGED_OBJECT, all_resources(), NULL, vars, expr, msg);
+	return policy(RULE_MANAGED_OBJECT, all_resources(), NULL, vars, ok, expr, msg);
 }
 
 /*
@@ -596,11 +575,7 @@ tenant_label(const struct config *cfg)
 	    "'annotation ' + variables.changedAnnotations[0]) + ' may be set, changed or removed "
 	    "only by platform admins; tenant identity comes from the namespace name'");
 	msg = cel_json(&b);
-	if (!ok) {
-		json_decref(vars);
-		vars = NULL;
-	}
-	return policy(RULE_TENANT_LABEL, resources("", "namespaces", false), NULL, vars, expr, msg);
+	return policy(RULE_TENANT_LABEL, resources("", "namespaces"), NULL, vars, ok, expr, msg);
 }
 
 /*
@@ -647,11 +622,7 @@ namespace_tenant(const struct config *cfg)
 	cel_addf(&b, " + ' but \\'' + variables.name.substring(%zu, size(variables.name) - %zu) + "
 	    "'\\' is not a configured tenant; add the tenant first or choose another name'", pl, sl);
 	msg = cel_json(&b);
-	if (!ok) {
-		json_decref(vars);
-		vars = NULL;
-	}
-	return policy(RULE_NAMESPACE_TENANT, resources("", "namespaces", false), NULL, vars, expr,
+	return policy(RULE_NAMESPACE_TENANT, resources("", "namespaces"), NULL, vars, ok, expr,
 	    msg);
 }
 

@@ -39,7 +39,8 @@ usage(FILE *f)
 	    "       tenantguard check-config F\n"
 	    "       tenantguard render baseline TENANT [--config F] [--output yaml|json]\n"
 	    "       tenantguard render bridges [--config F] [--output yaml|json]\n"
-	    "       tenantguard render policies [--config F] [--output yaml|json] [--exclude-namespace NS]...\n"
+	    "       tenantguard render policies [--config F] [--output yaml|json]\n"
+	    "                         [--exclude-namespace NS]...\n"
 	    "       tenantguard certs --out DIR [--service S] [--namespace NS] [--cluster-domain D]\n"
 	    "                         [--days N] [--renew-before DURATION]\n"
 	    "       tenantguard version\n");

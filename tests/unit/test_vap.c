@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_vap: the fallback policies' CEL and bindings, rule by rule, from a config and Tenant objects. */
+/* test_vap: the fallback policies' CEL and bindings, rule by rule, from a config and a Tenant. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
