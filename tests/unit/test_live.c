@@ -343,6 +343,39 @@ test_oldest_owner(const struct config *cfg, const struct config *cfg2)
 	live_free(lv);
 }
 
+/* What the cache keeps of an object: what the periodic audit's rules read. */
+static void
+test_trim(void)
+{
+	json_t *ing = json_pack("{s:s, s:{s:s, s:{s:s, s:s}, s:[{}]}, s:{}}", "kind", "Ingress",
+	    "metadata", "name", "a", "annotations", "nginx.ingress.kubernetes.io/server-snippet",
+	    "return 200;", "kubectl.kubernetes.io/last-applied-configuration", "{\"big\": 1}",
+	    "managedFields", "status");
+	json_t *svc = json_pack("{s:s, s:{s:s, s:{s:s}}, s:{s:s, s:[s]}}", "kind", "Service",
+	    "metadata", "name", "s", "annotations", "a", "b", "spec", "type", "NodePort",
+	    "externalIPs", "203.0.113.9");
+	json_t *ti = live_trim(ing), *ts = live_trim(svc);
+	const json_t *annos = json_object_get(json_object_get(ti, "metadata"), "annotations");
+
+	test_cond("trim: an Ingress keeps its annotations",
+	    json_string_value(json_object_get(annos, "nginx.ingress.kubernetes.io/server-snippet")) &&
+	    strcmp(json_string_value(json_object_get(annos,
+	    "nginx.ingress.kubernetes.io/server-snippet")), "return 200;") == 0);
+	test_cond("trim: kubectl's last-applied copy is kept as a key only", json_is_string(
+	    json_object_get(annos, "kubectl.kubernetes.io/last-applied-configuration")) &&
+	    json_string_length(json_object_get(annos,
+	    "kubectl.kubernetes.io/last-applied-configuration")) == 0);
+	test_cond("trim: no managedFields, no status", json_object_get(json_object_get(ti,
+	    "metadata"), "managedFields") == NULL && json_object_get(ti, "status") == NULL);
+	test_cond("trim: a Service keeps its spec, not its annotations",
+	    json_object_get(json_object_get(ts, "metadata"), "annotations") == NULL &&
+	    json_equal(json_object_get(ts, "spec"), json_object_get(svc, "spec")));
+	json_decref(ing);
+	json_decref(svc);
+	json_decref(ti);
+	json_decref(ts);
+}
+
 int
 main(void)
 {
@@ -356,6 +389,7 @@ main(void)
 	test_incremental(cfg);
 	test_concurrent(cfg, cfg2);
 	test_oldest_owner(cfg, cfg2);
+	test_trim();
 	config_free(cfg);
 	config_free(cfg2);
 	return test_report();

@@ -236,17 +236,32 @@ object_key(const json_t *obj, char *key, size_t keysz)
 	return state_object_key(obj, key, keysz) ? 0 : -1;
 }
 
+#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
 json_t *
 live_trim(const json_t *obj)
 {
-	json_t *c = json_deep_copy(obj), *md;
+	json_t *c = json_deep_copy(obj), *md, *annos;
+	const char *kind = jsonget_str(obj, "kind");
 
 	if (c == NULL)
 		return NULL;
 	json_object_del(c, "status");
 	if ((md = json_object_get(c, "metadata")) != NULL) {
 		json_object_del(md, "managedFields");
-		json_object_del(md, "annotations");
+		/*
+		 * An Ingress's annotations are rules' input (class, snippets, destinations, the
+		 * configured globs): the periodic audit needs them. kubectl's copy of the whole
+		 * object is kept as a key only, so a glob naming it still matches.
+		 */
+		annos = json_object_get(md, "annotations");
+		if (kind == NULL || strcmp(kind, "Ingress") != 0)
+			json_object_del(md, "annotations");
+		else if (json_is_object(annos) && json_object_get(annos, LAST_APPLIED) != NULL &&
+		    json_object_set_new(annos, LAST_APPLIED, json_string("")) != 0) {
+			json_decref(c);
+			return NULL;
+		}
 	}
 	return c;
 }
