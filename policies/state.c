@@ -459,3 +459,14 @@ state_owner_objects(const struct state *st, uint32_t owner, state_claim_fn fn, v
 		strmap_each(st->owner_objects[owner], owner_object, &w);
 	return strmap_count(st->owner_objects[owner]);
 }
+
+size_t
+state_object_claims(const struct state *st, const char *key, state_filed_fn fn, void *arg)
+{
+	size_t n = 0;
+
+	for (const struct state_record *r = strmap_get(st->records, key); r != NULL; r = r->next)
+		for (size_t i = 0; i < r->n; i++, n++)
+			fn(r->v[i].pattern, r->v[i].owner, arg);
+	return n;
+}

@@ -80,4 +80,14 @@ typedef void (*state_claim_fn)(const char *object, const char *pattern, void *ar
 size_t state_owner_objects(const struct state *st, uint32_t owner, state_claim_fn fn,
     void *arg);
 
+/* Called with one pattern an object claims and the id of the owner it is filed under. */
+typedef void (*state_filed_fn)(const char *pattern, uint32_t owner, void *arg);
+
+/*
+ * The claims state_add_object filed for the object with key `key` ("Kind/namespace/name"):
+ * calls fn for each, and returns how many there are. Costs that object's claims.
+ */
+size_t state_object_claims(const struct state *st, const char *key, state_filed_fn fn,
+    void *arg);
+
 #endif
