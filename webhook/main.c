@@ -32,7 +32,7 @@ usage(FILE *f)
 	    "                         [--client-ca F] [--state F | --kubeconfig F] [--threads N]\n"
 	    "                         [--no-reconcile] [--max-conns-per-ip N] [--header-timeout S]\n"
 	    "                         [--request-timeout S] [--idle-timeout S] [--max-body-bytes N]\n"
-	    "                         [--client-cert-handshake]\n"
+	    "                         [--client-cert-handshake] [--health-listen HOST:PORT]\n"
 	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
 	    "       tenantguard audit [--config F] (--kubeconfig F | --state F) [--output table|json]\n"
 	    "       tenantguard check-config F\n"
@@ -286,6 +286,7 @@ cmd_serve(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-body-bytes", required_argument, NULL, 'B' },
 		{ "client-cert-handshake", no_argument, NULL, 'X' },
+		{ "health-listen", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct process_opts o;
@@ -348,6 +349,7 @@ cmd_serve(int argc, char **argv)
 			o.body_max = body;
 			break;
 		case 'X': o.limits.cert_handshake = true; break;
+		case 'E': o.health_listen = optarg; break;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -51,6 +51,17 @@
 #define TEXT_TYPE    "text/plain; charset=utf-8"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/*
+ * One listening port, the callbacks' argument: the webhook port, or with health_listen the
+ * health port (probes and /metrics), which asks no client certificate and so has limits of
+ * its own (never cert_handshake).
+ */
+struct server_port {
+	struct server            *s;
+	struct connlimit         *limits;
+	bool                      health;
+};
+
 struct server {
 	struct server_opts        opts;
 	struct server_hooks       hooks;
@@ -59,13 +70,15 @@ struct server {
 	char                     *ca;         /* the client CA's PEM, or NULL */
 	size_t                    ca_len;
 	struct MHD_Daemon        *daemon;     /* NULL until server_start */
+	struct sockaddr_storage   health_addr;
+	struct MHD_Daemon        *health;     /* with health_listen, once started */
+	struct server_port        port, health_port;
 
 	/* Owner thread's own (server_tls_reload). */
 	struct fileio_stamp       cert_stamp, key_stamp;
 	struct tlsreload_info     tls;        /* the certificate being served */
 
 	size_t                    body_max;   /* larger bodies get 413 */
-	struct connlimit         *limits;
 	atomic_uint               active;     /* requests between first call and completion */
 	atomic_bool               draining;
 };
@@ -278,7 +291,7 @@ static void
 server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
-	struct server *s = cls;
+	struct server_port *p = cls;
 	struct conn_ctx *cc;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -287,7 +300,7 @@ server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		if ((cc = calloc(1, sizeof(*cc))) == NULL)
 			connlimit_refuse(conn);
 		else
-			(void)connlimit_conn_start(s->limits, &cc->lim, conn);
+			(void)connlimit_conn_start(p->limits, &cc->lim, conn);
 		*socket_context = cc;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		cc = *socket_context;
@@ -468,25 +481,34 @@ route_find(const char *url)
  * queued this early always ends the connection.
  */
 static enum MHD_Result
-request_begin(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq,
+request_begin(struct server *s, bool health, struct MHD_Connection *conn, struct request_ctx *rq,
     const char *url, const char *method)
 {
 	const struct route_def *rd = route_find(url);
+	bool split = s->opts.health_listen != NULL;
 	bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	bool is_probe;
 	const char *expect;
 	long long cl;
 
+	/*
+	 * With a health port every route lives on one port: the probes and /metrics there (no
+	 * client certificate asked), reviews, which may write claims, only on the webhook port.
+	 */
+	if (rd != NULL && split && rd->post == health)
+		rd = NULL;
 	rq->route = rd != NULL ? rd->route : ROUTE_NONE;
 	/* The kubelet's probes carry no client certificate; everything else needs one. */
 	is_probe = rq->route == ROUTE_HEALTHZ || rq->route == ROUTE_READYZ;
-	if (s->client_auth && !is_probe && !peer_verified(conn))
+	if (s->client_auth && !health && !is_probe && !peer_verified(conn))
 		return respond_error(s, conn, rq, MHD_HTTP_FORBIDDEN, NULL,
 		    "a client certificate issued by the configured CA is required");
 	if (rd == NULL)
 		return respond_error(s, conn, rq, MHD_HTTP_NOT_FOUND, NULL,
-		    "not found; the routes are /validate, /mutate, /healthz, /readyz and /metrics");
+		    "not found; the routes here are %s", health ? "/healthz, /readyz and /metrics" :
+		    split ? "/validate and /mutate" :
+		    "/validate, /mutate, /healthz, /readyz and /metrics");
 	if (rd->post ? strcmp(method, MHD_HTTP_METHOD_POST) != 0 : !is_get)
 		return respond_error(s, conn, rq, MHD_HTTP_METHOD_NOT_ALLOWED, rd->allow,
 		    "method not allowed on %s; use %s", rd->path, rd->allow);
@@ -554,7 +576,8 @@ static enum MHD_Result
 server_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
-	struct server *s = cls;
+	struct server_port *p = cls;
+	struct server *s = p->s;
 	struct request_ctx *rq = *req_cls;
 
 	(void)version;
@@ -568,7 +591,7 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		*req_cls = rq;
 		atomic_fetch_add(&s->active, 1);
 		connlimit_headers_done(conn_limits(conn));
-		return request_begin(s, conn, rq, url, method);
+		return request_begin(s, p->health, conn, rq, url, method);
 	}
 	if (rq->answered) {
 		*upload_data_size = 0;
@@ -591,7 +614,7 @@ static void
 server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct server *s = cls;
+	struct server *s = ((struct server_port *)cls)->s;
 	struct request_ctx *rq = *req_cls;
 
 	(void)toe;
@@ -712,7 +735,7 @@ parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen)
  * from memory, so a reload reaches new connections without restarting the daemon.
  */
 static struct MHD_Daemon *
-daemon_start(struct server *s, const struct sockaddr_storage *addr, const char *ca,
+daemon_start(struct server_port *p, const struct sockaddr_storage *addr, const char *ca,
     unsigned threads)
 {
 	/*
@@ -748,17 +771,17 @@ daemon_start(struct server *s, const struct sockaddr_storage *addr, const char *
 	if (threads > 1)
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, SERVER_CONN_LIMIT, NULL);
-	OPT(MHD_OPTION_CONNECTION_TIMEOUT, connlimit_opts(s->limits)->idle_secs, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, connlimit_opts(p->limits)->idle_secs, NULL);
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_CONN_MEMORY, NULL);
-	OPT(MHD_OPTION_NOTIFY_COMPLETED, server_completed, s);
-	OPT(MHD_OPTION_NOTIFY_CONNECTION, server_connection, s);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, server_completed, p);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, server_connection, p);
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
 	/* The port is used by the socket address; passing it too puts it in libmicrohttpd's messages. */
 	port = ntohs(addr->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)addr)->sin6_port :
 	    ((const struct sockaddr_in *)addr)->sin_port);
 	/* Variadic, the form microhttpd.h documents for it: a function pointer, not a void *. */
-	return MHD_start_daemon(flags, port, NULL, NULL, server_access, s, MHD_OPTION_ARRAY, opts,
+	return MHD_start_daemon(flags, port, NULL, NULL, server_access, p, MHD_OPTION_ARRAY, opts,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK2, cert_cb, MHD_OPTION_END);
 }
 
@@ -798,6 +821,9 @@ server_stop(struct server *s, const sigset_t *sigs)
 	s->daemon = NULL;
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
+	if (s->health != NULL)   /* the probes answer until the reviews are done */
+		MHD_stop_daemon(s->health);
+	s->health = NULL;
 }
 
 struct server *
@@ -828,7 +854,8 @@ server_new(const struct server_opts *o)
 		log_warnx("--threads %u: at most %u", s->opts.threads, SERVER_MAX_THREADS);
 		goto fail;
 	}
-	if (parse_listen(listen, &s->addr, &addrlen) != 0)
+	if (parse_listen(listen, &s->addr, &addrlen) != 0 || (o->health_listen != NULL &&
+	    parse_listen(o->health_listen, &s->health_addr, &addrlen) != 0))
 		goto fail;
 	if (MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK2) != MHD_YES) {
 		log_warnx("this libmicrohttpd has no MHD_OPTION_HTTPS_CERT_CALLBACK2 (it needs GnuTLS "
@@ -849,7 +876,11 @@ server_new(const struct server_opts *o)
 		goto fail;
 	struct connlimit_opts lim = o->limits;
 	lim.cert_handshake = lim.cert_handshake && s->client_auth;
-	if ((s->limits = connlimit_new(&lim)) == NULL) {
+	s->port = (struct server_port){ .s = s, .limits = connlimit_new(&lim) };
+	lim.cert_handshake = false;
+	s->health_port = (struct server_port){ .s = s, .health = true,
+	    .limits = o->health_listen != NULL ? connlimit_new(&lim) : NULL };
+	if (s->port.limits == NULL || (o->health_listen != NULL && s->health_port.limits == NULL)) {
 		log_warnx("out of memory");
 		goto fail;
 	}
@@ -865,15 +896,28 @@ server_start(struct server *s, const struct server_hooks *h)
 	const union MHD_DaemonInfo *di;
 
 	s->hooks = *h;
-	if ((s->daemon = daemon_start(s, &s->addr, s->ca, s->opts.threads)) == NULL) {
+	if ((s->daemon = daemon_start(&s->port, &s->addr, s->ca, s->opts.threads)) == NULL) {
 		log_warnx("cannot serve HTTPS on %s (the reason is logged above)", s->opts.listen);
+		return -1;
+	}
+	/* One thread: probes and scrapes are a few requests a minute. */
+	if (s->opts.health_listen != NULL &&
+	    (s->health = daemon_start(&s->health_port, &s->health_addr, NULL, 1)) == NULL) {
+		log_warnx("cannot serve HTTPS on %s (the reason is logged above)",
+		    s->opts.health_listen);
 		return -1;
 	}
 	di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	log_info("listening on %s (port %u), %u threads, client certificates %s", s->opts.listen,
 	    di != NULL ? (unsigned)di->port : 0u, s->opts.threads,
 	    s->ca != NULL ? "required" : "not asked");
-	const struct connlimit_opts *l = connlimit_opts(s->limits);
+	if (s->health != NULL) {
+		di = MHD_get_daemon_info(s->health, MHD_DAEMON_INFO_BIND_PORT);
+		log_info("health and metrics on %s (port %u), no client certificate asked; "
+		    "%s serves /validate and /mutate only", s->opts.health_listen,
+		    di != NULL ? (unsigned)di->port : 0u, s->opts.listen);
+	}
+	const struct connlimit_opts *l = connlimit_opts(s->port.limits);
 	log_info("limits: %u connections per address (0: none), %u s for the handshake and "
 	    "headers, %u s per request, %u s idle, bodies up to %zu bytes%s", l->per_ip,
 	    l->header_secs, l->request_secs, l->idle_secs, s->body_max, l->cert_handshake ?
@@ -894,8 +938,11 @@ server_free(struct server *s)
 		return;
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
-	tlsreload_clear();   /* the daemon, and every session with it, is gone by now */
-	connlimit_free(s->limits);
+	if (s->health != NULL)
+		MHD_stop_daemon(s->health);
+	tlsreload_clear();   /* the daemons, and every session with them, are gone by now */
+	connlimit_free(s->port.limits);
+	connlimit_free(s->health_port.limits);
 	pem_free(s->ca, s->ca_len);
 	free(s);
 }
