@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "review.h"
 #include "tlsreload.h"
+#include "workpool.h"
 
 #define SERVER_DEFAULT_LISTEN  "0.0.0.0:8443"
 #define SERVER_DEFAULT_THREADS 2u
@@ -46,6 +47,12 @@
 #define SERVER_DRAIN_SECONDS   25
 #define SERVER_PEM_MAX         (1024 * 1024)
 #define SERVER_TLS_PRIORITIES  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/*
+ * Validations that may write claims are decided on a pool (see review_start): its threads
+ * wait on the apiserver, not on the CPU, so several per worker; a queue a few budgets deep.
+ */
+#define SERVER_POOL_PER_WORKER 4u
+#define SERVER_POOL_QUEUE      64u
 
 #define JSON_TYPE    "application/json"
 #define TEXT_TYPE    "text/plain; charset=utf-8"
@@ -73,6 +80,7 @@ struct server {
 	struct sockaddr_storage   health_addr;
 	struct MHD_Daemon        *health;     /* with health_listen, once started */
 	struct server_port        port, health_port;
+	struct workpool          *pool;       /* with a hooks.after: the validations' deciders */
 
 	/* Owner thread's own (server_tls_reload). */
 	struct fileio_stamp       cert_stamp, key_stamp;
@@ -98,6 +106,20 @@ static const struct route_def {
 	{ "/metrics",  ROUTE_METRICS,  false, "GET, HEAD" },
 };
 
+/* A review decided (review_decide), until serve_review answers it. */
+struct review_result {
+	struct review_summary sum;
+	enum review_status    rs;
+	const char           *why;      /* not ready: the hooks' reason */
+	char                 *out;      /* the response (malloc'd), or NULL */
+	size_t                outlen;
+	char                  err[512];
+	long                  us;
+};
+
+/* Where a review is: decided on the worker, or on the pool with its connection suspended. */
+enum review_stage { STAGE_NONE, STAGE_POOLED, STAGE_DECIDED };
+
 /* Per request: allocated on the first callback, freed in the completion callback. */
 struct request_ctx {
 	enum route route;
@@ -106,6 +128,10 @@ struct request_ctx {
 	struct dynbuf body;    /* at most `max` bytes */
 	size_t     max;
 	size_t     dropped;    /* bytes read past the cap and thrown away */
+	enum review_stage     stage;
+	struct review_result  res;
+	struct server        *srv;    /* for the pool's job */
+	struct MHD_Connection *conn;
 };
 
 /* Per connection: its limits, and with client certificates the verdict, found once. */
@@ -389,45 +415,57 @@ micros_between(const struct timespec *a, const struct timespec *b)
 }
 
 /*
- * The complete body of a /validate or /mutate request: decide against the hooks' view, then
- * log, count and answer once. No view (not ready) and no response are both 500: fail closed.
+ * Decides the complete body of a /validate or /mutate request against the hooks' view into
+ * rq->res. Touches nothing of the connection: it runs on the worker or on the pool.
+ */
+static void
+review_decide(struct server *s, struct request_ctx *rq)
+{
+	bool mutate = rq->route == ROUTE_MUTATE;
+	struct review_result *r = &rq->res;
+	struct server_view view;
+	struct timespec t0, t1;
+
+	memset(r, 0, sizeof(*r));
+	r->rs = REVIEW_NO_MEMORY;
+	memset(&view, 0, sizeof(view));
+	if (s->hooks.view_begin(s->hooks.arg, &view, &r->why) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r->rs = review_handle_with(view.cfg, view.st, mutate,
+		    rq->body.p != NULL ? rq->body.p : "", rq->body.len, time(NULL),
+		    mutate ? NULL : s->hooks.after, s->hooks.arg, &r->out, &r->outlen, &r->sum,
+		    r->err, sizeof(r->err));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s->hooks.view_end(s->hooks.arg, &view);
+		r->us = micros_between(&t0, &t1);
+	}
+	dynbuf_free(&rq->body);   /* up to 7 MiB that the response no longer needs */
+}
+
+/*
+ * A decided review (rq->res): log, count and answer once. No view (not ready) and no
+ * response are both 500: fail closed.
  */
 static enum MHD_Result
 serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq)
 {
-	bool mutate = rq->route == ROUTE_MUTATE;
-	enum metrics_webhook w = mutate ? METRICS_MUTATE : METRICS_VALIDATE;
-	struct review_summary sum;
-	struct server_view view;
-	struct timespec t0, t1;
-	enum review_status rs = REVIEW_NO_MEMORY;
-	const char *why = NULL;
-	char *out = NULL, err[512] = "";
-	size_t outlen = 0;
-	long us = 0;
+	enum metrics_webhook w = rq->route == ROUTE_MUTATE ? METRICS_MUTATE : METRICS_VALIDATE;
+	const struct review_summary *sum = &rq->res.sum;
+	enum review_status rs = rq->res.rs;
+	const char *why = rq->res.why, *err = rq->res.err;
+	char *out = rq->res.out;
+	size_t outlen = rq->res.outlen;
+	long us = rq->res.us;
 	enum MHD_Result ret;
 
-	memset(&sum, 0, sizeof(sum));
-	memset(&view, 0, sizeof(view));
-	if (s->hooks.view_begin(s->hooks.arg, &view, &why) == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rs = review_handle_with(view.cfg, view.st, mutate,
-		    rq->body.p != NULL ? rq->body.p : "", rq->body.len, time(NULL),
-		    mutate ? NULL : s->hooks.after, s->hooks.arg, &out, &outlen, &sum, err,
-		    sizeof(err));
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		s->hooks.view_end(s->hooks.arg, &view);
-		us = micros_between(&t0, &t1);
-	}
-	dynbuf_free(&rq->body);   /* up to 7 MiB that the response no longer needs */
-
-	metrics_review(w, &sum, why != NULL || rs != REVIEW_OK || out == NULL, us);
+	rq->res.out = NULL;   /* ours now */
+	metrics_review(w, sum, why != NULL || rs != REVIEW_OK || out == NULL, us);
 	if (why != NULL) {
 		log_warnx("review refused: %s", why);
 		ret = respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 		    "not ready: %s", why);
 	} else if (rs == REVIEW_OK && out != NULL) {
-		log_decision(&sum, us);
+		log_decision(sum, us);
 		ret = respond(s, conn, rq, MHD_HTTP_OK, JSON_TYPE, out, outlen,
 		    MHD_RESPMEM_MUST_FREE, NULL);
 		out = NULL;   /* respond took it */
@@ -443,6 +481,44 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 	}
 	free(out);
 	return ret;
+}
+
+/* On the pool: decides, then hands the connection back to its worker, which answers. */
+static void
+review_job(void *arg)
+{
+	struct request_ctx *rq = arg;
+
+	review_decide(rq->srv, rq);
+	rq->stage = STAGE_DECIDED;   /* seen by the worker: resuming takes libmicrohttpd's lock */
+	MHD_resume_connection(rq->conn);
+}
+
+/*
+ * A validation that may write claims can wait on the apiserver for the claim budget, and a
+ * worker that waited with it would read none of its other connections meanwhile (their
+ * deadlines and libmicrohttpd's timeouts run on). So it is decided on the pool with its
+ * connection suspended (no timeout runs while suspended; libmicrohttpd restarts it on
+ * resume), and the worker keeps serving; once resumed, libmicrohttpd calls back and it is
+ * answered here. Everything else, or a full pool, is decided on the worker at once.
+ */
+static enum MHD_Result
+review_start(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq)
+{
+	if (rq->stage == STAGE_DECIDED)
+		return serve_review(s, conn, rq);
+	if (s->pool != NULL && rq->route == ROUTE_VALIDATE && rq->stage == STAGE_NONE) {
+		rq->stage = STAGE_POOLED;
+		rq->srv = s;
+		rq->conn = conn;
+		MHD_suspend_connection(conn);   /* first: the job may resume it at once */
+		if (workpool_submit(s->pool, review_job, rq) == 0)
+			return MHD_YES;
+		MHD_resume_connection(conn);
+		rq->stage = STAGE_NONE;
+	}
+	review_decide(s, rq);
+	return serve_review(s, conn, rq);
 }
 
 static enum MHD_Result
@@ -556,7 +632,7 @@ request_finish(struct server *s, struct MHD_Connection *conn, struct request_ctx
 	switch (rq->route) {
 	case ROUTE_VALIDATE:
 	case ROUTE_MUTATE:
-		return serve_review(s, conn, rq);
+		return review_start(s, conn, rq);
 	case ROUTE_HEALTHZ:
 		return respond_text(s, conn, rq, MHD_HTTP_OK, "ok\n");
 	case ROUTE_READYZ:
@@ -622,6 +698,7 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (rq == NULL)
 		return;
 	dynbuf_free(&rq->body);
+	free(rq->res.out);   /* decided but never answered (the connection went first) */
 	free(rq);
 	*req_cls = NULL;
 	atomic_fetch_sub(&s->active, 1);
@@ -748,7 +825,8 @@ daemon_start(struct server_port *p, const struct sockaddr_storage *addr, const c
 	 * client and per worker, its O(connections) scan costs nothing measurable.
 	 */
 	unsigned flags = MHD_USE_TLS | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-	    MHD_USE_ITC;   /* MHD_quiesce_daemon needs the inter-thread channel */
+	    MHD_USE_ITC |   /* MHD_quiesce_daemon needs the inter-thread channel */
+	    MHD_ALLOW_SUSPEND_RESUME;   /* review_start */
 	gnutls_certificate_retrieve_function3 *cert_cb = tlsreload_retrieve;   /* type-checked */
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
@@ -817,6 +895,10 @@ server_stop(struct server *s, const sigset_t *sigs)
 			break;
 		}
 	}
+	/* Every pooled review decided and its connection resumed: libmicrohttpd must not be
+	 * stopped with a connection suspended. */
+	workpool_free(s->pool);
+	s->pool = NULL;
 	MHD_stop_daemon(d);
 	s->daemon = NULL;
 	if (lsock != MHD_INVALID_SOCKET)
@@ -896,6 +978,11 @@ server_start(struct server *s, const struct server_hooks *h)
 	const union MHD_DaemonInfo *di;
 
 	s->hooks = *h;
+	if (h->after != NULL && (s->pool = workpool_new(s->opts.threads * SERVER_POOL_PER_WORKER,
+	    SERVER_POOL_QUEUE)) == NULL) {
+		log_warnx("cannot start the review pool: out of memory or threads");
+		return -1;
+	}
 	if ((s->daemon = daemon_start(&s->port, &s->addr, s->ca, s->opts.threads)) == NULL) {
 		log_warnx("cannot serve HTTPS on %s (the reason is logged above)", s->opts.listen);
 		return -1;
@@ -936,6 +1023,7 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
+	workpool_free(s->pool);
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
 	if (s->health != NULL)
