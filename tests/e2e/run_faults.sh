@@ -72,16 +72,17 @@ done
 
 # One worker (--threads 1) and a claim write that hangs: the review waiting on it must not
 # hold up the worker's other connections (it is decided on the review pool, its connection
-# suspended). A needs a first-come claim; once the proxy holds A's write, B (tenant1's own
-# system host: no claim) goes in on another connection and must be answered while A still
-# waits — with the worker itself waiting, B could only be answered after A.
+# suspended). A needs a first-come claim in a domain no one has claimed yet (its write is a
+# create, told apart from any release the reaper may write meanwhile); once the proxy holds
+# it, B (tenant1's own system host: no claim) goes in on another connection and must be
+# answered while A still waits — with the worker itself waiting, B could only come after A.
 fault hang pass
 TG_KUBECONFIG=$work/proxy.kubeconfig serve 2 --threads 1
 tg_wait_ready "${port[2]}" 400 || die "replica 2 (one worker) not ready" "$work/serve2.log"
-mkreview "$work/s-a.json" tenant1 app.stall.faults-test.io
+mkreview "$work/s-a.json" tenant1 app.stall-test.io
 mkreview "$work/s-b.json" tenant1 api.tenant1.aigw.example.com
 # (the proxy's count read with grep: a python start-up can take longer than the budget here)
-hung() { local n; n=$(grep -o '"claims:hang": [0-9]*' "$stats" 2>/dev/null); n=${n##* }; echo "${n:-0}"; }
+hung() { local n; n=$(grep -o '"claims:hang:POST": [0-9]*' "$stats" 2>/dev/null); n=${n##* }; echo "${n:-0}"; }
 held=$(hung)
 ( review2() { curl -sk --max-time 30 -o "$2" -H 'Content-Type: application/json' --data-binary @"$1" "https://127.0.0.1:${port[2]}/validate"; }
   review2 "$work/s-a.json" "$work/s-a.out"; touch "$work/s-a.done" ) &
