@@ -338,6 +338,19 @@ def abuse_checks():
     attack("24 connections from one address (limit 16)", crowd, "per_ip", 8)
 
 
+def first_answer(port, ctx, request):
+    """The first bytes a TLS client with `ctx` gets for `request`; b"" when the server closes
+    the connection first (at the handshake, or right after it)."""
+    try:
+        s = h.tls_socket(port, ctx)
+        s.sendall(request)
+        got = s.recv(4096)
+        s.close()
+    except (OSError, ssl.SSLError):
+        got = b""
+    return got
+
+
 def cert_handshake_checks(tmp, certs):
     """--client-cert-handshake: without a valid client certificate there is no connection
     to hold, not even one answered 403."""
@@ -352,13 +365,7 @@ def cert_handshake_checks(tmp, certs):
         def closed_at_handshake():
             m0 = h.metrics(srv.port, good)
             for ctx in (h.CTX, rogue):
-                try:
-                    s = h.tls_socket(srv.port, ctx)
-                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                    got = s.recv(4096)
-                    s.close()
-                except (OSError, ssl.SSLError):
-                    got = b""
+                got = first_answer(srv.port, ctx, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                 expect(got == b"", f"a client without a valid certificate was answered {got[:60]!r}")
             key = 'tenantguard_http_connections_cut_total{reason="client_cert"}'
             got = h.metrics(srv.port, good)[key] - m0[key]
@@ -400,13 +407,7 @@ def health_listener_checks(tmp, certs, good):
         def webhook_port_closes():
             key = 'tenantguard_http_connections_cut_total{reason="client_cert"}'
             m0 = h.metrics(hp)
-            try:
-                s = h.tls_socket(wp, h.CTX)
-                s.sendall(b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-                got = s.recv(4096)
-                s.close()
-            except (OSError, ssl.SSLError):
-                got = b""
+            got = first_answer(wp, h.CTX, b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
             expect(got == b"", f"a client without a certificate was answered {got[:60]!r}")
             got = h.metrics(hp)[key] - m0[key]
             expect(got == 1, f"{got:.0f} connections counted as cut for client_cert, expected 1")
