@@ -25,10 +25,19 @@ typedef enum firstcome_result (*firstcome_claim_fn)(void *arg, const char *patte
     const char *owner, bool dry_run, char *err, size_t errsz);
 
 /*
+ * True when first-come `pattern` (normalised) is a public suffix or a wildcard over one
+ * ("co.uk", "*.io"): nobody may claim it. cfg->psl NULL: never (the list is not loaded).
+ */
+bool firstcome_public_suffix(const struct config *cfg, const char *pattern);
+
+/*
  * After policy_validate allowed `req` (d->allowed): for CREATE/UPDATE of any kind that binds
  * hosts (claimfields.h) outside the entry namespace, asks claim(arg, ...) for every first-come pattern of
  * the object (not the system domain's, overlapping no reservation) in turn, for the
- * namespace's owner, and stops at the first refusal. Denies d with host-collision (403) when
+ * namespace's owner, and stops at the first refusal. A public suffix is refused before the
+ * store is asked (firstcome_public_suffix), so every path decides it alike; claim NULL is the
+ * offline path (`review`, `serve --state`): the state given decided collisions already, and
+ * only that decision is left. Denies d with host-collision (403) when
  * another owner holds an overlapping pattern, host-ownership (403) for a public suffix, and
  * host-collision with code 500 when the claim could not be decided: fail closed. The two
  * 403s follow the enforcement mode (warn/audit: allowed, nothing was written), and patterns

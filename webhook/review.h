@@ -73,7 +73,8 @@ enum review_status review_handle(const struct config *cfg, const struct state *s
 
 /*
  * review_handle with a step after an allowing validation: after(arg, cfg, req, d) may turn
- * d into a denial (the server's durable first-come claims). NULL: none.
+ * d into a denial (the server's durable first-come claims). NULL: the offline step,
+ * firstcome_review without a store (public suffixes only).
  */
 typedef void (*review_after_fn)(void *arg, const struct config *cfg, const struct request *req,
     struct decision *d);
