@@ -181,7 +181,8 @@ owner_cluster_name(const struct config *cfg, const char *host, char *ns, size_t 
 	const char *cd = cfg->cluster_domain;
 	size_t len = strlen(host);
 
-	if (strcmp(host, cd) == 0)
+	/* localhost is no Service either: the asking pod itself (or, with hostNetwork, the node). */
+	if (strcmp(host, cd) == 0 || host_is_loopback(host))
 		return CLUSTER_NAME_OTHER;
 	if (host_is_below(host, cd))
 		len -= strlen(cd) + 1;   /* judge the part before ".<cd>" */
