@@ -58,7 +58,8 @@ int live_upsert(struct live *lv, const json_t *obj, char *err, size_t errsz);
 int live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz);
 /*
  * The part of an object the cache keeps and the claims come from (new reference; NULL when
- * out of memory): a copy without status, metadata.managedFields and metadata.annotations.
+ * out of memory): a copy without status, metadata.managedFields and metadata.annotations
+ * (an IngressClass keeps its annotations: is-default-class is one).
  */
 json_t *live_trim(const json_t *obj);
 /*
