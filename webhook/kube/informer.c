@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "claimfields.h"
+#include "jsonget.h"
 #include "kube.h"
 #include "live.h"
 #include "log.h"
@@ -112,30 +113,53 @@ on_event(const char *type, const json_t *obj, void *arg)
 	return 0;
 }
 
+/* Whether the APIGroup document `group` lists version v (n bytes) as served. */
+static bool
+group_has_version(const json_t *group, const char *v, size_t n)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(group, "versions"), i, e) {
+		const char *have = jsonget_str(e, "version");
+		if (have != NULL && strlen(have) == n && memcmp(have, v, n) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Whether the API serves the resource in one of the informer's versions, the first served in
  * the order given (a cluster may serve only an older one: TLSRoute as v1alpha2 on older
- * experimental channels); sets path and group_path to it. 1 yes, 0 no, -1 when discovery
- * failed (err).
+ * experimental channels); sets path and group_path to it. One GET of the group document
+ * (404: the group is not served), then one per version it lists. 1 yes, 0 no, -1 when
+ * discovery failed (err).
  */
 static int
 discover(struct informer *in, char *err, size_t errsz)
 {
 	const char *v = in->versions;
+	json_t *group = NULL;
+	int status, rc = 0;
 
-	while (*v != '\0') {
+	status = kube_get(in->set->kc, in->group, &group, err, errsz);
+	if (status != 200) {
+		json_decref(group);
+		return status == 404 ? 0 : -1;
+	}
+	while (*v != '\0' && rc == 0) {
 		size_t n = strcspn(v, " ");
-		int rc;
 
-		snprintf(in->group_path, sizeof(in->group_path), "%s/%.*s", in->group, (int)n, v);
-		rc = kube_served(in->set->kc, in->group_path, in->resource, err, errsz);
-		if (rc != 0) {
-			snprintf(in->path, sizeof(in->path), "%s/%s", in->group_path, in->resource);
-			return rc;
+		if (group_has_version(group, v, n)) {
+			snprintf(in->group_path, sizeof(in->group_path), "%s/%.*s", in->group, (int)n, v);
+			rc = kube_served(in->set->kc, in->group_path, in->resource, err, errsz);
+			if (rc == 1)
+				snprintf(in->path, sizeof(in->path), "%s/%s", in->group_path, in->resource);
 		}
 		v += n + (v[n] == ' ');
 	}
-	return 0;
+	json_decref(group);
+	return rc;
 }
 
 /* The first full LIST or a relist: the cache's objects of this kind become the list's. */
