@@ -74,8 +74,6 @@ firstcome_review(const struct config *cfg, const struct request *req, struct dec
 	if (req->namespace == NULL || strcmp(req->namespace, cfg->entry_namespace) == 0)
 		return;   /* the entry namespace routes hosts others hold; it claims none first-come */
 
-	struct collected old = { NULL, 0, 0 };
-	bool old_read = req->op != OP_UPDATE || req->old_object == NULL;
 	rc = claimfields_each(cfg, obj, collect, &c);
 	char (*pats)[HOST_MAX] = c.pats;
 	size_t n = c.n;
@@ -100,22 +98,7 @@ firstcome_review(const struct config *cfg, const struct request *req, struct dec
 		    claims_find(cfg->reservations, p, CLAIMS_OVERLAP, CLAIMS_NO_OWNER, ids, 1) > 0)
 			continue;
 		err[0] = '\0';
-		/* A public suffix the old object held already is grandfathered, like a collision
-		 * (the store then answers as before); the old object is read only for one. */
-		bool suffix = firstcome_public_suffix(cfg, p);
-		if (suffix && !old_read) {
-			old_read = true;
-			if (claimfields_each(cfg, req->old_object, collect, &old) != 0) {
-				decision_deny(d, 500, RULE_HOST_COLLISION,
-				    "out of memory collecting the old object's hosts");
-				break;
-			}
-		}
-		for (size_t k = 0; k < old.n && suffix; k++)
-			suffix = strcmp(old.pats[k], p) != 0;
-		enum firstcome_result r = suffix ? FIRSTCOME_PUBLIC_SUFFIX : claim != NULL ?
-		    claim(arg, p, owner, req->dry_run, err, sizeof(err)) : FIRSTCOME_WON;
-		switch (r) {
+		switch (claim(arg, p, owner, req->dry_run, err, sizeof(err))) {
 		case FIRSTCOME_WON:
 			break;
 		/* Relaxed by the mode: admitted, and the store wrote nothing for it. */
@@ -136,5 +119,4 @@ firstcome_review(const struct config *cfg, const struct request *req, struct dec
 		}
 	}
 	free(pats);
-	free(old.pats);
 }

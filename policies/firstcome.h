@@ -26,7 +26,10 @@ typedef enum firstcome_result (*firstcome_claim_fn)(void *arg, const char *patte
 
 /*
  * True when first-come `pattern` (normalised) is a public suffix or a wildcard over one
- * ("co.uk", "*.io"): nobody may claim it. cfg->psl NULL: never (the list is not loaded).
+ * ("co.uk", "*.io", "*.github.io"): nobody may claim it. The one decision for every path:
+ * policy_validate refuses such a claim [host-ownership] (owner_check), so `review`,
+ * `serve --state` and the live path agree; the claim store keeps its own check behind it.
+ * cfg->psl NULL (no list loaded): never.
  */
 bool firstcome_public_suffix(const struct config *cfg, const char *pattern);
 
@@ -34,10 +37,7 @@ bool firstcome_public_suffix(const struct config *cfg, const char *pattern);
  * After policy_validate allowed `req` (d->allowed): for CREATE/UPDATE of any kind that binds
  * hosts (claimfields.h) outside the entry namespace, asks claim(arg, ...) for every first-come pattern of
  * the object (not the system domain's, overlapping no reservation) in turn, for the
- * namespace's owner, and stops at the first refusal. A public suffix is refused before the
- * store is asked (firstcome_public_suffix), so every path decides it alike; claim NULL is the
- * offline path (`review`, `serve --state`): the state given decided collisions already, and
- * only that decision is left. Denies d with host-collision (403) when
+ * namespace's owner, and stops at the first refusal. Denies d with host-collision (403) when
  * another owner holds an overlapping pattern, host-ownership (403) for a public suffix, and
  * host-collision with code 500 when the claim could not be decided: fail closed. The two
  * 403s follow the enforcement mode (warn/audit: allowed, nothing was written), and patterns

@@ -5,6 +5,7 @@
 
 #include "claims.h"
 #include "config.h"
+#include "firstcome.h"
 #include "host.h"
 #include "owner.h"
 #include "policy.h"
@@ -141,6 +142,13 @@ owner_check(const struct rule_ctx *ctx, const struct tenant *as_tenant, const ch
 		snprintf(why, whysz, "overlaps a host already claimed by another %s",
 		    t != NULL ? "tenant or namespace" : "namespace or tenant");
 		return HOST_COLLISION;
+	}
+	/* After the collision: what the live claim store answers in that order, too. */
+	if (firstcome_public_suffix(cfg, pattern)) {
+		snprintf(why, whysz, "%s the public suffix %s, which nobody can claim",
+		    host_is_wildcard(pattern) ? "spans every domain under" : "is",
+		    host_is_wildcard(pattern) ? pattern + 2 : pattern);
+		return HOST_FOREIGN;
 	}
 	return HOST_OK;
 }

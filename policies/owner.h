@@ -13,7 +13,8 @@ struct tenant;
 /* Verdict of host ownership for one normalised pattern (see owner.c). */
 enum host_verdict {
 	HOST_OK,
-	HOST_FOREIGN,      /* belongs to another tenant, the platform, or overlaps a reservation */
+	HOST_FOREIGN,      /* another tenant's, the platform's, overlaps a reservation, or a
+	                    * first-come claim of a public suffix (firstcome_public_suffix) */
 	HOST_UNREGISTERED, /* nobody reserved it and unregisteredDomains is deny */
 	HOST_COLLISION,    /* first-come: another owner holds an overlapping live claim */
 };

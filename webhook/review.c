@@ -9,7 +9,6 @@
 
 #include "arena.h"
 #include "base64.h"
-#include "firstcome.h"
 #include "jsonout.h"
 #include "policy.h"
 
@@ -285,8 +284,6 @@ review_handle_with(const struct config *cfg, const struct state *st, bool mutate
 			bool was = arena_pause();
 			after(arg, cfg, &req, &d);
 			arena_resume(was);
-		} else if (d.allowed) {
-			firstcome_review(cfg, &req, &d, NULL, NULL);   /* offline: no claim store */
 		}
 	}
 	*out = review_encode(req.uid, &d, outlen);

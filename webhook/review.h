@@ -73,8 +73,7 @@ enum review_status review_handle(const struct config *cfg, const struct state *s
 
 /*
  * review_handle with a step after an allowing validation: after(arg, cfg, req, d) may turn
- * d into a denial (the server's durable first-come claims). NULL: the offline step,
- * firstcome_review without a store (public suffixes only).
+ * d into a denial (the server's durable first-come claims). NULL: none.
  */
 typedef void (*review_after_fn)(void *arg, const struct config *cfg, const struct request *req,
     struct decision *d);

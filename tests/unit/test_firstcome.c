@@ -6,7 +6,6 @@
 #include "config.h"
 #include "config_load.h"
 #include "firstcome.h"
-#include "jsonget.h"
 #include "policy.h"
 #include "testhelp.h"
 
@@ -94,38 +93,14 @@ main(void)
 	test_cond("a public suffix: [host-ownership] 403 naming the suffix",
 	    !d.allowed && d.code == 403 && d.rule == RULE_HOST_OWNERSHIP &&
 	    strstr(d.message, "spans every domain under the public suffix co.uk") != NULL);
-	test_cond("a public suffix is decided before the store is asked", f.n == 0);
 
-	/* No store (offline `review`, `serve --state`): only the public-suffix decision is left. */
-	json_t *ps = json_pack("{s:s, s:s, s:{s:[{s:s}]}}", "apiVersion", "networking.k8s.io/v1",
-	    "kind", "Ingress", "spec", "rules", "host", "*.io");
-	struct request preq = {
-		.uid = "u", .group = "networking.k8s.io", .version = "v1", .kind = "Ingress",
-		.subresource = "", .namespace = "tenant1-gateway", .name = "web", .op = OP_CREATE,
-		.username = "alice", .object = ps,
-	};
-	decision_init(&d);
-	firstcome_review(cfg, &preq, &d, NULL, NULL);
-	test_cond("offline: *.io refused [host-ownership], as the claim store refuses it",
-	    !d.allowed && d.code == 403 && d.rule == RULE_HOST_OWNERSHIP &&
-	    strstr(d.message, "public suffix io") != NULL);
-	decision_clear(&d);
-	preq.op = OP_UPDATE;
-	preq.old_object = ps;
-	decision_init(&d);
-	firstcome_review(cfg, &preq, &d, NULL, NULL);
-	test_cond("offline: an update keeping a public suffix the old object held is grandfathered",
-	    d.allowed);
-	decision_clear(&d);
-	json_object_set_new(json_array_get(jsonget_path(ps, "spec.rules"), 0), "host",
-	    json_string("shop.newco.io"));
-	preq.op = OP_CREATE;
-	preq.old_object = NULL;
-	decision_init(&d);
-	firstcome_review(cfg, &preq, &d, NULL, NULL);
-	test_cond("offline: a registrable name under it is allowed", d.allowed);
-	decision_clear(&d);
-	json_decref(ps);
+	/* The decision policy_validate makes for every path (owner_check), the store's too. */
+	test_cond("public suffix: *.io", firstcome_public_suffix(cfg, "*.io"));
+	test_cond("public suffix: co.uk", firstcome_public_suffix(cfg, "co.uk"));
+	test_cond("public suffix: *.github.io (private section)",
+	    firstcome_public_suffix(cfg, "*.github.io"));
+	test_cond("not a public suffix: *.newco.co.uk", !firstcome_public_suffix(cfg, "*.newco.co.uk"));
+	test_cond("not a public suffix: shop.newco.io", !firstcome_public_suffix(cfg, "shop.newco.io"));
 
 	memset(&f, 0, sizeof(f));
 	f.on = "d.example.org";
