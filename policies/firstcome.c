@@ -13,6 +13,7 @@
 #include "jsonget.h"
 #include "owner.h"
 #include "policy.h"
+#include "psl.h"
 #include "state.h"
 
 struct collected {
@@ -44,6 +45,15 @@ collect(const char *host, void *arg)
 	}
 	memcpy((*pats)[(*n)++], norm, sizeof(norm));
 	return 0;
+}
+
+bool
+firstcome_public_suffix(const struct config *cfg, const char *pattern)
+{
+	char reg[HOST_MAX];
+
+	return cfg->psl != NULL && !psl_registrable(cfg->psl, host_is_wildcard(pattern) ?
+	    pattern + 2 : pattern, reg, sizeof(reg));
 }
 
 void

@@ -25,6 +25,15 @@ typedef enum firstcome_result (*firstcome_claim_fn)(void *arg, const char *patte
     const char *owner, bool dry_run, char *err, size_t errsz);
 
 /*
+ * True when first-come `pattern` (normalised) is a public suffix or a wildcard over one
+ * ("co.uk", "*.io", "*.github.io"): nobody may claim it. The one decision for every path:
+ * policy_validate refuses such a claim [host-ownership] (owner_check), so `review`,
+ * `serve --state` and the live path agree; the claim store keeps its own check behind it.
+ * cfg->psl NULL (no list loaded): never.
+ */
+bool firstcome_public_suffix(const struct config *cfg, const char *pattern);
+
+/*
  * After policy_validate allowed `req` (d->allowed): for CREATE/UPDATE of any kind that binds
  * hosts (claimfields.h) outside the entry namespace, asks claim(arg, ...) for every first-come pattern of
  * the object (not the system domain's, overlapping no reservation) in turn, for the

@@ -15,6 +15,23 @@ all_digits(const char *s, size_t n)
 	return true;
 }
 
+/*
+ * A label inet_aton(3) reads as a number: decimal, octal (leading 0) or "0x" hex. glibc's
+ * resolver and Envoy's getaddrinfo mode turn a name made only of such labels ("0x7f000001",
+ * "0x7f.0.0.1") into an address instead of asking DNS.
+ */
+static bool
+numeric_label(const char *s, size_t n)
+{
+	if (n >= 2 && s[0] == '0' && s[1] == 'x') {
+		for (size_t i = 2; i < n; i++)
+			if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+				return false;
+		return true;
+	}
+	return all_digits(s, n);
+}
+
 int
 host_normalize(const char *in, char *out, size_t outsz, const char **why)
 {
@@ -35,7 +52,7 @@ host_normalize(const char *in, char *out, size_t outsz, const char **why)
 		return -1;
 	}
 	size_t label = 0, labels = 0, last_start = 0;
-	bool digits_only_name = true;
+	bool numeric_name = true;
 	for (size_t i = 0; i <= n; i++) {
 		char c = i < n ? in[i] : '.';
 		if (c == '.') {
@@ -52,8 +69,8 @@ host_normalize(const char *in, char *out, size_t outsz, const char **why)
 				*why = "has a label that starts or ends with '-'";
 				return -1;
 			}
-			if (!all_digits(l, label))
-				digits_only_name = false;
+			if (!numeric_label(l, label))
+				numeric_name = false;
 			last_start = i - label;
 			labels++;
 			label = 0;
@@ -79,13 +96,19 @@ host_normalize(const char *in, char *out, size_t outsz, const char **why)
 		label++;
 	}
 	out[n] = '\0';
-	/* A name whose labels are all numbers, or whose last label is, reads as an IP address. */
-	if (digits_only_name || all_digits(out + last_start, n - last_start)) {
+	/* A name whose labels are all numbers (inet_aton's forms), or whose last label is
+	 * decimal, reads as an IP address. */
+	if ((numeric_name && labels <= 4) || all_digits(out + last_start, n - last_start)) {
 		*why = "is an IP address; use a DNS name";
 		return -1;
 	}
-	(void)labels;
 	return 0;
+}
+
+bool
+host_is_loopback(const char *h)
+{
+	return strcmp(h, "localhost") == 0 || host_is_below(h, "localhost");
 }
 
 bool

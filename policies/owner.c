@@ -5,6 +5,7 @@
 
 #include "claims.h"
 #include "config.h"
+#include "firstcome.h"
 #include "host.h"
 #include "owner.h"
 #include "policy.h"
@@ -142,6 +143,13 @@ owner_check(const struct rule_ctx *ctx, const struct tenant *as_tenant, const ch
 		    t != NULL ? "tenant or namespace" : "namespace or tenant");
 		return HOST_COLLISION;
 	}
+	/* After the collision: what the live claim store answers in that order, too. */
+	if (firstcome_public_suffix(cfg, pattern)) {
+		snprintf(why, whysz, "%s the public suffix %s, which nobody can claim",
+		    host_is_wildcard(pattern) ? "spans every domain under" : "is",
+		    host_is_wildcard(pattern) ? pattern + 2 : pattern);
+		return HOST_FOREIGN;
+	}
 	return HOST_OK;
 }
 
@@ -181,7 +189,8 @@ owner_cluster_name(const struct config *cfg, const char *host, char *ns, size_t 
 	const char *cd = cfg->cluster_domain;
 	size_t len = strlen(host);
 
-	if (strcmp(host, cd) == 0)
+	/* localhost is no Service either: the asking pod itself (or, with hostNetwork, the node). */
+	if (strcmp(host, cd) == 0 || host_is_loopback(host))
 		return CLUSTER_NAME_OTHER;
 	if (host_is_below(host, cd))
 		len -= strlen(cd) + 1;   /* judge the part before ".<cd>" */

@@ -13,7 +13,8 @@ struct tenant;
 /* Verdict of host ownership for one normalised pattern (see owner.c). */
 enum host_verdict {
 	HOST_OK,
-	HOST_FOREIGN,      /* belongs to another tenant, the platform, or overlaps a reservation */
+	HOST_FOREIGN,      /* another tenant's, the platform's, overlaps a reservation, or a
+	                    * first-come claim of a public suffix (firstcome_public_suffix) */
 	HOST_UNREGISTERED, /* nobody reserved it and unregisteredDomains is deny */
 	HOST_COLLISION,    /* first-come: another owner holds an overlapping live claim */
 };
@@ -47,8 +48,8 @@ enum cluster_name {
 /*
  * Classifies normalised host `host` as a pod's resolver sees it (search path
  * "<ns>.svc.<cd> svc.<cd> <cd>", so a short name is tried inside the cluster first):
- * "x.ns.svc[.<cd>]" and "x.ns.pod[.<cd>]" name namespace ns; any other name under <cd> is
- * OTHER; "svc.ns" (or "host.sub.ns") whose last label is no top-level domain of the public
+ * "x.ns.svc[.<cd>]" and "x.ns.pod[.<cd>]" name namespace ns; any other name under <cd>, and
+ * localhost with the names below it (host_is_loopback), is OTHER; "svc.ns" (or "host.sub.ns") whose last label is no top-level domain of the public
  * suffix list resolves as "svc.ns.svc.<cd>", so it names namespace ns. Names ending in a
  * listed top-level domain are PUBLIC (cfg->psl NULL: only the .svc/.pod forms are cluster
  * names).

@@ -140,19 +140,108 @@ rules_virtualservice(struct rule_ctx *ctx, const json_t *obj)
 	vs_destinations(ctx, spec);
 }
 
+/*
+ * Higress labels its gateway pods "higress: <release namespace>-<gateway name>" (its chart's
+ * gateway.selectorLabels; the controller's own Gateways select
+ * higress=higress-system-higress-gateway), and also "app: <gateway name>", the same in every
+ * namespace. Istio applies a Gateway's selector to gateway pods of every namespace unless
+ * PILOT_SCOPE_GATEWAY_TO_NAMESPACE is set, so a tenant's Gateway must name its own gateway by
+ * that namespaced label.
+ */
+#define HIGRESS_GATEWAY_LABEL "higress"
+
+/* True when label value v names a gateway of namespace ns: "<ns>-<name>". */
+static bool
+names_gateway_of(const char *v, const char *ns)
+{
+	size_t n = strlen(ns);
+	return strncmp(v, ns, n) == 0 && v[n] == '-' && v[n + 1] != '\0';
+}
+
+/*
+ * The namespace other than `own` (NULL: none) whose gateway label value v names: the entry
+ * namespace or a tenant's. "tenant1-gateway-x-gateway-higress-gateway" starts with
+ * tenant1-gateway- but is tenant "tenant1-gateway-x"'s: the longest namespace named wins.
+ */
+static bool
+names_other_gateway(const struct config *cfg, const char *v, const char *own)
+{
+	size_t own_len = own != NULL ? strlen(own) : 0;
+	char ns[64];
+
+	if (names_gateway_of(v, cfg->entry_namespace) &&
+	    (own == NULL || strcmp(cfg->entry_namespace, own) != 0))
+		return true;
+	for (size_t i = 0; i < cfg->n_tenants; i++) {
+		if (!template_expand(&cfg->tenant_namespace, cfg->tenants[i].name, ns, sizeof(ns)))
+			continue;
+		if ((own == NULL || (strcmp(ns, own) != 0 && strlen(ns) > own_len)) &&
+		    names_gateway_of(v, ns))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * spec.selector: which gateway pods take this Gateway's servers. In a tenant namespace only
+ * its own Higress gateway (higress: <namespace>-<name>); outside, anything but every gateway
+ * (an empty selector) or the entry's or a tenant's.
+ */
+static void
+gateway_selector(struct rule_ctx *ctx, const json_t *sel)
+{
+	const char *ns = ctx->req->namespace;
+	const char *v = jsonget_str(sel, HIGRESS_GATEWAY_LABEL);
+
+	if (json_object_size(sel) == 0) {
+		rules_violation(ctx, RULE_BACKEND_NAMESPACE, "spec.selector", "spec.selector is empty: "
+		    "it selects the gateway pods of every namespace; select %s with %s: %s-<gateway>",
+		    ctx->tenant ? "the tenant's own gateway" : "a gateway", HIGRESS_GATEWAY_LABEL, ns);
+		return;
+	}
+	if (ctx->tenant == NULL) {
+		if (v != NULL && names_other_gateway(ctx->cfg, v, NULL))
+			rules_violation(ctx, RULE_BACKEND_NAMESPACE, v, "spec.selector %s: %s selects "
+			    "a tenant's or the entry's gateway pods; a Gateway outside them may not "
+			    "program them", HIGRESS_GATEWAY_LABEL, v);
+		return;
+	}
+	if (v == NULL) {
+		rules_violation(ctx, RULE_BACKEND_NAMESPACE, "spec.selector", "spec.selector does not "
+		    "name the gateway by Higress's %s label: other labels (app: higress-gateway, "
+		    "istio: ingressgateway) select gateway pods of every namespace; add %s: "
+		    "%s-<gateway> (tenant %s's own gateway)", HIGRESS_GATEWAY_LABEL,
+		    HIGRESS_GATEWAY_LABEL, ns, ctx->tenant->name);
+		return;
+	}
+	if (!names_gateway_of(v, ns) || names_other_gateway(ctx->cfg, v, ns))
+		rules_violation(ctx, RULE_BACKEND_NAMESPACE, v, "spec.selector %s: %s names another "
+		    "namespace's gateway; tenant %s's Gateways select its own: %s: %s-<gateway>",
+		    HIGRESS_GATEWAY_LABEL, v, ctx->tenant->name, HIGRESS_GATEWAY_LABEL, ns);
+}
+
 void
 rules_istio_gateway(struct rule_ctx *ctx, const json_t *obj)
 {
 	const json_t *spec = json_object_get(obj, "spec");
 	const json_t *servers = json_object_get(spec, "servers"), *sv, *h;
+	const json_t *sel = json_object_get(spec, "selector"), *lv;
+	const char *lk;
 	char where[64], norm[HOST_MAX];
 	size_t i, j;
 
 	if ((spec != NULL && !json_is_object(spec)) ||
-	    (servers != NULL && !json_is_array(servers))) {
-		rules_invalid(ctx, "spec must be an object and spec.servers a list");
+	    (servers != NULL && !json_is_array(servers)) ||
+	    (sel != NULL && !json_is_object(sel))) {
+		rules_invalid(ctx, "spec must be an object, spec.servers a list and spec.selector a "
+		    "map of labels");
 		return;
 	}
+	json_object_foreach((json_t *)sel, lk, lv)
+		if (!json_is_string(lv)) {
+			rules_invalid(ctx, "spec.selector.%s must be a string", lk);
+			return;
+		}
 	json_array_foreach(servers, i, sv)
 		if (!json_is_object(sv) || !string_array(json_object_get(sv, "hosts"))) {
 			rules_invalid(ctx, "spec.servers[%zu].hosts must be a list of strings", i);
@@ -160,6 +249,7 @@ rules_istio_gateway(struct rule_ctx *ctx, const json_t *obj)
 		}
 	if (ctx->ns_class == NS_ENTRY)
 		return;   /* admins only there (entry-admin) */
+	gateway_selector(ctx, sel);
 	json_array_foreach(servers, i, sv)
 		json_array_foreach(json_object_get(sv, "hosts"), j, h) {
 			const char *s = json_string_value(h), *slash = strchr(s, '/');

@@ -94,6 +94,12 @@ check_external_name(struct rule_ctx *ctx, const json_t *obj, const char *target)
 	case CLUSTER_NAME_OWN:
 		return;   /* a Service of the tenant's own namespace, by the search path */
 	case CLUSTER_NAME_OTHER:
+		if (host_is_loopback(host)) {
+			rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, host, "spec.externalName '%s' "
+			    "resolves to the loopback address: the gateway pod itself (or, with "
+			    "hostNetwork, the node); name a Service or a public name", host);
+			return;
+		}
 		rules_violation(ctx, RULE_SERVICE_EXTERNAL_NAME, host, "spec.externalName '%s' is a "
 		    "cluster-internal name outside tenant %s's namespaces; name a Service as "
 		    "<service>.<namespace>.svc.%s in its own namespaces, or a public name", host,

@@ -63,7 +63,7 @@ static _Atomic int64_t  tls_not_after;
 
 static const char *const live_kinds[] = { "Ingress", "HTTPRoute", "Namespace", "Tenant",
     "Service", "NetworkPolicy", "ResourceQuota", "GRPCRoute", "TLSRoute", "Gateway",
-    "ListenerSet", "VirtualService", "Gateway.networking.istio.io" };
+    "ListenerSet", "VirtualService", "Gateway.networking.istio.io", "IngressClass" };
 #define N_LIVE NELEM(live_kinds)
 static atomic_int       live_enabled;
 static _Atomic uint64_t live_objects[N_LIVE];
@@ -344,6 +344,14 @@ metrics_live_claims(size_t claims, bool ready)
 	atomic_store(&live_ready, ready ? 1 : 0);
 }
 
+static _Atomic uint64_t default_entry_classes;
+
+void
+metrics_default_entry_class(size_t n)
+{
+	atomic_store(&default_entry_classes, (uint64_t)n);
+}
+
 static _Atomic uint64_t api_requests;
 static atomic_int       leading = -1;   /* -1: no reconciler */
 
@@ -375,6 +383,10 @@ render_live(struct dynbuf *t)
 		    "1 while this replica holds the reconciler's Lease (and writes).");
 		dynbuf_addf(t, "tenantguard_reconciler_leader %d\n", atomic_load(&leading));
 	}
+	text_metric(t, "tenantguard_ingressclass_default_entry", "gauge", "Cluster-default "
+	    "IngressClasses that are the unified entry's (by name or controller): class-less "
+	    "Ingresses go to the shared entry controller while this is not 0.",
+	    (long long)get(&default_entry_classes));
 	text_help(t, "tenantguard_live_claims", "gauge", "Host claims in the live claim index.");
 	dynbuf_addf(t, "tenantguard_live_claims %llu\n", (unsigned long long)get(&live_claims));
 	text_help(t, "tenantguard_watch_restarts_total", "counter",

@@ -57,8 +57,8 @@ void metrics_tls_failed(void);
 
 /*
  * Live cluster state (serve with a kubeconfig or in-cluster). Kinds are the informers'
- * (Ingress, HTTPRoute, Namespace, Tenant, Service, NetworkPolicy, ResourceQuota; anything
- * else is ignored). The tenantguard_live_* series and
+ * (Ingress, HTTPRoute, Namespace, Tenant, Service, NetworkPolicy, ResourceQuota, the other
+ * host-binding kinds and IngressClass; anything else is ignored). The tenantguard_live_* series and
  * tenantguard_watch_restarts_total appear once metrics_live_enable has been called.
  * synced_at is a CLOCK_MONOTONIC second at which the kind was last known current (a LIST
  * finished, an event or bookmark arrived, a watch ended normally); 0: never.
@@ -66,6 +66,8 @@ void metrics_tls_failed(void);
 void metrics_live_enable(void);
 void metrics_live_kind(const char *kind, size_t objects, uint64_t restarts, int64_t synced_at);
 void metrics_live_claims(size_t claims, bool ready);
+/* How many cluster-default IngressClasses are the entry's (defaultclass.h). */
+void metrics_default_entry_class(size_t n);
 /* The API client's requests so far, and whether this replica leads the reconciler (1/0, or
  * -1 when none runs: tenantguard_reconciler_leader is then left out). */
 void metrics_live_client(uint64_t requests, int leader);

@@ -18,6 +18,7 @@
 #include "claimstore.h"
 #include "config.h"
 #include "config_load.h"
+#include "defaultclass.h"
 #include "fileio.h"
 #include "firstcome.h"
 #include "informer.h"
@@ -69,6 +70,7 @@ struct process {
 	struct claimstore        *cs;         /* durable first-come claims */
 	struct reconciler        *rec;        /* tenant objects (leader only writes) */
 	struct auditor           *aud;        /* periodic audit of the caches */
+	struct defaultclass      *dc;         /* is the cluster's default IngressClass the entry's */
 	_Atomic(struct informers *) inf_pub;  /* `inf` for other threads, once started */
 	pthread_t                 main_thread;
 	/* Tenant changes seen by the informer, and how many of them the config reflects: the
@@ -222,6 +224,16 @@ tenant_changed(struct process *s, const char *type, const json_t *obj)
 	return true;
 }
 
+/* The IngressClasses against the installed config (defaultclass_check). */
+static void
+default_class_check(struct process *s, const char *type)
+{
+	struct snapshot *sn = snapshot_get(s);
+
+	defaultclass_check(s->dc, s->live, sn != NULL ? sn->cref->cfg : NULL, type);
+	snapshot_put(sn);
+}
+
 /*
  * Informer notifications: Tenant changes wake the main thread to rebuild the config (and
  * until it has, the live state is not current); every change goes to the reconciler.
@@ -236,6 +248,8 @@ live_notify(void *arg, const char *kind, const char *type, const json_t *obj)
 		pthread_kill(s->main_thread, SIGUSR1);
 	}
 	reconciler_notify(s->rec, kind, type, obj);
+	if (strcmp(kind, "IngressClass") == 0)
+		default_class_check(s, type);
 	if (strcmp(type, "LISTED") == 0)
 		auditor_kick(s->aud);   /* a full resync: audit what it brought */
 }
@@ -394,6 +408,8 @@ reload(struct process *s, bool force, unsigned *want)
 		metrics_config_failed();
 		return 0;
 	}
+	if (cfg != NULL && s->dc != NULL)
+		default_class_check(s, NULL);   /* the entry class may have changed */
 	if (s->live != NULL)
 		log_info("loaded config generation %llu from %s, state live from the apiserver",
 		    (unsigned long long)s->cref->cfg->generation, cname);
@@ -449,7 +465,7 @@ live_open(struct process *s)
 	}
 	kube_client_describe(s->kc, desc, sizeof(desc));
 	log_info("live cluster state from %s", desc);
-	if ((s->live = live_new()) == NULL) {
+	if ((s->live = live_new()) == NULL || (s->dc = defaultclass_new()) == NULL) {
 		log_warnx("live cluster state: out of memory");
 		return -1;
 	}
@@ -666,6 +682,7 @@ out:
 	reconciler_stop(s.rec);         /* before the informers raise the client's stop flag */
 	informers_stop(s.inf);
 	live_free(s.live);
+	defaultclass_free(s.dc);
 	claimstore_free(s.cs);
 	kube_client_free(s.kc);
 	snapshot_put(s.snap);

@@ -94,6 +94,14 @@ main(void)
 	    !d.allowed && d.code == 403 && d.rule == RULE_HOST_OWNERSHIP &&
 	    strstr(d.message, "spans every domain under the public suffix co.uk") != NULL);
 
+	/* The decision policy_validate makes for every path (owner_check), the store's too. */
+	test_cond("public suffix: *.io", firstcome_public_suffix(cfg, "*.io"));
+	test_cond("public suffix: co.uk", firstcome_public_suffix(cfg, "co.uk"));
+	test_cond("public suffix: *.github.io (private section)",
+	    firstcome_public_suffix(cfg, "*.github.io"));
+	test_cond("not a public suffix: *.newco.co.uk", !firstcome_public_suffix(cfg, "*.newco.co.uk"));
+	test_cond("not a public suffix: shop.newco.io", !firstcome_public_suffix(cfg, "shop.newco.io"));
+
 	memset(&f, 0, sizeof(f));
 	f.on = "d.example.org";
 	f.answer = FIRSTCOME_ERROR;

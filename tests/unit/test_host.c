@@ -94,6 +94,27 @@ main(void)
 	test_cond("covers: *.d covers *.d", host_covers("*.d.com", "*.d.com"));
 	test_cond("covers: *.x.d does not cover *.d", !host_covers("*.x.d.com", "*.d.com"));
 	test_cond("covers: x does not cover *.x", !host_covers("x.com", "*.x.com"));
+	/* inet_aton's numeric forms are addresses to the resolver, not names. */
+	static const char *const numeric[] = { "0x7f000001", "0x7f.0x0.0x0.0x1", "0x7f.1",
+	    "017700000001", "127.1" };
+	for (size_t i = 0; i < sizeof(numeric) / sizeof(*numeric); i++) {
+		char out[HOST_MAX];
+		const char *why = NULL;
+		test_cond(numeric[i], host_normalize(numeric[i], out, sizeof(out), &why) != 0 &&
+		    why != NULL && strstr(why, "IP address") != NULL);
+	}
+	{
+		char out[HOST_MAX];
+		const char *why;
+		test_cond("0xcafe.example.com is a name",
+		    host_normalize("0xcafe.example.com", out, sizeof(out), &why) == 0);
+		test_cond("a five-label hex name is not inet_aton's: a name",
+		    host_normalize("0x1.0x2.0x3.0x4.0x5", out, sizeof(out), &why) == 0);
+	}
+	test_cond("loopback: localhost", host_is_loopback("localhost"));
+	test_cond("loopback: a.localhost", host_is_loopback("a.localhost"));
+	test_cond("loopback: localhost.com is not", !host_is_loopback("localhost.com"));
+	test_cond("loopback: mylocalhost is not", !host_is_loopback("mylocalhost"));
 	test_cond("below: a.b below b", host_is_below("a.b", "b"));
 	test_cond("below: b not below b", !host_is_below("b", "b"));
 	test_cond("below: ab not below b", !host_is_below("ab", "b"));

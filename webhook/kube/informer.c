@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "claimfields.h"
+#include "jsonget.h"
 #include "kube.h"
 #include "live.h"
 #include "log.h"
@@ -27,9 +28,11 @@ struct informers;
 struct informer {
 	struct informers *set;
 	const char       *kind;
-	const char       *path;          /* the collection, all namespaces */
-	const char       *group_path;    /* discovery document to check first, or NULL */
-	const char       *resource;      /* the resource's name in that document */
+	char              path[192];     /* the collection, all namespaces */
+	const char       *group;         /* "/apis/<group>" to discover a version in, or NULL */
+	const char       *versions;      /* the group's versions to try, preferred first */
+	const char       *resource;      /* the resource's name in the discovery document */
+	char              group_path[128]; /* the version discovery found served */
 	pthread_t         thread;
 	bool              started;
 	atomic_bool       synced;        /* the first full LIST is in, or discovery found none */
@@ -40,7 +43,7 @@ struct informer {
 	unsigned          seed;          /* backoff jitter, this thread's own */
 };
 
-#define N_INFORMERS 13
+#define N_INFORMERS 14
 /* Only what tenantguard manages: its baseline, bridges, routes (tenants cannot set this label
  * on objects the managed-object rule guards, and a removed label reads as a deletion). */
 #define MANAGED_SELECTOR "?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dtenantguard"
@@ -110,11 +113,53 @@ on_event(const char *type, const json_t *obj, void *arg)
 	return 0;
 }
 
-/* Whether the API serves the resource: 1 yes, 0 no, -1 when discovery failed (err). */
+/* Whether the APIGroup document `group` lists version v (n bytes) as served. */
+static bool
+group_has_version(const json_t *group, const char *v, size_t n)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(group, "versions"), i, e) {
+		const char *have = jsonget_str(e, "version");
+		if (have != NULL && strlen(have) == n && memcmp(have, v, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the API serves the resource in one of the informer's versions, the first served in
+ * the order given (a cluster may serve only an older one: TLSRoute as v1alpha2 on older
+ * experimental channels); sets path and group_path to it. One GET of the group document
+ * (404: the group is not served), then one per version it lists. 1 yes, 0 no, -1 when
+ * discovery failed (err).
+ */
 static int
 discover(struct informer *in, char *err, size_t errsz)
 {
-	return kube_served(in->set->kc, in->group_path, in->resource, err, errsz);
+	const char *v = in->versions;
+	json_t *group = NULL;
+	int status, rc = 0;
+
+	status = kube_get(in->set->kc, in->group, &group, err, errsz);
+	if (status != 200) {
+		json_decref(group);
+		return status == 404 ? 0 : -1;
+	}
+	while (*v != '\0' && rc == 0) {
+		size_t n = strcspn(v, " ");
+
+		if (group_has_version(group, v, n)) {
+			snprintf(in->group_path, sizeof(in->group_path), "%s/%.*s", in->group, (int)n, v);
+			rc = kube_served(in->set->kc, in->group_path, in->resource, err, errsz);
+			if (rc == 1)
+				snprintf(in->path, sizeof(in->path), "%s/%s", in->group_path, in->resource);
+		}
+		v += n + (v[n] == ' ');
+	}
+	json_decref(group);
+	return rc;
 }
 
 /* The first full LIST or a relist: the cache's objects of this kind become the list's. */
@@ -154,7 +199,7 @@ informer_main(void *arg)
 {
 	struct informer *in = arg;
 	struct informers *set = in->set;
-	bool listed = false, discovered = in->group_path == NULL, absent_logged = false;
+	bool listed = false, discovered = in->group == NULL, absent_logged = false;
 	unsigned attempt = 0;
 	char rv[128] = "", err[1024];
 	int rc;
@@ -171,8 +216,9 @@ informer_main(void *arg)
 				/* Nothing to wait for: an absent API holds no objects. */
 				atomic_store(&in->synced, true);
 				if (!absent_logged)
-					log_info("informer %s: %s not served (no CRD); looking again every "
-					    "%d s", in->kind, in->group_path, INFORMER_DISCOVERY_RETRY_MS / 1000);
+					log_info("informer %s: %s (%s) not served (no CRD); looking again "
+					    "every %d s", in->kind, in->group, in->versions,
+					    INFORMER_DISCOVERY_RETRY_MS / 1000);
 				absent_logged = true;
 				nap(set, INFORMER_DISCOVERY_RETRY_MS);
 			} else {
@@ -191,6 +237,8 @@ informer_main(void *arg)
 			} else if (rc == KUBE_ERROR) {
 				log_warnx("informer %s: list: %s", in->kind, err);
 				nap(set, kube_backoff_next(attempt++, &in->seed));
+				/* The served version may have changed (a CRD upgrade): look again. */
+				discovered = in->group == NULL;
 			}
 			continue;
 		}
@@ -228,35 +276,34 @@ informer_main(void *arg)
 struct informers *
 informers_start(struct kube_client *kc, struct live *lv, informer_notify_fn notify, void *arg)
 {
+	/* Gateway API and Istio kinds in every version their projects served, newest first. */
+#define GWAPI "/apis/gateway.networking.k8s.io", "v1 v1beta1 v1alpha3 v1alpha2"
+#define ISTIO "/apis/networking.istio.io", "v1 v1beta1 v1alpha3"
 	static const struct {
-		const char *kind, *path, *group_path, *resource;
+		const char *kind, *path, *group, *versions, *resource;
 	} defs[N_INFORMERS] = {
-		{ "Ingress", "/apis/networking.k8s.io/v1/ingresses", NULL, NULL },
-		{ "Namespace", "/api/v1/namespaces", NULL, NULL },
-		{ "HTTPRoute", "/apis/gateway.networking.k8s.io/v1/httproutes",
-		  "/apis/gateway.networking.k8s.io/v1", "httproutes" },
+		{ "Ingress", "/apis/networking.k8s.io/v1/ingresses", NULL, NULL, NULL },
+		{ "Namespace", "/api/v1/namespaces", NULL, NULL, NULL },
+		{ "HTTPRoute", NULL, GWAPI, "httproutes" },
 		/* Every other kind with a host-binding field (claimfields.h), when served. */
-		{ "GRPCRoute", "/apis/gateway.networking.k8s.io/v1/grpcroutes",
-		  "/apis/gateway.networking.k8s.io/v1", "grpcroutes" },
-		{ "TLSRoute", "/apis/gateway.networking.k8s.io/v1/tlsroutes",
-		  "/apis/gateway.networking.k8s.io/v1", "tlsroutes" },
-		{ "Gateway", "/apis/gateway.networking.k8s.io/v1/gateways",
-		  "/apis/gateway.networking.k8s.io/v1", "gateways" },
-		{ "ListenerSet", "/apis/gateway.networking.k8s.io/v1/listenersets",
-		  "/apis/gateway.networking.k8s.io/v1", "listenersets" },
-		{ "VirtualService", "/apis/networking.istio.io/v1/virtualservices",
-		  "/apis/networking.istio.io/v1", "virtualservices" },
-		{ CLAIMFIELDS_ISTIO_GATEWAY, "/apis/networking.istio.io/v1/gateways",
-		  "/apis/networking.istio.io/v1", "gateways" },
-		{ "Tenant", "/apis/tenantguard.io/v1alpha1/tenants", "/apis/tenantguard.io/v1alpha1",
-		  "tenants" },
+		{ "GRPCRoute", NULL, GWAPI, "grpcroutes" },
+		{ "TLSRoute", NULL, GWAPI, "tlsroutes" },
+		{ "Gateway", NULL, GWAPI, "gateways" },
+		{ "ListenerSet", NULL, GWAPI, "listenersets" },
+		{ "VirtualService", NULL, ISTIO, "virtualservices" },
+		{ CLAIMFIELDS_ISTIO_GATEWAY, NULL, ISTIO, "gateways" },
+		{ "Tenant", NULL, "/apis/tenantguard.io", "v1alpha1", "tenants" },
+		/* Which class the cluster gives class-less Ingresses (defaultclass.h). */
+		{ "IngressClass", NULL, "/apis/networking.k8s.io", "v1", "ingressclasses" },
 		/* Every Service: the periodic audit judges them (service-type, -external-ips,
 		 * -external-name); the reconciler still touches only its own (labelled). */
-		{ "Service", "/api/v1/services", NULL, NULL },
+		{ "Service", "/api/v1/services", NULL, NULL, NULL },
 		{ "NetworkPolicy", "/apis/networking.k8s.io/v1/networkpolicies" MANAGED_SELECTOR,
-		  NULL, NULL },
-		{ "ResourceQuota", "/api/v1/resourcequotas" MANAGED_SELECTOR, NULL, NULL },
+		  NULL, NULL, NULL },
+		{ "ResourceQuota", "/api/v1/resourcequotas" MANAGED_SELECTOR, NULL, NULL, NULL },
 	};
+#undef GWAPI
+#undef ISTIO
 	struct informers *set = calloc(1, sizeof(*set));
 	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&seed;
 
@@ -272,8 +319,10 @@ informers_start(struct kube_client *kc, struct live *lv, informer_notify_fn noti
 
 		in->set = set;
 		in->kind = defs[i].kind;
-		in->path = defs[i].path;
-		in->group_path = defs[i].group_path;
+		if (defs[i].path != NULL)
+			snprintf(in->path, sizeof(in->path), "%s", defs[i].path);
+		in->group = defs[i].group;
+		in->versions = defs[i].versions;
 		in->resource = defs[i].resource;
 		in->seed = seed + (unsigned)i * 7919u;
 		atomic_init(&in->synced, false);

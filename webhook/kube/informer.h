@@ -12,9 +12,11 @@ struct live;
  * The informers of one process: Ingresses (networking.k8s.io/v1, all namespaces), Namespaces,
  * tenantguard.io Tenants and every other kind that binds hosts (claimfields.h: Gateway API
  * HTTPRoute, GRPCRoute, TLSRoute, Gateway, ListenerSet; Istio VirtualService and Gateway, in
- * their v1 versions), each only while the API serves it (discovery is retried every 30 s
- * while it does not), every Service (the periodic audit judges them), and what tenantguard
- * manages — NetworkPolicies and ResourceQuotas labelled app.kubernetes.io/managed-by=tenantguard.
+ * the newest version discovery finds served: v1, else v1beta1, v1alpha3, v1alpha2),
+ * IngressClasses (defaultclass.h), each only while the API serves it (discovery is retried
+ * every 30 s while it does not, and after a failed LIST), every Service (the periodic audit
+ * judges them), and what tenantguard manages — NetworkPolicies and ResourceQuotas labelled
+ * app.kubernetes.io/managed-by=tenantguard.
  * Each thread LISTs, hands the whole list to live_replace_kind, then WATCHes from the list's
  * resourceVersion with bookmarks and a 300 s server timeout, event by event; a 410 relists,
  * any other failure retries after a jittered backoff, resuming the watch where it stopped.

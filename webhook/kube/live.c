@@ -19,7 +19,7 @@
 #include "state.h"
 #include "strmap.h"
 
-#define LIVE_KINDS   12     /* distinct kinds counted; more are counted under the last slot */
+#define LIVE_KINDS   16     /* distinct kinds counted (the informers' 14 fit); more share the last */
 #define LIVE_KEY_MAX 768    /* "Kind/namespace/name": 63 + 253 + 253 and separators fit */
 
 /* A config and how to let go of it. */
@@ -252,12 +252,15 @@ live_trim(const json_t *obj)
 		/*
 		 * An Ingress's annotations are rules' input (class, snippets, destinations, the
 		 * configured globs): the periodic audit needs them. kubectl's copy of the whole
-		 * object is kept as a key only, so a glob naming it still matches.
+		 * object is kept as a key only, so a glob naming it still matches. An IngressClass
+		 * says it is the default in an annotation (defaultclass.h); there are a handful
+		 * of them, cluster-scoped.
 		 */
 		annos = json_object_get(md, "annotations");
-		if (kind == NULL || strcmp(kind, "Ingress") != 0)
+		if (kind == NULL || (strcmp(kind, "Ingress") != 0 && strcmp(kind, "IngressClass") != 0))
 			json_object_del(md, "annotations");
-		else if (json_is_object(annos) && json_object_get(annos, LAST_APPLIED) != NULL &&
+		else if (strcmp(kind, "Ingress") == 0 && json_is_object(annos) &&
+		    json_object_get(annos, LAST_APPLIED) != NULL &&
 		    json_object_set_new(annos, LAST_APPLIED, json_string("")) != 0) {
 			json_decref(c);
 			return NULL;

@@ -59,7 +59,8 @@ int live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz);
 /*
  * The part of an object the cache keeps and the rules read (new reference; NULL when out of
  * memory): a copy without status and metadata.managedFields, and without metadata.annotations
- * except an Ingress's (kubectl's last-applied copy of the object emptied).
+ * except an Ingress's (kubectl's last-applied copy of the object emptied) and an
+ * IngressClass's (is-default-class is one).
  */
 json_t *live_trim(const json_t *obj);
 /*
