@@ -4,8 +4,8 @@
 
 Usage: python3 tests/fuzz/seed.py OUT_DIR
 Writes OUT_DIR/<harness>/<n> files: review (AdmissionReview bodies, as run_cases fills
-them in), config (tests/configs and the cases' inline configs), state (the cases' states as
-JSON and YAML), host (host pairs), ndjson (the states as watch streams), tls (a generated
+them in), config (tests/configs and the cases' inline configs), state (the cases' states and
+reviewed objects, as JSON and YAML), host (host pairs), ndjson (the states as watch streams), tls (a generated
 certificate and key, matching and not), kube (List pages and watch events).
 """
 import glob
@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 import tempfile
+
+import yaml
 
 
 def fill(req, uid):
@@ -52,6 +54,7 @@ def main():
     out = sys.argv[1]
     seeds = {k: [] for k in ("review", "config", "state", "host", "ndjson", "tls", "kube")}
     hosts = set()
+    kinds = {}
     for path in sorted(glob.glob("tests/configs/*.yaml")):
         with open(path, "rb") as f:
             seeds["config"].append(f.read())
@@ -88,7 +91,21 @@ def main():
                 ).encode() + b"\n" for i, (t, o) in enumerate(zip(
                     ("ADDED", "MODIFIED", "DELETED") * len(st), st))) +
                     b'{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"99"}}}\n')
+            # The reviewed objects as states too (up to 3 of each kind): the cases' states hold
+            # no Secret, McpBridge or TLSRoute, which a --state file may carry.
+            req = case.get("request") if isinstance(case.get("request"), dict) else {}
+            obj = req.get("object")
+            if isinstance(obj, dict) and isinstance(obj.get("kind"), str):
+                key = (obj.get("apiVersion"), obj["kind"])
+                if kinds.get(key, 0) < 3:
+                    kinds[key] = kinds.get(key, 0) + 1
+                    seeds["state"].append(json.dumps({"apiVersion": "v1", "kind": "List",
+                                                      "items": [obj]}).encode())
             hosts_in(case, hosts)
+    # Multi-document YAML, the other form a --state file takes (libyaml, not jansson).
+    for st in list(seeds["state"])[::4]:
+        items = json.loads(st)["items"]
+        seeds["state"].append(yaml.safe_dump_all(items, explicit_start=True).encode())
     hl = sorted(hosts)
     for a, b in zip(hl, hl[1:] + hl[:1]):
         seeds["host"].append(f"{a}\n{b}".encode())
