@@ -29,8 +29,8 @@ for bin in "$build"/fuzz_*; do
 	[ "$topic" = kube ] && timeout=120
 	if [ "$secs" = smoke ]; then
 		corpus=$build/smoke/$topic; rm -rf "$corpus"
-		runs=${FUZZ_SMOKE_RUNS:-3000}
-		[ "$topic" = kube ] && runs=$((runs / 10))
+		runs=${FUZZ_SMOKE_RUNS:-2000}
+		[ "$topic" = kube ] && runs=$((runs / 4))   # its 352 seeds and some mutations
 		limits=(-seed=1 -runs="$runs" -max_total_time=120)
 	else
 		corpus=$build/corpus/$topic
