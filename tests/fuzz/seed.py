@@ -8,6 +8,7 @@ them in), config (tests/configs and the cases' inline configs), state (the cases
 reviewed objects, as JSON and YAML), host (host pairs), ndjson (the states as watch streams), tls (a generated
 certificate and key, matching and not), kube (List pages and watch events).
 """
+import base64
 import glob
 import json
 import os
@@ -50,11 +51,82 @@ def hosts_in(v, out):
             hosts_in(x, out)
 
 
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+class Tls:
+    """Real PEM for the cases' "$tls" specs (run_cases makes them at run time; a seed
+    holding the spec itself is not a certificate): one pair per distinct spec, one CA for
+    every chain. Validity is now to +30 days (openssl req cannot back-date): the harnesses
+    check at the time they run."""
+
+    def __init__(self, tmp):
+        self.tmp, self.pairs, self.n = tmp, {}, 0
+        self.ca_key, self.ca = (os.path.join(tmp, n) for n in ("ca.key", "ca.crt"))
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", self.ca_key, "-out", self.ca, "-subj", "/CN=fuzz-ca",
+                "-days", "30")
+        self.other = os.path.join(tmp, "other.key")
+        openssl("genpkey", "-algorithm", "ed25519", "-out", self.other)
+
+    def pair(self, spec):
+        """(tls.crt, tls.key, ca.crt or None) for a "$tls" spec."""
+        k = json.dumps(spec, sort_keys=True)
+        if k not in self.pairs:
+            self.n += 1
+            key, crt = (os.path.join(self.tmp, f"{self.n}.{x}") for x in ("key", "crt"))
+            dns = [d for d in spec.get("dns", []) if isinstance(d, str)] or ["a.example.com"]
+            san = "subjectAltName=" + ",".join("DNS:" + d for d in dns)
+            if spec.get("chain"):
+                csr, ext = crt + ".csr", crt + ".ext"
+                with open(ext, "w") as f:
+                    f.write(san + "\n")
+                openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + dns[0][:60])
+                openssl("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
+                        "-CAcreateserial", "-days", "30", "-extfile", ext, "-out", crt)
+            else:
+                openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+                        "-subj", "/CN=" + dns[0][:60], "-addext", san, "-days", "30")
+            c, kk, ca = (open(x, "rb").read() for x in (crt, key, self.ca))
+            if spec.get("key") == "other":
+                kk = open(self.other, "rb").read()
+            if spec.get("chain") and not spec.get("leafOnly"):
+                c += ca
+            if spec.get("garbage") == "cert":
+                c = b"not a certificate\n"
+            if spec.get("garbage") == "key":
+                kk = b"not a key\n"
+            self.pairs[k] = (c, kk, ca if spec.get("chain") and spec.get("caCrt") else None)
+        return self.pairs[k]
+
+    def fill(self, v, out):
+        """v with every "data": {"$tls": spec} made real; each new pair also lands in out."""
+        if isinstance(v, dict):
+            data = v.get("data")
+            if isinstance(data, dict) and isinstance(data.get("$tls"), dict):
+                n = len(self.pairs)
+                c, k, ca = self.pair(data["$tls"])
+                if len(self.pairs) > n:
+                    out.append(len(c).to_bytes(2, "big") + c + k)
+                new = {n: base64.b64encode(b).decode() for n, b in
+                       (("tls.crt", c), ("tls.key", k), ("ca.crt", ca)) if b is not None}
+                v = {**v, "data": {**{x: y for x, y in data.items() if x != "$tls"}, **new}}
+            return {x: self.fill(y, out) for x, y in v.items()}
+        if isinstance(v, list):
+            return [self.fill(x, out) for x in v]
+        return v
+
+
 def main():
     out = sys.argv[1]
     seeds = {k: [] for k in ("review", "config", "state", "host", "ndjson", "tls", "kube")}
     hosts = set()
     kinds = {}
+    tls_tmp = tempfile.TemporaryDirectory()
+    tls = Tls(tls_tmp.name)
     for path in sorted(glob.glob("tests/configs/*.yaml")):
         with open(path, "rb") as f:
             seeds["config"].append(f.read())
@@ -63,7 +135,7 @@ def main():
             doc = json.load(f)
         shared = {k: doc[k] for k in ("config", "state") if k in doc}
         for i, case in enumerate(doc.get("cases", [doc])):
-            case = {**shared, **case}
+            case = tls.fill({**shared, **case}, seeds["tls"])
             if isinstance(case.get("review"), str):
                 seeds["review"].append(case["review"].encode())
             elif "review" in case:
@@ -121,6 +193,7 @@ def main():
         c, k, o = (open(p, "rb").read() for p in (crt, key, other))
         for cc, kk in ((c, k), (c, o), (c + c, k)):
             seeds["tls"].append(len(cc).to_bytes(2, "big") + cc + kk)
+    tls_tmp.cleanup()
     for name, items in seeds.items():
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)
