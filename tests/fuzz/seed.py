@@ -181,18 +181,11 @@ def main():
     hl = sorted(hosts)
     for a, b in zip(hl, hl[1:] + hl[:1]):
         seeds["host"].append(f"{a}\n{b}".encode())
-    with tempfile.TemporaryDirectory() as tmp:
-        crt, key, other = (os.path.join(tmp, n) for n in ("c.pem", "k.pem", "o.pem"))
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
-                        "-subj", "/CN=a.example.com", "-addext",
-                        "subjectAltName=DNS:a.example.com,DNS:*.b.example.com", "-days", "30"],
-                       check=True, capture_output=True)
-        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", other],
-                       check=True, capture_output=True)
-        c, k, o = (open(p, "rb").read() for p in (crt, key, other))
-        for cc, kk in ((c, k), (c, o), (c + c, k)):
-            seeds["tls"].append(len(cc).to_bytes(2, "big") + cc + kk)
+    # A pair with two names, the same certificate with a key of another type, and twice.
+    c, k, _ = tls.pair({"dns": ["a.example.com", "*.b.example.com"]})
+    o = open(tls.other, "rb").read()
+    for cc, kk in ((c, k), (c, o), (c + c, k)):
+        seeds["tls"].append(len(cc).to_bytes(2, "big") + cc + kk)
     tls_tmp.cleanup()
     for name, items in seeds.items():
         d = os.path.join(out, name)
