@@ -33,12 +33,14 @@ usage(FILE *f)
 	    "                         [--no-reconcile] [--max-conns-per-ip N] [--header-timeout S]\n"
 	    "                         [--request-timeout S] [--idle-timeout S] [--max-body-bytes N]\n"
 	    "                         [--client-cert-handshake]\n"
+	    "                         [--fallback-policies [--fallback-exclude-namespace NS]...]\n"
 	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
 	    "       tenantguard audit [--config F] (--kubeconfig F | --state F) [--output table|json]\n"
 	    "       tenantguard check-config F\n"
 	    "       tenantguard render baseline TENANT [--config F] [--output yaml|json]\n"
 	    "       tenantguard render bridges [--config F] [--output yaml|json]\n"
 	    "       tenantguard render policies [--config F] [--output yaml|json]\n"
+	    "                         [--exclude-namespace NS]...\n"
 	    "       tenantguard certs --out DIR [--service S] [--namespace NS] [--cluster-domain D]\n"
 	    "                         [--days N] [--renew-before DURATION]\n"
 	    "       tenantguard version\n");
@@ -200,8 +202,12 @@ cmd_render(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "exclude-namespace", required_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* The webhooks' own exclusions (manifests/webhooks.yaml), then any --exclude-namespace. */
+	const char *excluded[64] = { "kube-system", "tenantguard-system" };
+	size_t n_excluded = 2;
 	const char *config_path = NULL, *output = "yaml";
 	char err[1024];
 	int c, rc = 2;
@@ -211,6 +217,13 @@ cmd_render(int argc, char **argv)
 		switch (c) {
 		case 'c': config_path = optarg; break;
 		case 'o': output = optarg; break;
+		case 'x':
+			if (n_excluded == sizeof(excluded) / sizeof(*excluded)) {
+				fprintf(stderr, "tenantguard: render: too many --exclude-namespace\n");
+				return 2;
+			}
+			excluded[n_excluded++] = optarg;
+			break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -237,7 +250,7 @@ cmd_render(int argc, char **argv)
 		}
 		objs = baseline_objects(cfg, t);
 	} else if (policies) {
-		objs = vap_policies(cfg);
+		objs = vap_policies(cfg, excluded, n_excluded);
 	} else {
 		objs = baseline_bridges(cfg);
 	}
@@ -286,6 +299,8 @@ cmd_serve(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-body-bytes", required_argument, NULL, 'B' },
 		{ "client-cert-handshake", no_argument, NULL, 'X' },
+		{ "fallback-policies", no_argument, NULL, 'F' },
+		{ "fallback-exclude-namespace", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct process_opts o;
@@ -298,6 +313,9 @@ cmd_serve(int argc, char **argv)
 	o.tls_key = "/etc/tenantguard/tls/tls.key";
 	o.threads = 2;
 	o.limits.per_ip = CONNLIMIT_DEFAULT_PER_IP;
+	/* The webhooks' own exclusions, as render policies has them. */
+	o.fallback_excluded[o.n_fallback_excluded++] = "kube-system";
+	o.fallback_excluded[o.n_fallback_excluded++] = "tenantguard-system";
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.config_path = optarg; break;
@@ -348,11 +366,24 @@ cmd_serve(int argc, char **argv)
 			o.body_max = body;
 			break;
 		case 'X': o.limits.cert_handshake = true; break;
+		case 'F': o.fallback_policies = true; break;
+		case 'E':
+			if (o.n_fallback_excluded == PROCESS_FALLBACK_EXCLUDED_MAX) {
+				fprintf(stderr, "tenantguard: too many --fallback-exclude-namespace\n");
+				return 2;
+			}
+			o.fallback_excluded[o.n_fallback_excluded++] = optarg;
+			break;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (o.fallback_policies && (o.no_reconcile || o.state_path != NULL)) {
+		fprintf(stderr, "tenantguard: --fallback-policies needs the reconciler: live state "
+		    "(--kubeconfig or in a pod) without --no-reconcile\n");
 		return 2;
 	}
 	if (o.limits.cert_handshake && o.client_ca == NULL) {

@@ -612,6 +612,8 @@ process_run(const struct process_opts *o)
 			log_warnx("reconciler: %s", err);
 			goto out;
 		}
+		if (s.rec != NULL && o->fallback_policies)
+			reconciler_fallback_policies(s.rec, o->fallback_excluded, o->n_fallback_excluded);
 		struct auditor_hooks ah = { s.kc, s.live, live_synced, audit_leading,
 			audit_config_get, audit_config_put, &s };
 		if ((s.aud = auditor_start(&ah, err, sizeof(err))) == NULL) {

@@ -7,6 +7,8 @@
 
 #include "connlimit.h"
 
+#define PROCESS_FALLBACK_EXCLUDED_MAX 64
+
 /* Every string is borrowed for the duration of process_run. */
 struct process_opts {
 	const char *listen;       /* "HOST:PORT" or "[V6ADDR]:PORT"; NULL: "0.0.0.0:8443" */
@@ -25,6 +27,9 @@ struct process_opts {
 	unsigned    lease_seconds;/* the reconciler's Lease duration; 0: leader.c's default */
 	struct connlimit_opts limits;   /* per-address limit, deadlines (connlimit.h) */
 	size_t      body_max;     /* request body cap in bytes; 0: REVIEW_BODY_MAX */
+	bool        fallback_policies; /* the reconciler leader keeps the VAP fallback (vap.h) */
+	const char *fallback_excluded[PROCESS_FALLBACK_EXCLUDED_MAX]; /* its bindings leave out */
+	size_t      n_fallback_excluded;
 };
 
 /*

@@ -113,17 +113,18 @@ check "render bridges --output json exits 0" 0 "$TG" render bridges --output jso
 cp "$tmp/out" "$tmp/bridges.json"
 check "render bridges (yaml) exits 0" 0 "$TG" render bridges
 cp "$tmp/out" "$tmp/bridges.yaml"
-check "render policies --output json exits 0" 0 "$TG" render policies --output json
+check "render policies --output json exits 0" 0 "$TG" render policies --output json --exclude-namespace batch
 cp "$tmp/out" "$tmp/policies.json"
 check "render policies: a policy and a binding per stateless rule, messages with the rule id" 0 python3 - "$tmp/policies.json" <<'PY'
 import json, sys
 objs = json.load(open(sys.argv[1]))
 objs = objs.get("items", objs) if isinstance(objs, dict) else objs
+rules = ["service-type", "service-external-ips", "ingress-class", "ingress-annotation",
+         "entry-admin", "managed-object", "tenant-label", "namespace-tenant"]
 kinds = sorted((o["kind"], o["metadata"]["name"]) for o in objs)
-assert kinds == [("ValidatingAdmissionPolicy", "tenantguard-service-external-ips"),
-                 ("ValidatingAdmissionPolicy", "tenantguard-service-type"),
-                 ("ValidatingAdmissionPolicyBinding", "tenantguard-service-external-ips"),
-                 ("ValidatingAdmissionPolicyBinding", "tenantguard-service-type")], kinds
+want = sorted([(k, "tenantguard-" + r) for r in rules
+               for k in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")])
+assert kinds == want, kinds
 for o in objs:
     assert o["apiVersion"] == "admissionregistration.k8s.io/v1", o
     if o["kind"] == "ValidatingAdmissionPolicy":
@@ -132,6 +133,9 @@ for o in objs:
             assert v["messageExpression"].startswith("'[%s] " % rule), v
     else:
         assert o["spec"]["validationActions"] == ["Deny"], o
+        sel = o["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+        assert sel == [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+                        "values": ["kube-system", "tenantguard-system", "batch"]}], sel
 PY
 check "render baseline of an unknown tenant exits 2" 2 "$TG" render baseline nobody
 check "render with a bad --output exits 2" 2 "$TG" render bridges --output xml
@@ -257,6 +261,8 @@ expect_out "version prints the name" "$tmp/out" 'tenantguard'
 check "no command exits 2" 2 "$TG"
 check "unknown command exits 2" 2 "$TG" frobnicate
 check "serve --kubeconfig with --state is refused (one source of state)" 2 "$TG" serve --kubeconfig /dev/null --state /dev/null
+check "serve --fallback-policies without the reconciler is refused" 2 "$TG" serve --fallback-policies --kubeconfig /dev/null --no-reconcile
+check "serve --fallback-policies with a state file is refused (no reconciler to apply them)" 2 "$TG" serve --fallback-policies --state /dev/null
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -64,7 +64,7 @@ serve_log=$work/serve.log
 start_serve() {   # the pod's command line (templates/deployment.yaml), paths swapped
 	POD_NAME=tenantguard-helm setsid "$tg" serve --config "$work/pod/config.yaml" \
 	    --tls-cert "$work/pod/tls.crt" --tls-key "$work/pod/tls.key" --listen "127.0.0.1:$port" \
-	    --kubeconfig "$KUBECONFIG_TENANTGUARD" </dev/null >>"$serve_log" 2>&1 &
+	    --kubeconfig "$KUBECONFIG_TENANTGUARD" --fallback-policies </dev/null >>"$serve_log" 2>&1 &
 	serve_pid=$!
 	echo "$serve_pid" >>"$TENANTGUARD_CLUSTER_PIDS"
 	tg_wait_ready "$port" 400
@@ -75,6 +75,9 @@ for _ in $(seq 100); do   # the apiserver picks webhook configurations up asynch
 	bob apply --dry-run=server -f "$obj/same-host-in-tenant2.yaml" 2>&1 | grep -q host-ownership && break
 	sleep 0.2
 done
+
+within "the leader applies the fallback policies (fallbackPolicies.enabled, the default)" 30000 \
+    admin get validatingadmissionpolicybinding tenantguard-service-type
 
 verdicts() {   # SUFFIX: the reference verdicts through the chart's webhook configurations
 	expect "the reference tenant1-api-ingress is allowed in tenant1-gateway$1" allow alice apply --dry-run=server -f "$obj/tenant1-api-ingress.yaml"
@@ -164,6 +167,9 @@ kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null
 expect "helm uninstall" allow h uninstall tenantguard --wait
 expect "no tenantguard webhook configuration is left behind" allow sh -c \
     '[ -z "$("$0" --kubeconfig "$1" get validatingwebhookconfigurations,mutatingwebhookconfigurations -o name | grep tenantguard)" ]' \
+    "$KUBECTL" "$KUBECONFIG_ADMIN"
+within "no fallback policy is left behind either (owned by the release's ClusterRole: garbage-collected)" 60000 sh -c \
+    '[ -z "$("$0" --kubeconfig "$1" get validatingadmissionpolicies,validatingadmissionpolicybindings -o name | grep tenantguard)" ]' \
     "$KUBECTL" "$KUBECONFIG_ADMIN"
 expect "writes succeed with tenantguard gone (no dangling fail-closed webhook)" allow bob apply --dry-run=server -f "$obj/same-host-in-tenant2.yaml"
 expect "the Tenant CRD stays (crds/: Tenants outlive the release)" allow admin get crd tenants.tenantguard.io

@@ -112,7 +112,8 @@ else:
 # --- defaults: self-generated certificates ---------------------------------------------------
 docs = template()
 check("defaults render the base's kinds and the self-generated Secret",
-      kinds(docs) == sorted(["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment",
+      kinds(docs) == sorted(["ClusterRole", "ClusterRoleBinding", "ClusterRole", "ClusterRoleBinding",
+                             "ConfigMap", "Deployment",
                              "MutatingWebhookConfiguration", "PodDisruptionBudget", "Role", "RoleBinding",
                              "Secret", "Service", "ServiceAccount", "ValidatingWebhookConfiguration"]),
       kinds(docs))
@@ -180,6 +181,40 @@ check("defaults: the ConfigMap's config is the binary's built-in default",
                           os.path.join(ROOT, "webhook", "config_load.c")], capture_output=True,
                          text=True).stdout.split("=", 1)[1].replace('"\n\t"', "").strip(' \t\n";')
           .encode().decode("unicode_escape")))
+
+# --- fallbackPolicies: the VAP fallback, rendered by the leader from the ConfigMap's config ---
+def fallback_rbac(docs):
+    role = find(docs, "ClusterRole", "tenantguard-fallback-policies")
+    rb = find(docs, "ClusterRoleBinding", "tenantguard-fallback-policies")
+    return role, rb
+
+args = find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+role, rb = fallback_rbac(docs)
+check("fallbackPolicies (default on): serve --fallback-policies, the webhook's exclusions only",
+      "--fallback-policies" in args and not any(a.startswith("--fallback-exclude") for a in args), args)
+check("fallbackPolicies: a ClusterRole to apply and prune the policies and bindings and to own them, bound to the ServiceAccount",
+      role is not None and role["rules"] == [{"apiGroups": ["admissionregistration.k8s.io"],
+      "resources": ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
+      "verbs": ["get", "create", "patch", "update", "delete"]},
+      {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+       "resourceNames": ["tenantguard-fallback-policies"], "verbs": ["get"]}] and rb is not None and
+      rb["subjects"] == [{"kind": "ServiceAccount", "name": "tenantguard", "namespace": NS}], role)
+r = subprocess.run([TG, "render", "policies", "--config", cfg_path, "--output", "json"],
+                   capture_output=True, text=True)
+pol = json.loads(r.stdout)["items"] if r.returncode == 0 else []
+vwc_ns = webhooks(docs)[0]["webhooks"][0]["namespaceSelector"]["matchExpressions"][0]["values"]
+check("fallbackPolicies: from the ConfigMap's config, every binding leaves out what the validating webhook does",
+      pol and all(b["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"] == vwc_ns
+                  for b in pol if b["kind"] == "ValidatingAdmissionPolicyBinding"), r.stderr)
+off = template("fallbackPolicies.enabled=false")
+args = find(off, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+check("fallbackPolicies.enabled=false: no --fallback-policies and no ClusterRole for it",
+      not any(a.startswith("--fallback") for a in args) and fallback_rbac(off) == (None, None), args)
+ex = template("webhooks.validate.excludeNamespaces={monitoring,batch}")
+args = find(ex, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+check("fallbackPolicies: the validating webhook's extra exclusions go to the fallback's bindings too",
+      [a for a in args if a.startswith("--fallback-exclude")] ==
+      ["--fallback-exclude-namespace=monitoring", "--fallback-exclude-namespace=batch"], args)
 
 # --- certManager ---------------------------------------------------------------------------
 docs = template("certificates.mode=certManager")

@@ -22,6 +22,7 @@
 #include "names.h"
 #include "state.h"
 #include "strmap.h"
+#include "vap.h"
 
 #define TENANT_API     "tenantguard.io/v1alpha1"
 #define STATUS_HOSTS   100   /* status.hosts lists at most this many */
@@ -46,6 +47,11 @@ struct reconciler {
 	json_t             *rejected;   /* Tenant name -> reason it is not in the config */
 
 	struct strmap      *status;     /* the thread's: tenant -> last status written (char *) */
+
+	/* reconciler_fallback_policies: set once, read by the thread under `lock`. */
+	bool                fallback;
+	const char *const  *fallback_excluded;
+	size_t              n_fallback_excluded;
 };
 
 /* What one pass needs of a tenant, copied out of a config so no read view is held. */
@@ -140,6 +146,18 @@ reconciler_config_changed(struct reconciler *r, const json_t *rejected)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void
+reconciler_fallback_policies(struct reconciler *r, const char *const *excluded, size_t n)
+{
+	pthread_mutex_lock(&r->lock);
+	r->fallback = true;
+	r->fallback_excluded = excluded;
+	r->n_fallback_excluded = n;
+	r->all = true;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
 bool
 reconciler_leading(struct reconciler *r)
 {
@@ -165,6 +183,10 @@ object_path(const json_t *obj, char *out, size_t outsz)
 		{ "ResourceQuota", "/api/v1", "resourcequotas" },
 		{ "NetworkPolicy", "/apis/networking.k8s.io/v1", "networkpolicies" },
 		{ "Ingress", "/apis/networking.k8s.io/v1", "ingresses" },
+		{ "ValidatingAdmissionPolicy", "/apis/admissionregistration.k8s.io/v1",
+		    "validatingadmissionpolicies" },
+		{ "ValidatingAdmissionPolicyBinding", "/apis/admissionregistration.k8s.io/v1",
+		    "validatingadmissionpolicybindings" },
 	};
 	const char *kind = jsonget_str(obj, "kind");
 	const char *ns = jsonget_str(json_object_get(obj, "metadata"), "namespace");
@@ -274,6 +296,81 @@ delete_object(struct reconciler *r, const json_t *obj)
 	if (st != 404)
 		log_info("reconcile: deleted %s", path);
 	return 0;
+}
+
+/*
+ * Makes every object of `objs` a dependent of the ClusterRole RECONCILE_FALLBACK_OWNER, which
+ * the chart renders only with fallbackPolicies.enabled: uninstalling the release or turning
+ * the option off deletes the policies by garbage collection, so none outlives tenantguard.
+ * Without that ClusterRole they are applied ownerless (and logged).
+ */
+static void
+own_fallback(struct reconciler *r, json_t *objs)
+{
+	char err[512];
+	json_t *role = NULL, *o;
+	size_t i;
+	int st = kube_get(r->kc, "/apis/rbac.authorization.k8s.io/v1/clusterroles/"
+	    RECONCILE_FALLBACK_OWNER, &role, err, sizeof(err));
+	const char *uid = st == 200 ? meta_str(role, "uid") : NULL;
+
+	if (uid == NULL) {
+		log_warnx("reconcile: fallback policies: ClusterRole %s: %s; applied without an owner, "
+		    "they outlive tenantguard", RECONCILE_FALLBACK_OWNER, st == 200 ? "no uid" : err);
+	} else {
+		json_array_foreach(objs, i, o)
+			json_object_set_new(json_object_get(o, "metadata"), "ownerReferences",
+			    json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "rbac.authorization.k8s.io/v1",
+			    "kind", "ClusterRole", "name", RECONCILE_FALLBACK_OWNER, "uid", uid));
+	}
+	json_decref(role);
+}
+
+/*
+ * The fallback policies (vap.h) from the live config, file and Tenant-object tenants alike,
+ * applied server-side, and the override bindings a new render no longer has deleted: so the
+ * apiserver keeps enforcing the stateless rules for every tenant while no replica answers.
+ * A failure is logged and retried by the next full pass (a config change or the resync).
+ */
+static void
+apply_fallback(struct reconciler *r, const char *const *excluded, size_t n_excluded)
+{
+	const char *const *names = vap_binding_names();
+	struct live_view v;
+	json_t *objs, *o;
+	const char *what;
+	char err[512];
+	size_t i, failed = 0;
+
+	if (live_read_begin(r->lv, &v) != 0)
+		return;
+	objs = vap_policies(v.cfg, excluded, n_excluded);
+	live_read_end(r->lv, &v);
+	if (objs == NULL) {
+		log_warnx("reconcile: fallback policies: out of memory");
+		return;
+	}
+	own_fallback(r, objs);
+	json_array_foreach(objs, i, o)
+		if (apply_one(r, o, NULL, &what, err, sizeof(err)) != 0) {
+			log_warnx("reconcile: fallback %s %s: %s", jsonget_str(o, "kind"),
+			    meta_str(o, "name"), err);
+			failed++;
+		}
+	for (; *names != NULL; names++) {
+		bool kept = false;
+		json_array_foreach(objs, i, o)
+			kept = kept || (strcmp(jsonget_str(o, "kind"), "ValidatingAdmissionPolicyBinding")
+			    == 0 && strcmp(meta_str(o, "name"), *names) == 0);
+		json_t *gone = kept ? NULL : json_pack("{s:s, s:{s:s}}", "kind",
+		    "ValidatingAdmissionPolicyBinding", "metadata", "name", *names);
+		if (gone != NULL && delete_object(r, gone) != 0)
+			failed++;
+		json_decref(gone);
+	}
+	if (failed == 0)
+		log_info("reconcile: fallback policies applied (%zu objects)", json_array_size(objs));
+	json_decref(objs);
 }
 
 /* ---- one tenant ------------------------------------------------------------------------- */
@@ -836,6 +933,12 @@ reconcile_main(void *arg)
 					work_add(work, v.cfg->tenants[i].name, DUE_ALL);
 				live_read_end(r->lv, &v);
 			}
+			/* The fallback first: a new tenant's objects then go unguarded the least. */
+			pthread_mutex_lock(&r->lock);
+			bool fallback = r->fallback;
+			pthread_mutex_unlock(&r->lock);
+			if (all && fallback)
+				apply_fallback(r, r->fallback_excluded, r->n_fallback_excluded);
 			json_t *tenants = live_list(r->lv, "Tenant", ""), *v_what;
 			const char *name;
 			size_t failed = 0;

@@ -11,6 +11,8 @@ struct live;
 #define RECONCILE_FIELD_MANAGER "tenantguard"
 #define RECONCILE_LEASE_NAME    "tenantguard-reconciler"
 #define RECONCILE_RESYNC        300  /* seconds between full passes (events drive the rest) */
+/* The chart's ClusterRole of fallbackPolicies, owner of the policies the leader applies. */
+#define RECONCILE_FALLBACK_OWNER "tenantguard-fallback-policies"
 
 /*
  * One thread, in every replica; only the holder of the Lease tenantguard-system/
@@ -53,6 +55,14 @@ void reconciler_notify(struct reconciler *r, const char *kind, const char *type,
  * of Tenant objects left out of it to the reason, for their status.
  */
 void reconciler_config_changed(struct reconciler *r, const json_t *rejected);
+
+/*
+ * Also keeps the fallback ValidatingAdmissionPolicies (vap.h) current on every full pass
+ * while leading: rendered from the live config (the file's tenants and the Tenant objects'),
+ * bindings leaving out the `n` `excluded` namespaces (borrowed: they must outlive r). Sets
+ * a full pass due.
+ */
+void reconciler_fallback_policies(struct reconciler *r, const char *const *excluded, size_t n);
 
 /* Whether this replica holds the Lease now. */
 bool reconciler_leading(struct reconciler *r);
