@@ -20,6 +20,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/tenantguard /usr/local/bin/tenantguard
 USER 65532:65532
+# malloc's heap in transparent huge pages (where the node allows them, madvise mode): the claim
+# index is ~100k small allocations reached at random, and 4 KiB pages made page faults and TLB
+# misses half of a 100k-claim cold start (bench/bench_peer.sh runs tenantguard with this too).
+ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 EXPOSE 8443
 ENTRYPOINT ["/usr/local/bin/tenantguard"]
 CMD ["serve", "--config=/etc/tenantguard/config/config.yaml", \

@@ -15,7 +15,9 @@
 
 #define TENANTS   100
 #define INGRESSES 10000   /* 3 hosts each: 30,000 hosts */
-#define OWN_CERT  20      /* every 20th Ingress has a certificate of its own */
+/* Every OWN_CERT-th Ingress has a certificate of its own: the reference layout (a wildcard
+ * per tenant, a few more), then a Secret per Ingress. */
+static const int own_cert[] = { 20, 1 };
 
 static double
 cpu_s(void)
@@ -74,11 +76,11 @@ tls_data(int t)
 /*
  * Per Ingress: a system host, a reserved custom host, a first-come host and a Service. TLS as
  * the reference lays it out: each tenant's wildcard Secret {tenant}-custom-cert, which its
- * Ingresses name, and for every OWN_CERT-th Ingress a certificate of its own. Every Secret
- * is a distinct certificate, parsed and matched against its key.
+ * Ingresses name, and for every `every`-th Ingress a certificate of its own. Every Secret is a
+ * distinct certificate, parsed and matched against its key.
  */
 static json_t *
-make_objects(size_t *n_secrets)
+make_objects(int every, size_t *n_secrets)
 {
 	json_t *objs = json_array();
 	char ns[64], name[64], h1[128], h2[128], h3[128], ts[32], secret[64];
@@ -100,19 +102,19 @@ make_objects(size_t *n_secrets)
 		snprintf(h2, sizeof(h2), "shop-%d.cust%d.com", i, t);
 		snprintf(h3, sizeof(h3), "www.app%d-tenant%d.io", i, t);
 		snprintf(ts, sizeof(ts), "2026-01-01T%02d:%02d:%02dZ", i / 3600, i / 60 % 60, i % 60);
-		if (i % OWN_CERT == 0)
+		if (i % every == 0)
 			snprintf(secret, sizeof(secret), "%s", name);
 		else
 			snprintf(secret, sizeof(secret), "tenant%d-custom-cert", t);
-		json_array_append_new(objs, json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:[{s:s}, "
+		json_array_append_new(objs, json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:[{s:s}, "
 		    "{s:s}, {s:s}], s:[{s:[s], s:s}]}}", "apiVersion", "networking.k8s.io/v1", "kind",
 		    "Ingress", "metadata", "name", name, "namespace", ns, "creationTimestamp", ts,
-		    "spec", "rules", "host", h1, "host", h2, "host", h3, "tls", "hosts", h2,
+		    "spec", "ingressClassName", "higress", "rules", "host", h1, "host", h2, "host", h3, "tls", "hosts", h2,
 		    "secretName", secret));
 		json_array_append_new(objs, json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:[{s:i}]}}",
 		    "apiVersion", "v1", "kind", "Service", "metadata", "name", name, "namespace", ns,
 		    "spec", "type", "ClusterIP", "ports", "port", 80));
-		if (i % OWN_CERT == 0) {
+		if (i % every == 0) {
 			json_array_append_new(objs, json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:o}",
 			    "apiVersion", "v1", "kind", "Secret", "metadata", "name", name, "namespace",
 			    ns, "type", "kubernetes.io/tls", "data", tls_data(t)));
@@ -122,17 +124,16 @@ make_objects(size_t *n_secrets)
 	return objs;
 }
 
-int
-main(void)
+/* Audits objs best of 3 (the cost of the code, not of whatever else the machine did). */
+static void
+bench_one(const struct config *cfg, int every)
 {
-	struct config *cfg = make_config();
 	size_t n_secrets;
-	json_t *objs = make_objects(&n_secrets);
+	json_t *objs = make_objects(every, &n_secrets);
 	char err[512];
 	double best_index = 1e18, best_audit = 1e18;
 	size_t violations = 0;
 
-	/* Best of 3: the cost of the code, not of whatever else the machine did. */
 	for (int round = 0; round < 3; round++) {
 		double t0 = cpu_s();
 		struct state *st = statefile_from_objects(cfg, objs, err, sizeof(err));
@@ -146,19 +147,31 @@ main(void)
 			die("audit", err);
 		double t3 = cpu_s();
 		violations = r.n;
+		if (r.n > 0)
+			fprintf(stderr, "bench_audit: first violation: %s %s/%s [%s] %s\n", r.v[0].kind,
+			    r.v[0].namespace, r.v[0].name, ruleid_name(r.v[0].rule), r.v[0].message);
 		audit_report_clear(&r);
 		best_index = t1 - t0 < best_index ? t1 - t0 : best_index;
 		best_audit = t3 - t2 < best_audit ? t3 - t2 : best_audit;
 	}
 	if (violations != 0) {
 		fprintf(stderr, "bench_audit: the clean cluster has %zu violations\n", violations);
-		return 1;
+		exit(1);
 	}
 	printf("bench: audit ingresses=%d hosts=%d services=%d secrets=%zu cpu_s=%.3f "
 	    "index_cpu_s=%.3f ratio_vs_index=%.1f budget_cpu_s=1.0 %s\n", INGRESSES, INGRESSES * 3,
 	    INGRESSES, n_secrets, best_audit, best_index, best_audit / best_index,
 	    best_audit < 1.0 ? "ok" : "OVER");
 	json_decref(objs);
+}
+
+int
+main(void)
+{
+	struct config *cfg = make_config();
+
+	for (size_t i = 0; i < sizeof(own_cert) / sizeof(*own_cert); i++)
+		bench_one(cfg, own_cert[i]);
 	config_free(cfg);
 	return 0;
 }

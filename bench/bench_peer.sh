@@ -30,7 +30,8 @@
 #
 # Knobs (environment): BENCH_PEER_CLAIMS ("0 10000 100000"), BENCH_PEER_ROUNDS (2),
 # BENCH_THREADS (wrk -t, 2), BENCH_CONNS (wrk -c, 32), BENCH_SECS (per measured run, 10),
-# BENCH_WARMUP_SECS (per server, 2).
+# BENCH_WARMUP_SECS (per server, 2), BENCH_PEER_TG_ENV (tenantguard's environment: the image's
+# GLIBC_TUNABLES).
 set -euo pipefail
 
 BUILD_DIR=${1:?usage: bench/bench_peer.sh BUILD_DIR}
@@ -124,8 +125,12 @@ best() {
 	echo "$b"
 }
 
+# tenantguard runs with the environment its image sets (the Dockerfile's ENV GLIBC_TUNABLES:
+# malloc's heap in transparent huge pages); BENCH_PEER_TG_ENV overrides it (e.g. "X=" for none).
+TG_ENV=${BENCH_PEER_TG_ENV:-$(sed -n 's/^ENV \(GLIBC_TUNABLES=.*\)/\1/p' "$HERE/../Dockerfile")}
+[ -n "$TG_ENV" ] || die "no ENV GLIBC_TUNABLES in the Dockerfile"
 echo "bench: peer=opa opa=$("$OPA" version | awk '/^Version:/ { print $2 }') wrk=-t$THREADS,-c$CONNS,-d${SECS}s" \
-	"rounds=$ROUNDS # tenantguard / OPA in one run, loopback TLS keep-alive, 2 cores shared with wrk"
+	"rounds=$ROUNDS tenantguard_env=$TG_ENV # tenantguard / OPA in one run, loopback TLS keep-alive, 2 cores shared with wrk"
 for N in $CLAIMS; do
 	DIR=$TMP/n$N
 	mkdir -p "$DIR"
@@ -136,7 +141,7 @@ for N in $CLAIMS; do
 
 	TG_PORT=$(free_port)
 	TG_URL=https://127.0.0.1:$TG_PORT/validate
-	start "tg$N" "$TG_URL" "$DIR" "${WANT%%:*}" "$BIN" serve --listen "127.0.0.1:$TG_PORT" \
+	start "tg$N" "$TG_URL" "$DIR" "${WANT%%:*}" env "$TG_ENV" "$BIN" serve --listen "127.0.0.1:$TG_PORT" \
 		--tls-cert "$CRT" --tls-key "$KEY" --state "$DIR/state.json"
 	TG_PID=$START_PID TG_COLD=$START_MS
 	OPA_PORT=$(free_port)

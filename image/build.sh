@@ -53,7 +53,10 @@ mkdir -p "$root/etc"
 echo "nonroot:x:65532:65532:tenantguard:/nonexistent:/usr/sbin/nologin" >>"$root/etc/passwd"
 echo "nonroot:x:65532:" >>"$root/etc/group"
 umoci repack --image "$out/oci:$version" "$out/bundle"
-umoci config --image "$out/oci:$version" --config.user 65532:65532 \
+# the Dockerfile's ENV (malloc's heap in transparent huge pages), kept in one place
+tunables=$(sed -n 's/^ENV \(GLIBC_TUNABLES=.*\)/\1/p' "$top/Dockerfile")
+[ -n "$tunables" ] || { log "no ENV GLIBC_TUNABLES in the Dockerfile"; exit 1; }
+umoci config --image "$out/oci:$version" --config.user 65532:65532 --config.env "$tunables" \
     --config.entrypoint /usr/local/bin/tenantguard \
     --config.cmd serve --config.cmd --config=/etc/tenantguard/config/config.yaml \
     --config.cmd --tls-cert=/etc/tenantguard/tls/tls.crt --config.cmd --tls-key=/etc/tenantguard/tls/tls.key \

@@ -28,6 +28,7 @@ struct node {
 	struct ownerset exact;  /* claims of the name itself */
 	struct ownerset wild;   /* claims of "*.name" */
 	struct ownerset below;  /* claims of names strictly below this one */
+	char            name[]; /* the node's key in nodes (which borrows it) */
 };
 
 struct claims {
@@ -182,11 +183,17 @@ struct claims *
 claims_new(void)
 {
 	struct claims *c = calloc(1, sizeof(*c));
-	if (c == NULL || (c->nodes = strmap_new()) == NULL) {
+	if (c == NULL || (c->nodes = strmap_new_borrowed()) == NULL) {
 		free(c);
 		return NULL;
 	}
 	return c;
+}
+
+int
+claims_reserve(struct claims *c, size_t n)
+{
+	return strmap_reserve(c->nodes, n);
 }
 
 static void
@@ -214,12 +221,14 @@ claims_free(struct claims *c)
 static struct node *
 node_get(struct claims *c, const char *name, bool create)
 {
-	struct node *nd = strmap_get(c->nodes, name);
+	size_t len = strlen(name);
+	struct node *nd = strmap_getn(c->nodes, name, len);
 	if (nd != NULL || !create)
 		return nd;
-	if ((nd = calloc(1, sizeof(*nd))) == NULL)
+	if ((nd = calloc(1, sizeof(*nd) + len + 1)) == NULL)
 		return NULL;
-	if (strmap_set(c->nodes, name, nd) != 0) {
+	memcpy(nd->name, name, len + 1);
+	if (strmap_setn(c->nodes, nd->name, len, nd) != 0) {
 		free(nd);
 		return NULL;
 	}

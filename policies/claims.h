@@ -44,4 +44,7 @@ bool claims_holds(const struct claims *c, const char *pattern, uint32_t owner);
 /* Number of claims held (with multiplicity). */
 size_t claims_count(const struct claims *c);
 
+/* Makes room for n names in the index (see strmap_reserve); 0 or -1. */
+int claims_reserve(struct claims *c, size_t n);
+
 #endif

@@ -26,8 +26,9 @@ struct state_claim {
 /* The claims one state_add_object filed for an object; a key's records chain oldest first. */
 struct state_record {
 	struct state_record *next;
-	struct state_claim  *v;
+	struct state_claim  *v;     /* &one until a second claim */
 	size_t               n, cap;
+	struct state_claim   one;   /* most objects claim one host: no second allocation */
 };
 
 struct state *
@@ -46,12 +47,19 @@ state_new(void)
 	return st;
 }
 
+int
+state_reserve(struct state *st, size_t n)
+{
+	return claims_reserve(st->claims, n) == 0 && strmap_reserve(st->records, n) == 0 ? 0 : -1;
+}
+
 static void
 record_free(struct state_record *rec)
 {
 	for (size_t i = 0; i < rec->n; i++)
 		free(rec->v[i].pattern);
-	free(rec->v);
+	if (rec->v != &rec->one)
+		free(rec->v);
 	free(rec);
 }
 
@@ -165,10 +173,13 @@ claim_add(struct state *st, struct state_record *rec, const char *pattern, const
 	if (owner_intern(st, owner, &id) != 0)
 		return -1;
 	if (rec->n == rec->cap) {
-		size_t ncap = rec->cap ? rec->cap * 2 : 4;
-		struct state_claim *nv = realloc(rec->v, ncap * sizeof(*nv));
+		size_t ncap = rec->cap * 2;
+		struct state_claim *nv = malloc(ncap * sizeof(*nv));
 		if (nv == NULL)
 			return -1;
+		memcpy(nv, rec->v, rec->n * sizeof(*nv));
+		if (rec->v != &rec->one)
+			free(rec->v);
 		rec->v = nv;
 		rec->cap = ncap;
 	}
@@ -325,6 +336,39 @@ visit_object(struct state *st, const struct config *cfg, const json_t *obj,
 	return 0;
 }
 
+/*
+ * What visit_object, entry_rule_owner, claimfields_each, tenantobj_is_tenant and
+ * state_object_key read: a reader that adds a field adds it here (test_statefile compares
+ * the index of trimmed and whole objects of every claim kind).
+ */
+static const struct jsonget_fields service_fields[] = { { "name", NULL }, { NULL, NULL } };
+static const struct jsonget_fields backend_fields[] = {
+	{ "service", service_fields }, { NULL, NULL } };
+static const struct jsonget_fields path_fields[] = { { "backend", backend_fields }, { NULL, NULL } };
+static const struct jsonget_fields http_fields[] = { { "paths", path_fields }, { NULL, NULL } };
+static const struct jsonget_fields rule_fields[] = {
+	{ "host", NULL }, { "http", http_fields }, { NULL, NULL } };
+static const struct jsonget_fields hosts_fields[] = { { "hosts", NULL }, { NULL, NULL } };
+static const struct jsonget_fields listener_fields[] = { { "hostname", NULL }, { NULL, NULL } };
+static const struct jsonget_fields spec_fields[] = {
+	{ "rules", rule_fields },              /* Ingress */
+	{ "tls", hosts_fields },               /* Ingress */
+	{ "hostnames", NULL },                 /* HTTPRoute, GRPCRoute, TLSRoute */
+	{ "listeners", listener_fields },      /* Gateway, ListenerSet */
+	{ "hosts", NULL },                     /* VirtualService */
+	{ "servers", hosts_fields },           /* Istio Gateway */
+	{ NULL, NULL },
+};
+static const struct jsonget_fields metadata_fields[] = {
+	{ "name", NULL }, { "namespace", NULL }, { NULL, NULL } };
+const struct jsonget_fields state_object_fields[] = {
+	{ "apiVersion", NULL },
+	{ "kind", NULL },
+	{ "metadata", metadata_fields },
+	{ "spec", spec_fields },
+	{ NULL, NULL },
+};
+
 bool
 state_object_key(const json_t *obj, char *out, size_t outsz)
 {
@@ -349,6 +393,8 @@ state_add_object(struct state *st, const struct config *cfg, const json_t *obj, 
 	}
 	if ((rec = calloc(1, sizeof(*rec))) == NULL)
 		goto nomem;
+	rec->v = &rec->one;
+	rec->cap = 1;
 	/* Tenant objects configure tenants; they hold no claims themselves. */
 	if (!tenantobj_is_tenant(obj) && visit_object(st, cfg, obj, rec) != 0)
 		goto undo;
@@ -412,4 +458,15 @@ state_owner_objects(const struct state *st, uint32_t owner, state_claim_fn fn, v
 	if (fn != NULL)
 		strmap_each(st->owner_objects[owner], owner_object, &w);
 	return strmap_count(st->owner_objects[owner]);
+}
+
+size_t
+state_object_claims(const struct state *st, const char *key, state_filed_fn fn, void *arg)
+{
+	size_t n = 0;
+
+	for (const struct state_record *r = strmap_get(st->records, key); r != NULL; r = r->next)
+		for (size_t i = 0; i < r->n; i++, n++)
+			fn(r->v[i].pattern, r->v[i].owner, arg);
+	return n;
 }

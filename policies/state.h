@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jsonget.h"
+
 struct config;
 struct claims;
 
@@ -24,6 +26,11 @@ struct state {
 /* A new empty state; NULL on allocation failure. */
 struct state *state_new(void);
 void state_free(struct state *st);
+/*
+ * Makes room for about n objects of one host each, so that filing them grows no table on
+ * the way (a hint: more or fewer still work). 0, or -1 when out of memory (st unchanged).
+ */
+int state_reserve(struct state *st, size_t n);
 
 /*
  * Owner key of claims made in namespace `ns`: "tenant/NAME" for a tenant namespace,
@@ -50,6 +57,11 @@ bool state_object_key(const json_t *obj, char *out, size_t outsz);
 int state_add_object(struct state *st, const struct config *cfg, const json_t *obj,
     char *err, size_t errsz);
 /*
+ * Every member of an object that state_add_object reads (and what a state file's loader needs
+ * to name an object): an object reduced to these files exactly the claims the whole one does.
+ */
+extern const struct jsonget_fields state_object_fields[];
+/*
  * Removes exactly the claims state_add_object recorded for the object with obj's key, even
  * when the config or the object's content has changed since (an object added twice under
  * one key is removed oldest first). `cfg` is unused and kept for callers. 0, or -1 when the
@@ -66,6 +78,16 @@ typedef void (*state_claim_fn)(const char *object, const char *pattern, void *ar
  * the owner's claims, not all objects'.
  */
 size_t state_owner_objects(const struct state *st, uint32_t owner, state_claim_fn fn,
+    void *arg);
+
+/* Called with one pattern an object claims and the id of the owner it is filed under. */
+typedef void (*state_filed_fn)(const char *pattern, uint32_t owner, void *arg);
+
+/*
+ * The claims state_add_object filed for the object with key `key` ("Kind/namespace/name"):
+ * calls fn for each, and returns how many there are. Costs that object's claims.
+ */
+size_t state_object_claims(const struct state *st, const char *key, state_filed_fn fn,
     void *arg);
 
 #endif

@@ -2,6 +2,7 @@
 /* strmap: linear-probing hash map with tombstones; load kept under 0.7. */
 #include "strmap.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@ struct strmap {
 	size_t       cap;   /* power of two */
 	size_t       used;  /* live entries */
 	size_t       dead;  /* tombstones */
+	bool         borrowed;   /* keys are the caller's, not copies */
 };
 
 static char tombstone_mark;
@@ -48,12 +50,21 @@ strmap_new(void)
 	return m;
 }
 
+struct strmap *
+strmap_new_borrowed(void)
+{
+	struct strmap *m = strmap_new();
+	if (m != NULL)
+		m->borrowed = true;
+	return m;
+}
+
 void
 strmap_free(struct strmap *m)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->cap; i++)
+	for (size_t i = 0; i < m->cap && !m->borrowed; i++)
 		if (m->slots[i].key != NULL && m->slots[i].key != TOMBSTONE)
 			free(m->slots[i].key);
 	free(m->slots);
@@ -88,9 +99,8 @@ strmap_get(const struct strmap *m, const char *key)
 }
 
 static int
-grow(struct strmap *m)
+rehash(struct strmap *m, size_t ncap)
 {
-	size_t ncap = m->used * 2 + 1 > m->cap / 2 ? m->cap * 2 : m->cap;
 	struct slot *ns = calloc(ncap, sizeof(*ns));
 	if (ns == NULL)
 		return -1;
@@ -110,6 +120,22 @@ grow(struct strmap *m)
 	return 0;
 }
 
+static int
+grow(struct strmap *m)
+{
+	return rehash(m, m->used * 2 + 1 > m->cap / 2 ? m->cap * 2 : m->cap);
+}
+
+int
+strmap_reserve(struct strmap *m, size_t n)
+{
+	size_t ncap = m->cap;
+
+	while ((n + 1) * 10 > ncap * 7)
+		ncap *= 2;
+	return ncap == m->cap ? 0 : rehash(m, ncap);
+}
+
 int
 strmap_setn(struct strmap *m, const char *key, size_t len, void *value)
 {
@@ -121,11 +147,13 @@ strmap_setn(struct strmap *m, const char *key, size_t len, void *value)
 	}
 	if ((m->used + m->dead + 1) * 10 > m->cap * 7 && grow(m) != 0)
 		return -1;
-	char *copy = malloc(len + 1);
-	if (copy == NULL)
-		return -1;
-	memcpy(copy, key, len);
-	copy[len] = '\0';
+	char *copy = (char *)key;
+	if (!m->borrowed) {
+		if ((copy = malloc(len + 1)) == NULL)
+			return -1;
+		memcpy(copy, key, len);
+		copy[len] = '\0';
+	}
 	size_t mask = m->cap - 1;
 	size_t i = h & mask;
 	while (m->slots[i].key != NULL && m->slots[i].key != TOMBSTONE)
@@ -151,7 +179,8 @@ strmap_del(struct strmap *m, const char *key)
 	if (s == NULL)
 		return NULL;
 	void *v = s->value;
-	free(s->key);
+	if (!m->borrowed)
+		free(s->key);
 	s->key = TOMBSTONE;
 	s->value = NULL;
 	m->used--;

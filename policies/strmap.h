@@ -9,6 +9,12 @@ struct strmap;
 
 /* New empty map; NULL on allocation failure. */
 struct strmap *strmap_new(void);
+/*
+ * A map that keeps the caller's key pointers instead of copies: each key must stay valid and
+ * unchanged while it is in the map (typically it lives inside its value). One allocation per
+ * entry fewer, for maps with many entries.
+ */
+struct strmap *strmap_new_borrowed(void);
 /* Frees the map and its key copies; values are the caller's. */
 void strmap_free(struct strmap *m);
 /* Value stored under key[0..len), or NULL. */
@@ -17,6 +23,11 @@ void *strmap_get(const struct strmap *m, const char *key);
 /* Sets key (copied) to value; replaces an existing value. May reallocate. 0 or -1 (ENOMEM). */
 int strmap_setn(struct strmap *m, const char *key, size_t len, void *value);
 int strmap_set(struct strmap *m, const char *key, void *value);
+/*
+ * Makes room for n entries in all (growing the table once, to the size n insertions would
+ * reach anyway). May reallocate. 0 or -1 (ENOMEM, the map unchanged).
+ */
+int strmap_reserve(struct strmap *m, size_t n);
 /* Removes key; returns its value or NULL. */
 void *strmap_del(struct strmap *m, const char *key);
 size_t strmap_count(const struct strmap *m);

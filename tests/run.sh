@@ -57,6 +57,7 @@ run audit-e2e bash tests/e2e/run_audit.sh "$BUILD"
 run escape bash tests/e2e/run_escape.sh "$BUILD"
 run vap bash tests/e2e/run_vap.sh "$BUILD"
 run faults bash tests/e2e/run_faults.sh "$BUILD"
+run clientauth bash tests/e2e/run_clientauth.sh "$BUILD"
 
 total_fail=$((total_fail + broken))
 echo "$total_pass passed, $total_fail failed"

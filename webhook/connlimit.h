@@ -85,9 +85,10 @@ void connlimit_body_done(struct connlimit_conn *c);
 void connlimit_request_done(struct connlimit_conn *c);
 
 /*
- * Around an access callback that may take long (a review, a claim written to the apiserver):
- * the worker reads no other connection meanwhile, and that time does not count against
- * their deadlines (a client is cut for being slow, not for the server being busy).
+ * Around an access callback that may take long (a review decided on the worker: a large
+ * body, or a claim when the server's review pool is full): the worker reads no other
+ * connection meanwhile, and that time does not count against their deadlines (a client is
+ * cut for being slow, not for the server being busy).
  */
 void connlimit_work_begin(void);
 void connlimit_work_end(void);

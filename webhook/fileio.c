@@ -3,11 +3,40 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define FILEIO_FIRST_ALLOC ((size_t)64 * 1024)
+#define FILEIO_PREFAULT_MIN ((size_t)4 * 1024 * 1024)
+
+/*
+ * Faults in a large buffer's pages at once, in huge pages where the kernel has them: filling
+ * a 30 MB state file page by page took ~7,500 faults, most of the read's time on this VM.
+ * Only advice: on a kernel without it the pages fault in as they are written.
+ */
+static void
+prefault(char *buf, size_t size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t a, b;
+
+	if (size < FILEIO_PREFAULT_MIN || page <= 0)
+		return;
+	a = ((uintptr_t)buf + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+	b = ((uintptr_t)buf + size) & ~((uintptr_t)page - 1);
+	if (b <= a)
+		return;
+#ifdef MADV_HUGEPAGE
+	(void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#endif
+#ifdef MADV_POPULATE_WRITE
+	(void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+#endif
+}
 
 /* Moves the n bytes read so far into a new buffer of nsize, wiping the old one. */
 static char *
@@ -18,6 +47,7 @@ fileio_grow(char *buf, size_t n, size_t nsize)
 	/* Not realloc: it could leave an unwiped copy of key material in freed memory. */
 	if (nb == NULL)
 		return NULL;
+	prefault(nb, nsize);
 	if (buf != NULL) {
 		memcpy(nb, buf, n);
 		explicit_bzero(buf, n);

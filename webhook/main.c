@@ -32,7 +32,7 @@ usage(FILE *f)
 	    "                         [--client-ca F] [--state F | --kubeconfig F] [--threads N]\n"
 	    "                         [--no-reconcile] [--max-conns-per-ip N] [--header-timeout S]\n"
 	    "                         [--request-timeout S] [--idle-timeout S] [--max-body-bytes N]\n"
-	    "                         [--client-cert-handshake]\n"
+	    "                         [--client-cert-handshake] [--health-listen HOST:PORT]\n"
 	    "                         [--fallback-policies [--fallback-exclude-namespace NS]...]\n"
 	    "       tenantguard review [--config F] [--state F] [--mutate] [FILE|-]\n"
 	    "       tenantguard audit [--config F] (--kubeconfig F | --state F) [--output table|json]\n"
@@ -299,6 +299,7 @@ cmd_serve(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-body-bytes", required_argument, NULL, 'B' },
 		{ "client-cert-handshake", no_argument, NULL, 'X' },
+		{ "health-listen", required_argument, NULL, 'h' },
 		{ "fallback-policies", no_argument, NULL, 'F' },
 		{ "fallback-exclude-namespace", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
@@ -366,6 +367,7 @@ cmd_serve(int argc, char **argv)
 			o.body_max = body;
 			break;
 		case 'X': o.limits.cert_handshake = true; break;
+		case 'h': o.health_listen = optarg; break;
 		case 'F': o.fallback_policies = true; break;
 		case 'E':
 			if (o.n_fallback_excluded == PROCESS_FALLBACK_EXCLUDED_MAX) {

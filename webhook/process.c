@@ -571,7 +571,7 @@ process_run(const struct process_opts *o)
 	struct server_opts so = {
 		.listen = o->listen, .tls_cert = o->tls_cert, .tls_key = o->tls_key,
 		.client_ca = o->client_ca, .threads = o->threads, .limits = o->limits,
-		.body_max = o->body_max,
+		.body_max = o->body_max, .health_listen = o->health_listen,
 	};
 	struct server_hooks hooks = {
 		.arg = &s, .view_begin = hook_view_begin, .view_end = hook_view_end,

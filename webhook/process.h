@@ -16,6 +16,7 @@ struct process_opts {
 	const char *tls_key;      /* PEM private key of the leaf; required */
 	const char *client_ca;    /* PEM CA bundle: review and /metrics requests must present a
 	                             client certificate it verifies (403 otherwise); NULL: none */
+	const char *health_listen;/* the probes' and /metrics' own port (server_opts); NULL: none */
 	const char *config_path;  /* NULL: the built-in default config */
 	const char *state_path;   /* NULL: an empty state (or the live state, below) */
 	const char *kubeconfig;   /* live cluster state from the apiserver of this kubeconfig */

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "review.h"
 #include "tlsreload.h"
+#include "workpool.h"
 
 #define SERVER_DEFAULT_LISTEN  "0.0.0.0:8443"
 #define SERVER_DEFAULT_THREADS 2u
@@ -46,10 +47,27 @@
 #define SERVER_DRAIN_SECONDS   25
 #define SERVER_PEM_MAX         (1024 * 1024)
 #define SERVER_TLS_PRIORITIES  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/*
+ * Validations that may write claims are decided on a pool (see review_start): its threads
+ * wait on the apiserver, not on the CPU, so several per worker; a queue a few budgets deep.
+ */
+#define SERVER_POOL_PER_WORKER 4u
+#define SERVER_POOL_QUEUE      64u
 
 #define JSON_TYPE    "application/json"
 #define TEXT_TYPE    "text/plain; charset=utf-8"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/*
+ * One listening port, the callbacks' argument: the webhook port, or with health_listen the
+ * health port (probes and /metrics), which asks no client certificate and so has limits of
+ * its own (never cert_handshake).
+ */
+struct server_port {
+	struct server            *s;
+	struct connlimit         *limits;
+	bool                      health;
+};
 
 struct server {
 	struct server_opts        opts;
@@ -59,13 +77,16 @@ struct server {
 	char                     *ca;         /* the client CA's PEM, or NULL */
 	size_t                    ca_len;
 	struct MHD_Daemon        *daemon;     /* NULL until server_start */
+	struct sockaddr_storage   health_addr;
+	struct MHD_Daemon        *health;     /* with health_listen, once started */
+	struct server_port        port, health_port;
+	struct workpool          *pool;       /* with a hooks.after: the validations' deciders */
 
 	/* Owner thread's own (server_tls_reload). */
 	struct fileio_stamp       cert_stamp, key_stamp;
 	struct tlsreload_info     tls;        /* the certificate being served */
 
 	size_t                    body_max;   /* larger bodies get 413 */
-	struct connlimit         *limits;
 	atomic_uint               active;     /* requests between first call and completion */
 	atomic_bool               draining;
 };
@@ -85,6 +106,20 @@ static const struct route_def {
 	{ "/metrics",  ROUTE_METRICS,  false, "GET, HEAD" },
 };
 
+/* A review decided (review_decide), until serve_review answers it. */
+struct review_result {
+	struct review_summary sum;
+	enum review_status    rs;
+	const char           *why;      /* not ready: the hooks' reason */
+	char                 *out;      /* the response (malloc'd), or NULL */
+	size_t                outlen;
+	char                  err[512];
+	long                  us;
+};
+
+/* Where a review is: decided on the worker, or on the pool with its connection suspended. */
+enum review_stage { STAGE_NONE, STAGE_POOLED, STAGE_DECIDED };
+
 /* Per request: allocated on the first callback, freed in the completion callback. */
 struct request_ctx {
 	enum route route;
@@ -93,6 +128,10 @@ struct request_ctx {
 	struct dynbuf body;    /* at most `max` bytes */
 	size_t     max;
 	size_t     dropped;    /* bytes read past the cap and thrown away */
+	enum review_stage     stage;
+	struct review_result  res;
+	struct server        *srv;    /* for the pool's job */
+	struct MHD_Connection *conn;
 };
 
 /* Per connection: its limits, and with client certificates the verdict, found once. */
@@ -278,7 +317,7 @@ static void
 server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
-	struct server *s = cls;
+	struct server_port *p = cls;
 	struct conn_ctx *cc;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -287,7 +326,7 @@ server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		if ((cc = calloc(1, sizeof(*cc))) == NULL)
 			connlimit_refuse(conn);
 		else
-			(void)connlimit_conn_start(s->limits, &cc->lim, conn);
+			(void)connlimit_conn_start(p->limits, &cc->lim, conn);
 		*socket_context = cc;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		cc = *socket_context;
@@ -376,45 +415,57 @@ micros_between(const struct timespec *a, const struct timespec *b)
 }
 
 /*
- * The complete body of a /validate or /mutate request: decide against the hooks' view, then
- * log, count and answer once. No view (not ready) and no response are both 500: fail closed.
+ * Decides the complete body of a /validate or /mutate request against the hooks' view into
+ * rq->res. Touches nothing of the connection: it runs on the worker or on the pool.
+ */
+static void
+review_decide(struct server *s, struct request_ctx *rq)
+{
+	bool mutate = rq->route == ROUTE_MUTATE;
+	struct review_result *r = &rq->res;
+	struct server_view view;
+	struct timespec t0, t1;
+
+	memset(r, 0, sizeof(*r));
+	r->rs = REVIEW_NO_MEMORY;
+	memset(&view, 0, sizeof(view));
+	if (s->hooks.view_begin(s->hooks.arg, &view, &r->why) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r->rs = review_handle_with(view.cfg, view.st, mutate,
+		    rq->body.p != NULL ? rq->body.p : "", rq->body.len, time(NULL),
+		    mutate ? NULL : s->hooks.after, s->hooks.arg, &r->out, &r->outlen, &r->sum,
+		    r->err, sizeof(r->err));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s->hooks.view_end(s->hooks.arg, &view);
+		r->us = micros_between(&t0, &t1);
+	}
+	dynbuf_free(&rq->body);   /* up to 7 MiB that the response no longer needs */
+}
+
+/*
+ * A decided review (rq->res): log, count and answer once. No view (not ready) and no
+ * response are both 500: fail closed.
  */
 static enum MHD_Result
 serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq)
 {
-	bool mutate = rq->route == ROUTE_MUTATE;
-	enum metrics_webhook w = mutate ? METRICS_MUTATE : METRICS_VALIDATE;
-	struct review_summary sum;
-	struct server_view view;
-	struct timespec t0, t1;
-	enum review_status rs = REVIEW_NO_MEMORY;
-	const char *why = NULL;
-	char *out = NULL, err[512] = "";
-	size_t outlen = 0;
-	long us = 0;
+	enum metrics_webhook w = rq->route == ROUTE_MUTATE ? METRICS_MUTATE : METRICS_VALIDATE;
+	const struct review_summary *sum = &rq->res.sum;
+	enum review_status rs = rq->res.rs;
+	const char *why = rq->res.why, *err = rq->res.err;
+	char *out = rq->res.out;
+	size_t outlen = rq->res.outlen;
+	long us = rq->res.us;
 	enum MHD_Result ret;
 
-	memset(&sum, 0, sizeof(sum));
-	memset(&view, 0, sizeof(view));
-	if (s->hooks.view_begin(s->hooks.arg, &view, &why) == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		rs = review_handle_with(view.cfg, view.st, mutate,
-		    rq->body.p != NULL ? rq->body.p : "", rq->body.len, time(NULL),
-		    mutate ? NULL : s->hooks.after, s->hooks.arg, &out, &outlen, &sum, err,
-		    sizeof(err));
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		s->hooks.view_end(s->hooks.arg, &view);
-		us = micros_between(&t0, &t1);
-	}
-	dynbuf_free(&rq->body);   /* up to 7 MiB that the response no longer needs */
-
-	metrics_review(w, &sum, why != NULL || rs != REVIEW_OK || out == NULL, us);
+	rq->res.out = NULL;   /* ours now */
+	metrics_review(w, sum, why != NULL || rs != REVIEW_OK || out == NULL, us);
 	if (why != NULL) {
 		log_warnx("review refused: %s", why);
 		ret = respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 		    "not ready: %s", why);
 	} else if (rs == REVIEW_OK && out != NULL) {
-		log_decision(&sum, us);
+		log_decision(sum, us);
 		ret = respond(s, conn, rq, MHD_HTTP_OK, JSON_TYPE, out, outlen,
 		    MHD_RESPMEM_MUST_FREE, NULL);
 		out = NULL;   /* respond took it */
@@ -430,6 +481,44 @@ serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *
 	}
 	free(out);
 	return ret;
+}
+
+/* On the pool: decides, then hands the connection back to its worker, which answers. */
+static void
+review_job(void *arg)
+{
+	struct request_ctx *rq = arg;
+
+	review_decide(rq->srv, rq);
+	rq->stage = STAGE_DECIDED;   /* seen by the worker: resuming takes libmicrohttpd's lock */
+	MHD_resume_connection(rq->conn);
+}
+
+/*
+ * A validation that may write claims can wait on the apiserver for the claim budget, and a
+ * worker that waited with it would read none of its other connections meanwhile (their
+ * deadlines and libmicrohttpd's timeouts run on). So it is decided on the pool with its
+ * connection suspended (no timeout runs while suspended; libmicrohttpd restarts it on
+ * resume), and the worker keeps serving; once resumed, libmicrohttpd calls back and it is
+ * answered here. Everything else, or a full pool, is decided on the worker at once.
+ */
+static enum MHD_Result
+review_start(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq)
+{
+	if (rq->stage == STAGE_DECIDED)
+		return serve_review(s, conn, rq);
+	if (s->pool != NULL && rq->route == ROUTE_VALIDATE && rq->stage == STAGE_NONE) {
+		rq->stage = STAGE_POOLED;
+		rq->srv = s;
+		rq->conn = conn;
+		MHD_suspend_connection(conn);   /* first: the job may resume it at once */
+		if (workpool_submit(s->pool, review_job, rq) == 0)
+			return MHD_YES;
+		MHD_resume_connection(conn);
+		rq->stage = STAGE_NONE;
+	}
+	review_decide(s, rq);
+	return serve_review(s, conn, rq);
 }
 
 static enum MHD_Result
@@ -468,25 +557,34 @@ route_find(const char *url)
  * queued this early always ends the connection.
  */
 static enum MHD_Result
-request_begin(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq,
+request_begin(struct server *s, bool health, struct MHD_Connection *conn, struct request_ctx *rq,
     const char *url, const char *method)
 {
 	const struct route_def *rd = route_find(url);
+	bool split = s->opts.health_listen != NULL;
 	bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	bool is_probe;
 	const char *expect;
 	long long cl;
 
+	/*
+	 * With a health port every route lives on one port: the probes and /metrics there (no
+	 * client certificate asked), reviews, which may write claims, only on the webhook port.
+	 */
+	if (rd != NULL && split && rd->post == health)
+		rd = NULL;
 	rq->route = rd != NULL ? rd->route : ROUTE_NONE;
 	/* The kubelet's probes carry no client certificate; everything else needs one. */
 	is_probe = rq->route == ROUTE_HEALTHZ || rq->route == ROUTE_READYZ;
-	if (s->client_auth && !is_probe && !peer_verified(conn))
+	if (s->client_auth && !health && !is_probe && !peer_verified(conn))
 		return respond_error(s, conn, rq, MHD_HTTP_FORBIDDEN, NULL,
 		    "a client certificate issued by the configured CA is required");
 	if (rd == NULL)
 		return respond_error(s, conn, rq, MHD_HTTP_NOT_FOUND, NULL,
-		    "not found; the routes are /validate, /mutate, /healthz, /readyz and /metrics");
+		    "not found; the routes here are %s", health ? "/healthz, /readyz and /metrics" :
+		    split ? "/validate and /mutate" :
+		    "/validate, /mutate, /healthz, /readyz and /metrics");
 	if (rd->post ? strcmp(method, MHD_HTTP_METHOD_POST) != 0 : !is_get)
 		return respond_error(s, conn, rq, MHD_HTTP_METHOD_NOT_ALLOWED, rd->allow,
 		    "method not allowed on %s; use %s", rd->path, rd->allow);
@@ -534,7 +632,7 @@ request_finish(struct server *s, struct MHD_Connection *conn, struct request_ctx
 	switch (rq->route) {
 	case ROUTE_VALIDATE:
 	case ROUTE_MUTATE:
-		return serve_review(s, conn, rq);
+		return review_start(s, conn, rq);
 	case ROUTE_HEALTHZ:
 		return respond_text(s, conn, rq, MHD_HTTP_OK, "ok\n");
 	case ROUTE_READYZ:
@@ -554,7 +652,8 @@ static enum MHD_Result
 server_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
-	struct server *s = cls;
+	struct server_port *p = cls;
+	struct server *s = p->s;
 	struct request_ctx *rq = *req_cls;
 
 	(void)version;
@@ -568,7 +667,7 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		*req_cls = rq;
 		atomic_fetch_add(&s->active, 1);
 		connlimit_headers_done(conn_limits(conn));
-		return request_begin(s, conn, rq, url, method);
+		return request_begin(s, p->health, conn, rq, url, method);
 	}
 	if (rq->answered) {
 		*upload_data_size = 0;
@@ -591,7 +690,7 @@ static void
 server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct server *s = cls;
+	struct server *s = ((struct server_port *)cls)->s;
 	struct request_ctx *rq = *req_cls;
 
 	(void)toe;
@@ -599,6 +698,7 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (rq == NULL)
 		return;
 	dynbuf_free(&rq->body);
+	free(rq->res.out);   /* decided but never answered (the connection went first) */
 	free(rq);
 	*req_cls = NULL;
 	atomic_fetch_sub(&s->active, 1);
@@ -712,7 +812,7 @@ parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *sslen)
  * from memory, so a reload reaches new connections without restarting the daemon.
  */
 static struct MHD_Daemon *
-daemon_start(struct server *s, const struct sockaddr_storage *addr, const char *ca,
+daemon_start(struct server_port *p, const struct sockaddr_storage *addr, const char *ca,
     unsigned threads)
 {
 	/*
@@ -725,7 +825,8 @@ daemon_start(struct server *s, const struct sockaddr_storage *addr, const char *
 	 * client and per worker, its O(connections) scan costs nothing measurable.
 	 */
 	unsigned flags = MHD_USE_TLS | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-	    MHD_USE_ITC;   /* MHD_quiesce_daemon needs the inter-thread channel */
+	    MHD_USE_ITC |   /* MHD_quiesce_daemon needs the inter-thread channel */
+	    MHD_ALLOW_SUSPEND_RESUME;   /* review_start */
 	gnutls_certificate_retrieve_function3 *cert_cb = tlsreload_retrieve;   /* type-checked */
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
@@ -748,17 +849,17 @@ daemon_start(struct server *s, const struct sockaddr_storage *addr, const char *
 	if (threads > 1)
 		OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, SERVER_CONN_LIMIT, NULL);
-	OPT(MHD_OPTION_CONNECTION_TIMEOUT, connlimit_opts(s->limits)->idle_secs, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, connlimit_opts(p->limits)->idle_secs, NULL);
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_CONN_MEMORY, NULL);
-	OPT(MHD_OPTION_NOTIFY_COMPLETED, server_completed, s);
-	OPT(MHD_OPTION_NOTIFY_CONNECTION, server_connection, s);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, server_completed, p);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, server_connection, p);
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
 	/* The port is used by the socket address; passing it too puts it in libmicrohttpd's messages. */
 	port = ntohs(addr->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)addr)->sin6_port :
 	    ((const struct sockaddr_in *)addr)->sin_port);
 	/* Variadic, the form microhttpd.h documents for it: a function pointer, not a void *. */
-	return MHD_start_daemon(flags, port, NULL, NULL, server_access, s, MHD_OPTION_ARRAY, opts,
+	return MHD_start_daemon(flags, port, NULL, NULL, server_access, p, MHD_OPTION_ARRAY, opts,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK2, cert_cb, MHD_OPTION_END);
 }
 
@@ -794,10 +895,17 @@ server_stop(struct server *s, const sigset_t *sigs)
 			break;
 		}
 	}
+	/* Every pooled review decided and its connection resumed: libmicrohttpd must not be
+	 * stopped with a connection suspended. */
+	workpool_free(s->pool);
+	s->pool = NULL;
 	MHD_stop_daemon(d);
 	s->daemon = NULL;
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
+	if (s->health != NULL)   /* the probes answer until the reviews are done */
+		MHD_stop_daemon(s->health);
+	s->health = NULL;
 }
 
 struct server *
@@ -828,7 +936,8 @@ server_new(const struct server_opts *o)
 		log_warnx("--threads %u: at most %u", s->opts.threads, SERVER_MAX_THREADS);
 		goto fail;
 	}
-	if (parse_listen(listen, &s->addr, &addrlen) != 0)
+	if (parse_listen(listen, &s->addr, &addrlen) != 0 || (o->health_listen != NULL &&
+	    parse_listen(o->health_listen, &s->health_addr, &addrlen) != 0))
 		goto fail;
 	if (MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK2) != MHD_YES) {
 		log_warnx("this libmicrohttpd has no MHD_OPTION_HTTPS_CERT_CALLBACK2 (it needs GnuTLS "
@@ -849,7 +958,11 @@ server_new(const struct server_opts *o)
 		goto fail;
 	struct connlimit_opts lim = o->limits;
 	lim.cert_handshake = lim.cert_handshake && s->client_auth;
-	if ((s->limits = connlimit_new(&lim)) == NULL) {
+	s->port = (struct server_port){ .s = s, .limits = connlimit_new(&lim) };
+	lim.cert_handshake = false;
+	s->health_port = (struct server_port){ .s = s, .health = true,
+	    .limits = o->health_listen != NULL ? connlimit_new(&lim) : NULL };
+	if (s->port.limits == NULL || (o->health_listen != NULL && s->health_port.limits == NULL)) {
 		log_warnx("out of memory");
 		goto fail;
 	}
@@ -865,15 +978,33 @@ server_start(struct server *s, const struct server_hooks *h)
 	const union MHD_DaemonInfo *di;
 
 	s->hooks = *h;
-	if ((s->daemon = daemon_start(s, &s->addr, s->ca, s->opts.threads)) == NULL) {
+	if (h->after != NULL && (s->pool = workpool_new(s->opts.threads * SERVER_POOL_PER_WORKER,
+	    SERVER_POOL_QUEUE)) == NULL) {
+		log_warnx("cannot start the review pool: out of memory or threads");
+		return -1;
+	}
+	if ((s->daemon = daemon_start(&s->port, &s->addr, s->ca, s->opts.threads)) == NULL) {
 		log_warnx("cannot serve HTTPS on %s (the reason is logged above)", s->opts.listen);
+		return -1;
+	}
+	/* One thread: probes and scrapes are a few requests a minute. */
+	if (s->opts.health_listen != NULL &&
+	    (s->health = daemon_start(&s->health_port, &s->health_addr, NULL, 1)) == NULL) {
+		log_warnx("cannot serve HTTPS on %s (the reason is logged above)",
+		    s->opts.health_listen);
 		return -1;
 	}
 	di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	log_info("listening on %s (port %u), %u threads, client certificates %s", s->opts.listen,
 	    di != NULL ? (unsigned)di->port : 0u, s->opts.threads,
 	    s->ca != NULL ? "required" : "not asked");
-	const struct connlimit_opts *l = connlimit_opts(s->limits);
+	if (s->health != NULL) {
+		di = MHD_get_daemon_info(s->health, MHD_DAEMON_INFO_BIND_PORT);
+		log_info("health and metrics on %s (port %u), no client certificate asked; "
+		    "%s serves /validate and /mutate only", s->opts.health_listen,
+		    di != NULL ? (unsigned)di->port : 0u, s->opts.listen);
+	}
+	const struct connlimit_opts *l = connlimit_opts(s->port.limits);
 	log_info("limits: %u connections per address (0: none), %u s for the handshake and "
 	    "headers, %u s per request, %u s idle, bodies up to %zu bytes%s", l->per_ip,
 	    l->header_secs, l->request_secs, l->idle_secs, s->body_max, l->cert_handshake ?
@@ -892,10 +1023,14 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
+	workpool_free(s->pool);
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
-	tlsreload_clear();   /* the daemon, and every session with it, is gone by now */
-	connlimit_free(s->limits);
+	if (s->health != NULL)
+		MHD_stop_daemon(s->health);
+	tlsreload_clear();   /* the daemons, and every session with them, are gone by now */
+	connlimit_free(s->port.limits);
+	connlimit_free(s->health_port.limits);
 	pem_free(s->ca, s->ca_len);
 	free(s);
 }

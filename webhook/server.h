@@ -16,6 +16,9 @@ struct server_opts {
 	const char *tls_key;      /* PEM private key of the leaf; required */
 	const char *client_ca;    /* PEM CA bundle: review and /metrics requests must present a
 	                             client certificate it verifies (403 otherwise); NULL: none */
+	const char *health_listen;/* "HOST:PORT": /healthz, /readyz and /metrics there (TLS with
+	                             the serving pair, no client certificate asked), and only
+	                             /validate and /mutate on `listen`; NULL: all on `listen` */
 	unsigned    threads;      /* worker threads; 0: 2 */
 	struct connlimit_opts limits;   /* per-address limit, deadlines (connlimit.h) */
 	size_t      body_max;     /* request body cap in bytes; 0: REVIEW_BODY_MAX */
@@ -56,8 +59,8 @@ struct server *server_new(const struct server_opts *o);
 
 /*
  * Starts serving /validate, /mutate (POST application/json, at most body_max bytes),
- * /healthz, /readyz and /metrics on worker threads; `h` is copied. 0, or -1 logged (a busy
- * port).
+ * /healthz, /readyz and /metrics on worker threads (the last three on their own thread and
+ * port with health_listen); `h` is copied. 0, or -1 logged (a busy port).
  */
 int server_start(struct server *s, const struct server_hooks *h);
 

@@ -73,8 +73,9 @@ collect(json_t *out, json_t *doc, char *err, size_t errsz)
 
 /* statejson_each's callback for statefile_read_objects: every object kept, in order. */
 static int
-keep_object(json_t *obj, size_t i, void *arg)
+keep_object(json_t *obj, size_t i, size_t end, void *arg)
 {
+	(void)end;
 	(void)i;
 	return json_array_append(arg, obj) == 0 ? 0 : -1;
 }
@@ -116,7 +117,8 @@ parse_objects(const char *path, const char *buf, size_t len, bool json, char *er
 	json_t *objects = json_array(), *obj;
 	char msg[512];
 	size_t i;
-	int rc = json ? statejson_each(buf, len, false, keep_object, objects) : STATEJSON_NOT_JSON;
+	int rc = json ? statejson_each(buf, len, NULL, false, keep_object, objects) :
+	    STATEJSON_NOT_JSON;
 
 	if (objects == NULL || (rc != 0 && rc != STATEJSON_NOT_JSON)) {
 		snprintf(err, errsz, "%s: out of memory", path);
@@ -212,14 +214,26 @@ statefile_select_tenants(const json_t *objects)
 struct stream_arg {
 	struct state        *st;
 	const struct config *cfg;
+	size_t               len;   /* of the text */
 	char                *err;
 	size_t               errsz;
 };
 
+/* After this many objects their average size predicts how many the file holds. */
+#define STATEFILE_SAMPLE 1024
+
 static int
-stream_object(json_t *obj, size_t i, void *arg)
+stream_object(json_t *obj, size_t i, size_t end, void *arg)
 {
 	struct stream_arg *a = arg;
+
+	/*
+	 * The index's tables are sized once for the whole file, as the first objects predict
+	 * it, instead of doubling their way there (each doubling a new table to fault in and
+	 * fill: 60% more page faults at 100k objects). Only a hint: a wrong guess still loads.
+	 */
+	if (i + 1 == STATEFILE_SAMPLE && end > 0)
+		(void)state_reserve(a->st, (size_t)((double)a->len / (double)end * STATEFILE_SAMPLE));
 	return add_object(a->st, a->cfg, obj, i, a->err, a->errsz);
 }
 
@@ -245,9 +259,9 @@ statefile_load(const struct config *cfg, const char *path, char *err, size_t err
 		snprintf(err, errsz, "%s: out of memory", path);
 		goto out;
 	}
-	struct stream_arg a = { st, cfg, msg, sizeof(msg) };
+	struct stream_arg a = { st, cfg, len, msg, sizeof(msg) };
 	msg[0] = '\0';
-	switch (statejson_each(buf, len, true, stream_object, &a)) {
+	switch (statejson_each(buf, len, state_object_fields, true, stream_object, &a)) {
 	case 0:
 		goto out;
 	case STATEJSON_NOT_JSON:

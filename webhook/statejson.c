@@ -1,55 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* statejson: a JSON state document walked object by object, each decoded by jansson. */
+/* statejson: a JSON state document walked object by object, each decoded by jsonskim. */
 /*
  * A 100k-object List read whole (through libyaml, or even jansson) is a tree many times the
  * file's size that is built only to be thrown away once the claims are indexed; here only the
- * List's own small members and one item at a time are ever decoded, each by jansson at the
- * position where it starts.
+ * List's own small members and one item at a time are ever decoded, at the position where it
+ * starts, and of an item only the members its reader names.
  */
 #include "statejson.h"
 
 #include <string.h>
 
 #include "arena.h"
-
-struct cursor {
-	const char *p;
-	size_t      len, pos;
-};
-
-static void
-skip_ws(struct cursor *c)
-{
-	while (c->pos < c->len && (c->p[c->pos] == ' ' || c->p[c->pos] == '\t' ||
-	    c->p[c->pos] == '\n' || c->p[c->pos] == '\r'))
-		c->pos++;
-}
+#include "jsonskim.h"
 
 /* The next byte after white space, or 0 at the end. */
 static char
-peek(struct cursor *c)
+peek(struct jsonskim *c)
 {
-	skip_ws(c);
+	jsonskim_ws(c);
 	return c->pos < c->len ? c->p[c->pos] : '\0';
-}
-
-/* One JSON value from the cursor on (new reference), or NULL when there is none. */
-static json_t *
-value(struct cursor *c)
-{
-	json_error_t e;
-	json_t *v = json_loadb(c->p + c->pos, c->len - c->pos,
-	    JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &e);
-
-	/* On success e.position is how many bytes the value took (white space before it too). */
-	if (v != NULL)
-		c->pos += (size_t)e.position;
-	return v;
 }
 
 /* The array at the cursor, element by element into fn. */
 static int
-each_element(struct cursor *c, bool scratch, statejson_fn fn, void *arg, size_t *n)
+each_element(struct jsonskim *c, const struct jsonget_fields *keep, bool scratch,
+    statejson_fn fn, void *arg, size_t *n)
 {
 	c->pos++;   /* '[' */
 	if (peek(c) == ']') {
@@ -59,8 +34,8 @@ each_element(struct cursor *c, bool scratch, statejson_fn fn, void *arg, size_t 
 	for (;;) {
 		if (scratch)
 			arena_begin();
-		json_t *v = value(c);
-		int rc = v == NULL ? STATEJSON_NOT_JSON : fn(v, (*n)++, arg);
+		json_t *v = jsonskim_value(c, keep);
+		int rc = v == NULL ? STATEJSON_NOT_JSON : fn(v, (*n)++, c->pos, arg);
 		json_decref(v);
 		if (scratch)
 			arena_end();
@@ -87,8 +62,8 @@ statejson_list_kind(const json_t *kind)
  * array, which goes to fn element by element (*streamed then says so).
  */
 static int
-each_member(struct cursor *c, json_t *top, bool *streamed, bool scratch, statejson_fn fn,
-    void *arg, size_t *n)
+each_member(struct jsonskim *c, json_t *top, bool *streamed, const struct jsonget_fields *keep,
+    bool scratch, statejson_fn fn, void *arg, size_t *n)
 {
 	c->pos++;   /* '{' */
 	if (peek(c) == '}') {
@@ -98,7 +73,7 @@ each_member(struct cursor *c, json_t *top, bool *streamed, bool scratch, statejs
 	for (;;) {
 		if (peek(c) != '"')
 			return STATEJSON_NOT_JSON;
-		json_t *key = value(c);
+		json_t *key = jsonskim_value(c, NULL);
 		const char *k = json_string_value(key);
 		int rc = 0;
 
@@ -113,11 +88,11 @@ each_member(struct cursor *c, json_t *top, bool *streamed, bool scratch, statejs
 			 * refuses an item, the document may still be one object that has items. */
 			bool sure = statejson_list_kind(json_object_get(top, "kind"));
 			*streamed = true;
-			rc = each_element(c, scratch, fn, arg, n);
+			rc = each_element(c, keep, scratch, fn, arg, n);
 			if (rc != 0 && !sure)
 				rc = STATEJSON_NOT_JSON;
 		} else {
-			json_t *v = value(c);
+			json_t *v = jsonskim_value(c, NULL);
 			if (v == NULL || json_object_set_new(top, k, v) != 0)
 				rc = STATEJSON_NOT_JSON;
 		}
@@ -133,19 +108,27 @@ each_member(struct cursor *c, json_t *top, bool *streamed, bool scratch, statejs
 	}
 }
 
-int
-statejson_each(const char *buf, size_t len, bool scratch, statejson_fn fn, void *arg)
+/* Whether only white space is left. */
+static bool
+at_end(struct jsonskim *c)
 {
-	struct cursor c = { buf, len, 0 };
+	jsonskim_ws(c);
+	return c->pos == c->len;
+}
+
+static int
+walk(struct jsonskim *c, const struct jsonget_fields *keep, bool scratch, statejson_fn fn,
+    void *arg)
+{
 	size_t n = 0;
 	bool streamed = false;
 	json_t *top;
 	int rc;
 
-	switch (peek(&c)) {
+	switch (peek(c)) {
 	case '[':
-		rc = each_element(&c, scratch, fn, arg, &n);
-		return rc != 0 ? rc : peek(&c) == '\0' ? 0 : STATEJSON_NOT_JSON;
+		rc = each_element(c, keep, scratch, fn, arg, &n);
+		return rc != 0 ? rc : at_end(c) ? 0 : STATEJSON_NOT_JSON;
 	case '{':
 		break;
 	default:
@@ -153,8 +136,8 @@ statejson_each(const char *buf, size_t len, bool scratch, statejson_fn fn, void 
 	}
 	if ((top = json_object()) == NULL)
 		return STATEJSON_NOT_JSON;
-	rc = each_member(&c, top, &streamed, scratch, fn, arg, &n);
-	if (rc == 0 && peek(&c) != '\0')
+	rc = each_member(c, top, &streamed, keep, scratch, fn, arg, &n);
+	if (rc == 0 && !at_end(c))
 		rc = STATEJSON_NOT_JSON;   /* text after the document */
 	if (rc == 0) {
 		const json_t *items = json_object_get(top, "items");
@@ -165,8 +148,21 @@ statejson_each(const char *buf, size_t len, bool scratch, statejson_fn fn, void 
 		else if (!list && streamed)
 			rc = STATEJSON_NOT_JSON;   /* an object that merely has an items array */
 		else if (!list)
-			rc = fn(top, 0, arg);
+			rc = fn(top, 0, c->pos, arg);
 	}
 	json_decref(top);
+	return rc;
+}
+
+int
+statejson_each(const char *buf, size_t len, const struct jsonget_fields *keep, bool scratch,
+    statejson_fn fn, void *arg)
+{
+	struct jsonskim c;
+	int rc;
+
+	jsonskim_init(&c, buf, len);
+	rc = walk(&c, keep, scratch, fn, arg);
+	jsonskim_release(&c);
 	return rc;
 }

@@ -17,6 +17,10 @@
 # With TENANTGUARD_AUDIT_POLICY=FILE (an audit.k8s.io/v1 Policy) the apiserver also writes
 # its audit log, JSON lines, to DIR/audit.log (blocking mode: an event is on disk when the
 # request returns).
+# With TENANTGUARD_ADMISSION_CONFIG=FILE (an apiserver.config.k8s.io/v1 AdmissionConfiguration,
+# e.g. a WebhookAdmissionConfiguration giving the apiserver a client certificate for webhooks)
+# the apiserver starts with --admission-control-config-file FILE; FILE and the files it names
+# are the caller's (inside DIR, they go with it).
 #
 # DIR is, in order: the argument, $TENANTGUARD_CLUSTER_DIR, or (up) a new mktemp dir, which
 # env/down find again through /tmp/tenantguard-cluster.last. To tear down whatever happens,
@@ -211,6 +215,8 @@ CSV
 		apiserver+=(--audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/audit.log"
 			--audit-log-format json --audit-log-mode blocking)
 	fi
+	[ -z "${TENANTGUARD_ADMISSION_CONFIG:-}" ] ||
+		apiserver+=(--admission-control-config-file "$TENANTGUARD_ADMISSION_CONFIG")
 	# start-apiserver runs exactly this again (the same port, certificates and etcd).
 	printf '%q ' "${apiserver[@]}" >"$dir/kube-apiserver.cmd"
 	start kube-apiserver "${apiserver[@]}"

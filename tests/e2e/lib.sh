@@ -64,7 +64,9 @@ expect_not() {
 # e2e_cluster_up NAME: builds the control plane (cached), starts a cluster in a new temp dir
 # ($dir) that is torn down when the script exits, whatever happens, loads its exports
 # (KUBECTL, KUBECONFIG_ADMIN/ALICE/BOB, TENANTGUARD_APISERVER, ...) and makes the script's
-# scratch folder $work, $dir/NAME. Needs $e2e.
+# scratch folder $work, $dir/NAME. Needs $e2e. A script that configures the apiserver with
+# files of its own (cluster.sh's TENANTGUARD_ADMISSION_CONFIG) defines e2e_before_up, which is
+# called with $work made (and $dir set) before the cluster starts, so the files go with it.
 e2e_cluster_up() {
 	local line exports
 	line=$("$e2e/build.sh" | grep '^TENANTGUARD_K8S_BIN=') || die "build the control plane"
@@ -72,10 +74,11 @@ e2e_cluster_up() {
 	export TENANTGUARD_CLUSTER_DIR
 	TENANTGUARD_CLUSTER_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tenantguard-$1.XXXXXX")
 	trap 'rm -f "$_expect_out"; "$e2e/cluster.sh" down "$TENANTGUARD_CLUSTER_DIR" >/dev/null 2>&1' EXIT
-	exports=$("$e2e/cluster.sh" up "$TENANTGUARD_CLUSTER_DIR") || die "cluster up"
-	eval "$exports"
 	dir=$TENANTGUARD_CLUSTER_DIR work=$TENANTGUARD_CLUSTER_DIR/$1
 	mkdir -p "$work"
+	if declare -F e2e_before_up >/dev/null; then e2e_before_up || die "e2e_before_up"; fi
+	exports=$("$e2e/cluster.sh" up "$TENANTGUARD_CLUSTER_DIR") || die "cluster up"
+	eval "$exports"
 }
 
 # kubectl as admin (system:masters), alice (edit in tenant1-gateway) and bob (edit in

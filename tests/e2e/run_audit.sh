@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Brownfield (issue 12), on the real kube-apiserver with its audit log on: objects created
 # before the webhook is registered — a cross-tenant host collision, a foreign certificate
-# SAN, a foreign host — and clean ones. `tenantguard audit --kubeconfig` lists exactly the
-# violations; `serve` (audit.interval 2s) shows them in tenantguard_violations and in the
-# Tenant's status; fixing one drops it at the next run. Then the webhook is registered:
-# warn mode makes `kubectl apply` print "Warning: [rule] ...", audit mode puts the
-# violation in the audit event. Last line: "N passed, N failed".
+# SAN, a foreign host, a snippet annotation, a NodePort Service — and clean ones.
+# `tenantguard audit --kubeconfig` lists exactly the violations; `serve` (audit.interval 2s)
+# shows them in tenantguard_violations and in the Tenant's status, the same as the CLI but
+# for Secrets; fixing one drops it at the next run. Then the webhook is registered: warn
+# mode makes `kubectl apply` print "Warning: [rule] ...", audit mode puts the violation in
+# the audit event, and a relaxed collision leaves the claim with its first owner.
+# Last line: "N passed, N failed".
 #   usage: tests/e2e/run_audit.sh BUILD_DIR
 set -uo pipefail
 e2e=$(cd "$(dirname "$0")" && pwd)
@@ -63,6 +65,32 @@ YAML
 	sleep 1.1   # and the foreign host visibly later still: reports go oldest first, ties by name
 	ingress tenant3-gateway foreign api.tenant1.aigw.example.com | admin apply -f -
 	secret tenant3-gateway foreign-tls "*.customer.com"
+	sleep 1.1   # what only the new cache fields show: an annotation, a plain Service
+	admin apply -f - <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: snippet
+  namespace: tenant3-gateway
+  annotations: {nginx.ingress.kubernetes.io/configuration-snippet: "more_set_headers 'X: y';"}
+spec:
+  ingressClassName: higress
+  rules:
+  - host: www2.t3.io
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+YAML
+	sleep 1.1
+	admin apply -f - <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: np3, namespace: tenant3-gateway}
+spec: {type: NodePort, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: tenant3-gateway}
+spec: {ports: [{port: 80}]}
+YAML
 } >"$work/brownfield.log" 2>&1 && ok "brownfield objects created before the webhook exists" ||
 	die "brownfield objects" "$work/brownfield.log"
 
@@ -89,11 +117,13 @@ cat >"$work/audit.want" <<'TXT'
 Ingress tenant3-gateway/second host-collision
 Ingress tenant3-gateway/foreign host-ownership
 Secret tenant3-gateway/foreign-tls tls-secret-hosts
+Ingress tenant3-gateway/snippet ingress-annotation
+Service tenant3-gateway/np3 service-type
 TXT
 [ "$rc" = 1 ] && diff -q "$work/audit.want" "$work/audit.got" >/dev/null &&
-	ok "tenantguard audit --kubeconfig lists exactly the collision, the foreign host and the foreign SAN (exit 1)" ||
+	ok "tenantguard audit --kubeconfig lists exactly the collision, the foreign host, the foreign SAN, the snippet and the NodePort (exit 1)" ||
 	{ bad "audit --kubeconfig: exit $rc"; sed 's/^/     /' "$work/audit.out" "$work/audit.err"; }
-tail -n 1 "$work/audit.out" | grep -q '^3 violations in [0-9]* objects' &&
+tail -n 1 "$work/audit.out" | grep -q '^5 violations in [0-9]* objects' &&
 	ok "audit summary: $(tail -n 1 "$work/audit.out")" || bad "audit summary: $(tail -n 1 "$work/audit.out")"
 # LIST only (and discovery GETs): every request the audit sent, from the apiserver's audit log.
 python3 - "$dir/audit.log" <<'PY' && ok "the audit only LISTs (and reads discovery)" || bad "the audit sent other requests"
@@ -121,25 +151,44 @@ until_true() {   # SECONDS CMD...: polls CMD every 100 ms
 }
 col='tenantguard_violations{tenant="tenant3",rule="host-collision"}'
 own='tenantguard_violations{tenant="tenant3",rule="host-ownership"}'
+ann='tenantguard_violations{tenant="tenant3",rule="ingress-annotation"}'
+typ='tenantguard_violations{tenant="tenant3",rule="service-type"}'
 until_true 15 eval '[ "$(metric "$col")" = 1 ] && [ "$(metric "$own")" = 1 ]' &&
 	ok "serve: tenantguard_violations has tenant3's collision and foreign host" ||
 	{ bad "serve metrics: $(curl -sk "https://127.0.0.1:${port[1]}/metrics" | grep -E 'violations|audit_')"; }
+until_true 15 eval '[ "$(metric "$ann")" = 1 ] && [ "$(metric "$typ")" = 1 ]' &&
+	ok "serve: and the snippet annotation and the NodePort Service (the cache keeps annotations and every Service)" ||
+	{ bad "serve metrics: $(curl -sk "https://127.0.0.1:${port[1]}/metrics" | grep -E 'violations')"; }
+# The CLI and serve agree on the same cluster, but for what only the CLI reads (Secrets).
+"$tg" audit --config "$work/config.yaml" --kubeconfig "$KUBECONFIG_ADMIN" --output json >"$work/audit.json" 2>&1
+python3 - "$work/audit.json" <<'PY' | LC_ALL=C sort >"$work/cli.counts"
+import collections, json, sys
+c = collections.Counter((v["tenant"], v["rule"]) for v in json.load(open(sys.argv[1]))["violations"]
+                        if v["kind"] != "Secret")
+for (t, r), n in sorted(c.items()):
+    print(t, r, n)
+PY
+curl -sk "https://127.0.0.1:${port[1]}/metrics" |
+	sed -n 's/^tenantguard_violations{tenant="\([^"]*\)",rule="\([^"]*\)"} \([0-9]*\)$/\1 \2 \3/p' | LC_ALL=C sort >"$work/serve.counts"
+[ -s "$work/cli.counts" ] && diff -q "$work/cli.counts" "$work/serve.counts" >/dev/null &&
+	ok "serve's gauge and tenantguard audit agree per tenant and rule ($(wc -l <"$work/cli.counts") series; Secrets aside)" ||
+	{ bad "CLI and serve differ"; diff "$work/cli.counts" "$work/serve.counts" | sed 's/^/     /'; }
 [ -n "$(metric tenantguard_audit_last_run_timestamp_seconds)" ] && [ -n "$(metric tenantguard_audit_duration_seconds)" ] &&
 	ok "serve: audit last-run and duration gauges" || bad "serve: audit gauges missing"
-until_true 15 eval '[ "$(count)" = 2 ]' &&
-	ok "Tenant tenant3 status.violationCount is 2 (the cached kinds: Secrets are the CLI's)" ||
+until_true 15 eval '[ "$(count)" = 4 ]' &&
+	ok "Tenant tenant3 status.violationCount is 4 (the cached kinds: Secrets are the CLI's)" ||
 	{ bad "Tenant status: count '$(count)'"; admin get tenant tenant3 -o yaml | sed 's/^/     /'; }
-[ "$(admin get tenant tenant3 -o jsonpath='{.status.violations[*].rule}')" = "host-collision host-ownership" ] &&
+[ "$(admin get tenant tenant3 -o jsonpath='{.status.violations[*].rule}')" = "host-collision host-ownership ingress-annotation service-type" ] &&
 	ok "status.violations names the rules, oldest object first" ||
 	bad "status.violations: $(admin get tenant tenant3 -o jsonpath='{.status.violations}')"
-admin get tenants | awk 'NR == 1 && /VIOLATIONS/ { h = 1 } $1 == "tenant3" && $5 == 2 { r = 1 } END { exit !(h && r) }' &&
-	ok "kubectl get tenants shows VIOLATIONS 2 for tenant3" || { bad "VIOLATIONS column"; admin get tenants | sed 's/^/     /'; }
+admin get tenants | awk 'NR == 1 && /VIOLATIONS/ { h = 1 } $1 == "tenant3" && $5 == 4 { r = 1 } END { exit !(h && r) }' &&
+	ok "kubectl get tenants shows VIOLATIONS 4 for tenant3" || { bad "VIOLATIONS column"; admin get tenants | sed 's/^/     /'; }
 admin get tenant tenant3 -o jsonpath='{.status.conditions[0].type}' | grep -q Ready &&
 	ok "the reconciler's status fields survive the auditor's (separate field managers)" ||
 	bad "status conditions gone: $(admin get tenant tenant3 -o jsonpath='{.status}')"
 
 admin -n tenant3-gateway delete ingress foreign >/dev/null 2>&1
-until_true 15 eval '[ "$(count)" = 1 ] && [ -z "$(metric "$own")" ]' &&
+until_true 15 eval '[ "$(count)" = 3 ] && [ -z "$(metric "$own")" ]' &&
 	ok "fixing one (deleting the foreign Ingress) removes it at the next run" ||
 	{ bad "after the fix: count '$(count)', metric '$(metric "$own")'"; }
 
@@ -177,6 +226,33 @@ for line in open(sys.argv[1]):
 sys.exit(1)
 PY
 	{ bad "audit annotation not found"; grep '"np"' "$dir/audit.log" | tail -n 3 | cut -c1-1500 | sed 's/^/     /'; }
+# A relaxed collision never takes the claim from its first owner: tenant2 (warn) gets an
+# Ingress for tenant1's app.shared.io in with a warning (as tenant3's brownfield one is); the
+# live index keeps the host tenant1's, so tenant1 (audit mode) adds it again cleanly.
+n_ing() { metric 'tenantguard_live_objects{kind="Ingress"}'; }
+before=$(n_ing)
+ingress tenant2-gateway grab app.shared.io | bob apply -f - >"$work/grab.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] && grep -q '^Warning: \[host-collision\] Ingress tenant2-gateway/grab' "$work/grab.out" &&
+	ok "warn: a colliding Ingress gets in with 'Warning: [host-collision] ...'" ||
+	{ bad "warn collision: exit $rc"; sed 's/^/     /' "$work/grab.out"; }
+until_true 10 eval '[ "$(n_ing)" -gt "$before" ]' || bad "the informer never saw tenant2-gateway/grab"
+ingress tenant1-gateway again app.shared.io | alice apply -f - >"$work/again.out" 2>&1
+rc=$?
+python3 - "$dir/audit.log" <<'PY' && [ "$rc" = 0 ] &&
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    o = e.get("objectRef", {})
+    if o.get("resource") == "ingresses" and o.get("name") == "again" and e.get("verb") == "create" \
+            and e.get("stage") == "ResponseComplete":
+        print(e.get("annotations", {}).get("validate.tenantguard.io/violation", "no violation"))
+        sys.exit(0 if e.get("responseStatus", {}).get("code") == 201 and
+                 "validate.tenantguard.io/violation" not in e.get("annotations", {}) else 1)
+sys.exit(1)
+PY
+	ok "the first owner adds its host again with no violation: the relaxed Ingresses took no claim" ||
+	{ bad "tenant1's Ingress again: exit $rc"; sed 's/^/     /' "$work/again.out"; }
 # Still enforced where the mode is deny (the config's default): an outside namespace.
 expect "deny stays deny elsewhere: externalIPs in default" deny:'service-external-ips' \
 	admin apply -f - <<<"$ips"

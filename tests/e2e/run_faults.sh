@@ -69,6 +69,37 @@ for mode in hang 429 500; do
 		{ bad "claim writes $mode: $good of 3 reviews denied 500 in time (slowest ${worst} s)"; cat "$work"/o-"$mode"-* | head -c 600; echo; }
 	grep -l '"allowed":true' "$work"/o-"$mode"-* >/dev/null 2>&1 && bad "claim writes $mode: a review was ALLOWED"
 done
+
+# One worker (--threads 1) and a claim write that hangs: the review waiting on it must not
+# hold up the worker's other connections (it is decided on the review pool, its connection
+# suspended). A needs a first-come claim in a domain no one has claimed yet (its write is a
+# create, told apart from any release the reaper may write meanwhile); once the proxy holds
+# it, B (tenant1's own system host: no claim) goes in on another connection and must be
+# answered while A still waits — with the worker itself waiting, B could only come after A.
+fault hang pass
+TG_KUBECONFIG=$work/proxy.kubeconfig serve 2 --threads 1
+tg_wait_ready "${port[2]}" 400 || die "replica 2 (one worker) not ready" "$work/serve2.log"
+mkreview "$work/s-a.json" tenant1 app.stall-test.io
+mkreview "$work/s-b.json" tenant1 api.tenant1.aigw.example.com
+# (the proxy's count read with grep: a python start-up can take longer than the budget here)
+hung() { local n; n=$(grep -o '"claims:hang:POST": [0-9]*' "$stats" 2>/dev/null); n=${n##* }; echo "${n:-0}"; }
+held=$(hung)
+( review2() { curl -sk --max-time 30 -o "$2" -H 'Content-Type: application/json' --data-binary @"$1" "https://127.0.0.1:${port[2]}/validate"; }
+  review2 "$work/s-a.json" "$work/s-a.out"; touch "$work/s-a.done" ) &
+apid=$!
+for _ in $(seq 400); do [ "$(hung)" -gt "$held" ] && break; sleep 0.005; done
+curl -sk --max-time 30 -o "$work/s-b.out" -H 'Content-Type: application/json' \
+    --data-binary @"$work/s-b.json" "https://127.0.0.1:${port[2]}/validate"
+a_done=$([ -e "$work/s-a.done" ] && echo yes || echo no)
+[ "$(hung)" -gt "$held" ] && [ "$a_done" = no ] && grep -q '"allowed":true' "$work/s-b.out" &&
+	ok "one worker, a claim write hanging: another connection's review is answered while that review still waits" ||
+	bad "one worker: B answered $(head -c 120 "$work/s-b.out"), A already answered: $a_done, writes held: $(( $(hung) - held ))"
+wait "$apid"
+grep -q '"allowed":false' "$work/s-a.out" && grep -q '"code":500' "$work/s-a.out" &&
+	ok "and the waiting review is then denied with 500 (its claim budget ran out)" ||
+	{ bad "the review waiting on the hanging claim: $(head -c 200 "$work/s-a.out")"; }
+serve_stop 2 "replica 2 (one worker)"
+
 fault pass pass
 mkreview "$work/r1.json" tenant1 app1.same-again.faults-test.io
 t=$(review "$work/r1.json" "$work/o1")
@@ -100,6 +131,6 @@ done
 t1=$(date +%s.%N)
 $recovered && ok "informers recover: an Ingress created after the faults decides a review $(python3 -c "print(f'{$t1 - $t0:.1f}')") s later ($(($(stat informers:pass) - before)) LIST/WATCH requests since)" ||
 	{ bad "informers did not recover within 30 s"; cat "$work/o2"; }
-sanitizers_clean "serve behind the fault proxy" "$work/serve1.log"
+sanitizers_clean "serve behind the fault proxy" "$work"/serve*.log
 summary
 [ "$fail" -eq 0 ]

@@ -23,7 +23,7 @@ e2e_cluster_up helm
 work=$TENANTGUARD_CLUSTER_DIR/helm
 mkdir -p "$work"
 export HELM_CACHE_HOME=$work/helm-cache HELM_CONFIG_HOME=$work/helm-config HELM_DATA_HOME=$work/helm-data
-port=$(freeport)
+port=$(freeport) hport=$(freeport)
 h() { "$helm_bin" --kubeconfig "$KUBECONFIG_ADMIN" --namespace tenantguard-system "$@"; }
 # The same values on install and upgrade: the serving certificate also names 127.0.0.1, which
 # is what the apiserver dials through the swapped URL.
@@ -64,15 +64,16 @@ serve_log=$work/serve.log
 start_serve() {   # the pod's command line (templates/deployment.yaml), paths swapped
 	POD_NAME=tenantguard-helm setsid "$tg" serve --config "$work/pod/config.yaml" \
 	    --tls-cert "$work/pod/tls.crt" --tls-key "$work/pod/tls.key" --listen "127.0.0.1:$port" \
+	    --health-listen "[127.0.0.1]:$hport" \
 	    --kubeconfig "$KUBECONFIG_TENANTGUARD" --fallback-policies </dev/null >>"$serve_log" 2>&1 &
 	serve_pid=$!
 	echo "$serve_pid" >>"$TENANTGUARD_CLUSTER_PIDS"
-	tg_wait_ready "$port" 400
+	tg_wait_ready "$hport" 400   # the probes' port
 }
 start_serve && ok "tenantguard serve with the chart's config, Secret and ServiceAccount is ready" ||
     { bad "tenantguard serve did not get ready"; tail -20 "$serve_log"; summary; exit 1; }
 for _ in $(seq 100); do   # the apiserver picks webhook configurations up asynchronously
-	bob apply --dry-run=server -f "$obj/same-host-in-tenant2.yaml" 2>&1 | grep -q host-ownership && break
+	webhook_answers && break   # (not `apply | grep -q`: the denied apply fails the pipe under pipefail)
 	sleep 0.2
 done
 
@@ -117,7 +118,7 @@ expect "cert-manager's cainjector is no entry writer [entry-admin]" deny:'\[entr
 # Every metric the dashboard and the alerts query is one /metrics exposes.
 "$helm_bin" template tenantguard "$chart" -n tenantguard-system --set metrics.dashboard.enabled=true \
     --set metrics.prometheusRule.enabled=true --api-versions monitoring.coreos.com/v1/PrometheusRule >"$work/monitoring.yaml"
-curl -sk "https://127.0.0.1:$port/metrics" >"$work/metrics.txt"
+curl -sk "https://127.0.0.1:$hport/metrics" >"$work/metrics.txt"   # the ServiceMonitor's port
 used=$(grep -oE 'tenantguard_[a-z_]+' "$work/monitoring.yaml" | sed -E 's/_(bucket|sum|count)$//' | sort -u)
 exposed=$(sed -n 's/^# TYPE \(tenantguard_[a-z_]*\) .*/\1/p' "$work/metrics.txt" | sort -u)
 missing=$(comm -23 <(echo "$used") <(echo "$exposed") | tr '\n' ' ')
@@ -138,7 +139,7 @@ cmp -s "$work/ca.before" "$work/pod2/ca.crt" && cmp -s "$work/crt.before" "$work
 cp "$work/pod2/config.yaml" "$work/pod/config.yaml.new" && mv "$work/pod/config.yaml.new" "$work/pod/config.yaml"
 sed 's/api.tenant1.aigw.example.com/app.fresh-upgrade.io/' "$obj/tenant1-api-ingress.yaml" >"$work/fresh.yaml"
 for _ in $(seq 60); do
-	alice apply --dry-run=server -f "$work/fresh.yaml" 2>&1 | grep -q host-ownership && break
+	grep -q host-ownership <<<"$(alice apply --dry-run=server -f "$work/fresh.yaml" 2>&1)" && break
 	sleep 0.1
 done
 expect "the upgraded config is in force: an unreserved host is refused (deny) [host-ownership]" deny:'\[host-ownership\]' \

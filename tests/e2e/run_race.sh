@@ -118,12 +118,12 @@ done
 
 serve_stop 1 "replica 1"; serve_stop 2 "replica 2"
 # --- release: a claim no live object holds is freed after the grace period ------------------
-# Replica 3 with --claim-grace 6 (rounds every 5 s): tenant1 claims kept.rel.io, whose Ingress
+# Replica 3 with --claim-grace 12 (rounds every 5 s): tenant1 claims kept.rel.io, whose Ingress
 # is then created, and gone.rel.io, backed by nothing (the review's object is never created).
 # The earlier sections' claims are dropped first, so replica 3's rounds release nothing else
 # (their writes would count among the requests measured below), and the grace is longer than
 # the checks that read claimed-at before the re-claim take.
-grace=6 interval=5
+grace=12 interval=5   # 6 s was shorter than the checks below on a loaded 2-core machine
 old_claims=$(admin -n tenantguard-system get configmap -o name | grep '/tg-claim-')
 [ -z "$old_claims" ] || admin -n tenantguard-system delete $old_claims >/dev/null ||
 	bad "could not drop the earlier sections' claim ConfigMaps"

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Renders the kustomize base (manifests/) from the Helm chart: one source for both.
 
-    render_base.py HELM OUTDIR     writes OUTDIR/<template>.yaml and kustomization.yaml
+    render_base.py HELM OUTDIR [HELM-ARGS...]   writes OUTDIR/<template>.yaml and kustomization.yaml
 
-`helm template` with manifests/chart/base-values.yaml (the chart's defaults otherwise);
+`helm template` with manifests/chart/base-values.yaml (the chart's defaults otherwise) and
+HELM-ARGS after it (`--set config.entryNamespace=edge`: a base for another entry namespace,
+whose config and webhook matchConditions both follow that value);
 each document goes to the file named after the template it came from (crds/tenants.yaml to
 crd-tenants.yaml), so the base keeps the layout the e2e suite and users know.
 """
@@ -20,9 +22,9 @@ ORDER = ["namespace", "crd-tenants", "serviceaccount", "rbac", "configmap", "dep
          "service", "pdb", "webhooks"]
 
 
-def render(helm):
+def render(helm, extra=()):
     return subprocess.run([helm, "template", "tenantguard", CHART, "--namespace",
-                           "tenantguard-system", "--include-crds", "-f", VALUES],
+                           "tenantguard-system", "--include-crds", "-f", VALUES, *extra],
                           check=True, capture_output=True, text=True).stdout
 
 
@@ -43,7 +45,7 @@ def split(text):
 
 def main():
     helm, out = sys.argv[1], sys.argv[2]
-    files = split(render(helm))
+    files = split(render(helm, sys.argv[3:]))
     unknown = sorted(set(files) - set(ORDER))
     if unknown:
         sys.exit("render_base.py: templates not in the base's file list: %s" % ", ".join(unknown))

@@ -109,6 +109,39 @@ else:
     extra = sorted(f for f in cmp.right_only if f.endswith(".yaml"))
     check("manifests/ holds no YAML the chart does not render", not extra, ", ".join(extra))
 
+
+def entry_of_base(d):
+    """(the entry namespace of d/configmap.yaml's config, the namespaces d/webhooks.yaml's
+    matchConditions compare request.namespace with)."""
+    with open(os.path.join(d, "configmap.yaml")) as f:
+        cfg = yaml.safe_load([x for x in yaml.safe_load_all(f) if x][0]["data"]["config.yaml"])
+    with open(os.path.join(d, "webhooks.yaml")) as f:
+        exprs = [mc["expression"] for w in yaml.safe_load_all(f) if w
+                 for wh in w["webhooks"] for mc in wh.get("matchConditions", [])]
+    return cfg.get("entryNamespace"), sorted({n for e in exprs for n in re.findall(r'request\.namespace == "([^"]*)"', e)})
+
+
+ent, named = entry_of_base(os.path.join(ROOT, "manifests"))
+check("the committed base: the Secret matchCondition names the entry namespace of its own config",
+      ent is not None and named == [ent], (ent, named))
+out2 = os.path.join(tmp, "base-edge")
+r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "helm", "render_base.py"), HELM, out2,
+                    "--set", "config.entryNamespace=edge"], capture_output=True, text=True)
+ent, named = entry_of_base(out2) if r.returncode == 0 else (r.stderr, None)
+hard = [f for f in os.listdir(out2) if "higress-system" in open(os.path.join(out2, f)).read()] if r.returncode == 0 else []
+check("a base rendered for entryNamespace edge: config and matchCondition both say edge, "
+      "no higress-system left", ent == "edge" and named == ["edge"] and not hard, (ent, named, hard))
+with open(os.path.join(ROOT, "manifests", "deployment.yaml")) as f:
+    bdep = yaml.safe_load(f)
+bc = bdep["spec"]["template"]["spec"]["containers"][0]
+bvols = {v["name"]: v for v in bdep["spec"]["template"]["spec"]["volumes"]}
+check("the committed base asks for the apiserver's client certificate (--client-ca from ConfigMap "
+      "tenantguard-client-ca, --client-cert-handshake) with the probes on the health port",
+      "--client-ca=/etc/tenantguard/client-ca/ca.crt" in bc["args"] and "--client-cert-handshake" in bc["args"] and
+      bvols.get("client-ca", {}).get("configMap", {}).get("name") == "tenantguard-client-ca" and
+      bc["readinessProbe"]["httpGet"]["port"] == "health" and bc["livenessProbe"]["httpGet"]["port"] == "health",
+      bc["args"])
+
 # --- defaults: self-generated certificates ---------------------------------------------------
 docs = template()
 check("defaults render the base's kinds and the self-generated Secret",
@@ -168,6 +201,33 @@ for w in (vwc, mwc):
 mc = vw.get("matchConditions", [])
 check("defaults: the validating webhook's matchCondition names the entry namespace",
       len(mc) == 1 and '"higress-system"' in mc[0]["expression"], mc)
+args = c["args"]
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+envs = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c["env"]}
+check("defaults: probes and /metrics on the health port 8081 of the pod's address (HTTPS, "
+      "--health-listen=[$(POD_IP)]:8081), reviews on 8443",
+      "--health-listen=[$(POD_IP)]:8081" in args and envs.get("POD_IP") == "status.podIP" and
+      ports == {"https": 8443, "health": 8081} and
+      c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health", "scheme": "HTTPS"} and
+      c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health", "scheme": "HTTPS"}, (args, ports, envs))
+check("defaults: no client certificate asked (clientAuth off: the apiserver presents one only "
+      "when configured to)", not any(a.startswith("--client-ca") or a == "--client-cert-handshake" for a in args) and
+      "client-ca" not in {v["name"] for v in pod["volumes"]}, args)
+svc = find(docs, "Service", "tenantguard")
+check("defaults: the Service has the health port as `metrics` besides 443",
+      {(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]} ==
+      {("https", 443, "https"), ("metrics", 8081, "health")}, svc["spec"]["ports"])
+ca = find(template("clientAuth.enabled=true", "clientAuth.caConfigMap=apiserver-ca", "clientAuth.caKey=bundle.pem",
+                   "health.port=9443"), "Deployment")["spec"]["template"]["spec"]
+cc = ca["containers"][0]
+check("clientAuth.enabled: --client-ca from the named ConfigMap and key, --client-cert-handshake; health.port",
+      "--client-ca=/etc/tenantguard/client-ca/bundle.pem" in cc["args"] and "--client-cert-handshake" in cc["args"] and
+      {"name": "client-ca", "configMap": {"name": "apiserver-ca"}} in ca["volumes"] and
+      {"name": "client-ca", "mountPath": "/etc/tenantguard/client-ca", "readOnly": True} in cc["volumeMounts"] and
+      "--health-listen=[$(POD_IP)]:9443" in cc["args"] and
+      {"name": "health", "containerPort": 9443} in cc["ports"], cc)
+r = helm("template", "tenantguard", CHART, "--set", "health.port=8443")
+check("values: health.port 8443 (the webhook port) is refused by the schema", r.returncode != 0, r.stdout[-200:])
 cm = find(docs, "ConfigMap", "tenantguard-config")
 cfg_path = os.path.join(tmp, "config.yaml")
 with open(cfg_path, "w") as f:
@@ -294,6 +354,11 @@ check("values: a config key set to null is dropped (admins: the binary's default
 mc = template("config.entryNamespace=edge")
 mcx = webhooks(mc)[0]["webhooks"][0]["matchConditions"][0]["expression"]
 check("values: the matchCondition follows config.entryNamespace", '"edge"' in mcx and "higress-system" not in mcx)
+mc = template(values={"config": {"entryNamespace": None}})
+mcx = webhooks(mc)[0]["webhooks"][0]["matchConditions"][0]["expression"]
+cm = yaml.safe_load(find(mc, "ConfigMap", "tenantguard-config")["data"]["config.yaml"])
+check("values: a config without entryNamespace (the binary's default) keeps higress-system in the matchCondition",
+      "entryNamespace" not in cm and '"higress-system"' in mcx, mcx)
 ann = [find(template("config.gatewayPort=81"), "Deployment"), find(template(), "Deployment")]
 check("values: a config change changes the pods' checksum/config (a rollout on upgrade)",
       ann[0]["spec"]["template"]["metadata"]["annotations"]["checksum/config"] !=
@@ -329,7 +394,8 @@ docs = template(*opt, values={"metrics": {"prometheusRule": {"latencyBudgetSecon
 sm, pr = find(docs, "ServiceMonitor"), find(docs, "PrometheusRule")
 check("ServiceMonitor: rendered with the CRD, scrapes /metrics over HTTPS with the serving CA",
       sm is not None and sm["spec"]["endpoints"][0]["path"] == "/metrics" and
-      sm["spec"]["endpoints"][0]["tlsConfig"]["ca"]["secret"] == {"name": "tenantguard-tls", "key": "ca.crt"})
+      sm["spec"]["endpoints"][0]["tlsConfig"]["ca"]["secret"] == {"name": "tenantguard-tls", "key": "ca.crt"} and
+      sm["spec"]["endpoints"][0]["port"] == "metrics")
 rules = {r["alert"]: r for g in pr["spec"]["groups"] for r in g["rules"]} if pr else {}
 want = {"TenantguardCertificateExpiresSoon", "TenantguardConfigReloadFailing", "TenantguardLiveStateNotReady",
         "TenantguardWebhookLatencyHigh", "TenantguardApiserverErrors"}
@@ -379,6 +445,11 @@ check("NetworkPolicy: only the listed apiserver peers reach port 8443 of the pod
       np["spec"]["ingress"] == [{"from": [{"ipBlock": {"cidr": "10.0.0.0/24"}}],
                                  "ports": [{"protocol": "TCP", "port": 8443}]}] and
       np["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "tenantguard")
+np = find(template("networkPolicy.enabled=true", "networkPolicy.metricsPeers[0].namespaceSelector.matchLabels.team=obs"),
+          "NetworkPolicy")
+check("NetworkPolicy: the metrics peers reach the health port (8081), not the webhook port",
+      np is not None and np["spec"]["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"team": "obs"}}}],
+                                                  "ports": [{"protocol": "TCP", "port": 8081}]}], np)
 np = find(template("networkPolicy.enabled=true"), "NetworkPolicy")
 check("NetworkPolicy: without peers, nothing reaches the pods", np is not None and np["spec"]["ingress"] is None
       or np["spec"].get("ingress") == [], np)

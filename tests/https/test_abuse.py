@@ -338,6 +338,19 @@ def abuse_checks():
     attack("24 connections from one address (limit 16)", crowd, "per_ip", 8)
 
 
+def first_answer(port, ctx, request):
+    """The first bytes a TLS client with `ctx` gets for `request`; b"" when the server closes
+    the connection first (at the handshake, or right after it)."""
+    try:
+        s = h.tls_socket(port, ctx)
+        s.sendall(request)
+        got = s.recv(4096)
+        s.close()
+    except (OSError, ssl.SSLError):
+        got = b""
+    return got
+
+
 def cert_handshake_checks(tmp, certs):
     """--client-cert-handshake: without a valid client certificate there is no connection
     to hold, not even one answered 403."""
@@ -352,13 +365,7 @@ def cert_handshake_checks(tmp, certs):
         def closed_at_handshake():
             m0 = h.metrics(srv.port, good)
             for ctx in (h.CTX, rogue):
-                try:
-                    s = h.tls_socket(srv.port, ctx)
-                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                    got = s.recv(4096)
-                    s.close()
-                except (OSError, ssl.SSLError):
-                    got = b""
+                got = first_answer(srv.port, ctx, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                 expect(got == b"", f"a client without a valid certificate was answered {got[:60]!r}")
             key = 'tenantguard_http_connections_cut_total{reason="client_cert"}'
             got = h.metrics(srv.port, good)[key] - m0[key]
@@ -368,6 +375,70 @@ def cert_handshake_checks(tmp, certs):
 
         h.check("--client-cert-handshake: no or a foreign certificate closes the connection",
                 closed_at_handshake)
+    finally:
+        srv.stop()
+    health_listener_checks(tmp, certs, good)
+
+
+def health_listener_checks(tmp, certs, good):
+    """--health-listen with --client-cert-handshake (the shipped manifests): the probes and
+    /metrics answer on their own port without a client certificate, the webhook port serves
+    reviews only and still closes a client without one, and the health port keeps the
+    deadlines (a hostile client there cannot hold the kubelet's probes off either)."""
+    srv = h.Server(tmp, "health", certs, ["--client-ca", h.CA, "--client-cert-handshake",
+                                          "--header-timeout", "1"], health=True)
+    try:
+        hp, wp = srv.health_port, srv.port
+
+        def routes_split():
+            for path in ("/healthz", "/readyz", "/metrics"):
+                s, _, b = h.get(hp, path)
+                expect(s == 200, f"{path} on the health port without a certificate: {s} {b[:80]!r}")
+                s, _, b = h.get(wp, path, good)
+                expect(s == 404, f"{path} on the webhook port: {s} {b[:80]!r}")
+            for path in ("/validate", "/mutate"):
+                s, _, b = h.post(hp, path, h.GOOD)
+                expect(s == 404, f"{path} on the health port: {s} {b[:80]!r}")
+            s, _, b = h.post(wp, "/validate", h.GOOD, ctx=good)
+            expect(s == 200 and b'"allowed":true' in b, f"a review on the webhook port: {s} {b[:100]!r}")
+            s, _, b = h.post(wp, "/mutate", h.GOOD, ctx=good)
+            expect(s == 200, f"a mutation on the webhook port: {s} {b[:100]!r}")
+
+        def webhook_port_closes():
+            key = 'tenantguard_http_connections_cut_total{reason="client_cert"}'
+            m0 = h.metrics(hp)
+            got = first_answer(wp, h.CTX, b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            expect(got == b"", f"a client without a certificate was answered {got[:60]!r}")
+            got = h.metrics(hp)[key] - m0[key]
+            expect(got == 1, f"{got:.0f} connections counted as cut for client_cert, expected 1")
+
+        def health_port_deadline():
+            key = 'tenantguard_http_connections_cut_total{reason="handshake_deadline"}'
+            m0 = h.metrics(hp)
+            s = socket.create_connection(("127.0.0.1", hp), timeout=h.WAIT)
+            try:
+                s.sendall(PARTIAL_HELLO)
+                got = b""
+                while True:   # until the server closes it; at most a TLS alert before that
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+            finally:
+                s.close()
+            expect(got == b"" or got.startswith(b"\x15"),
+                   f"a partial record on the health port was answered {got[:60]!r}")
+            got = h.metrics(hp)[key] - m0[key]
+            expect(got == 1, f"{got:.0f} connections counted as cut for handshake_deadline, expected 1")
+            s, _, _ = h.get(hp, "/readyz")
+            expect(s == 200, f"/readyz after the cut: {s}")
+
+        h.check("--health-listen: probes and /metrics there without a certificate, reviews only "
+                "on the webhook port", routes_split)
+        h.check("--health-listen: the webhook port still closes a client without a certificate "
+                "at the handshake (counted)", webhook_port_closes)
+        h.check("--health-listen: the health port cuts a stalled handshake at its deadline "
+                "(counted)", health_port_deadline)
     finally:
         srv.stop()
 

@@ -63,12 +63,17 @@ def free_port():
 
 class Server:
     """One `tenantguard serve` on a free port, stderr kept in a log file. `ctx` (default CTX)
-    is the client context the health check connects with."""
+    is the client context the health check connects with. With `health` the probes and
+    /metrics have a port of their own (--health-listen), health_port, where the health check
+    goes (without a client certificate)."""
 
-    def __init__(self, tmp, name, certs, extra=(), wait=True, ctx=None):
+    def __init__(self, tmp, name, certs, extra=(), wait=True, ctx=None, health=False):
         self.name = name
-        self.ctx = ctx
+        self.ctx = None if health else ctx
         self.port = free_port()
+        self.health_port = free_port() if health else None
+        if health:
+            extra = ["--health-listen", f"127.0.0.1:{self.health_port}", *extra]
         self.logpath = os.path.join(tmp, name + ".log")
         self.log = open(self.logpath, "wb")
         self.proc = subprocess.Popen(
@@ -90,7 +95,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {self.logtext()}")
             try:
-                if get(self.port, "/healthz", self.ctx)[0] == 200:
+                if get(self.health_port or self.port, "/healthz", self.ctx)[0] == 200:
                     return
             except (OSError, http.client.HTTPException):
                 pass

@@ -220,6 +220,162 @@ test_concurrent(const struct config *cfg, const struct config *cfg2)
 	live_free(h.lv);
 }
 
+/* ---- a relaxed collision: the oldest owner keeps the claim ---- */
+
+/* ingress() created at `ts` (RFC 3339). */
+static json_t *
+ingress_at(const char *ns, const char *name, const char *ts, const char *const *hosts)
+{
+	json_t *o = ingress(ns, name, "1", hosts);
+
+	json_object_set_new(json_object_get(o, "metadata"), "creationTimestamp", json_string(ts));
+	return o;
+}
+
+static void
+put(struct live *lv, json_t *o)
+{
+	char err[256];
+
+	if (live_upsert(lv, o, err, sizeof(err)) != 0)
+		printf("live_upsert: %s\n", err);
+	json_decref(o);
+}
+
+static void
+drop(struct live *lv, json_t *o)
+{
+	char err[256];
+
+	if (live_delete(lv, o, err, sizeof(err)) != 0)
+		printf("live_delete: %s\n", err);
+	json_decref(o);
+}
+
+static bool
+owned_by(struct live *lv, const char *host, const char *owner)
+{
+	char buf[128];
+
+	return strcmp(owner_of(lv, host, buf, sizeof(buf)), owner) == 0;
+}
+
+static const char *const shared[] = { "shop.newco.com", NULL };
+static const char *const shared_and_own[] = { "shop.newco.com", "only.newco.com", NULL };
+#define T1 "2026-01-01T00:00:01Z"
+#define T2 "2026-01-01T00:00:02Z"
+#define T3 "2026-01-01T00:00:03Z"
+
+static void
+test_oldest_owner(const struct config *cfg, const struct config *cfg2)
+{
+	struct live *lv = live_new();
+
+	live_set_config(lv, cfg, NULL, NULL);
+	put(lv, ingress_at("tenant1-gateway", "first", T1, shared));
+	put(lv, ingress_at("tenant2-gateway", "later", T2, shared_and_own));
+	test_cond("oldest: the first owner alone holds the shared host",
+	    owned_by(lv, "shop.newco.com", "tenant/tenant1"));
+	test_cond("oldest: the later object's other host protects nothing either",
+	    !claimed_now(lv, "only.newco.com"));
+	test_cond("oldest: the later object is still stored (the audit reports it)",
+	    live_objects(lv, "Ingress") == 2 && live_claims(lv) == 1);
+	json_t *stored = live_get(lv, "Ingress", "tenant2-gateway", "later");
+	test_cond("oldest: live_get returns it", stored != NULL);
+	json_decref(stored);
+
+	put(lv, ingress_at("tenant1-gateway", "more", T3, shared));
+	test_cond("oldest: the first owner adds the host again: same owner, no collision",
+	    owned_by(lv, "shop.newco.com", "tenant/tenant1") && live_claims(lv) == 2);
+	drop(lv, ingress_at("tenant1-gateway", "more", T3, shared));
+
+	/* An update of the later object keeps it out. */
+	put(lv, ingress_at("tenant2-gateway", "later", T2, shared_and_own));
+	test_cond("oldest: an update of the later object changes nothing",
+	    owned_by(lv, "shop.newco.com", "tenant/tenant1") && !claimed_now(lv, "only.newco.com"));
+
+	test_cond("oldest: a new config rebuilds oldest first",
+	    live_set_config(lv, cfg2, NULL, NULL) == 0 &&
+	    owned_by(lv, "shop.newco.com", "tenant/tenant1") && !claimed_now(lv, "only.newco.com"));
+
+	drop(lv, ingress_at("tenant1-gateway", "first", T1, shared));
+	test_cond("oldest: once the first owner's object is gone the later one takes its claims",
+	    owned_by(lv, "shop.newco.com", "tenant/tenant2") &&
+	    owned_by(lv, "only.newco.com", "tenant/tenant2"));
+	put(lv, ingress_at("tenant1-gateway", "first", T3, shared));
+	test_cond("oldest: recreated (now the younger), it takes nothing back",
+	    owned_by(lv, "shop.newco.com", "tenant/tenant2") && live_claims(lv) == 2);
+	live_free(lv);
+
+	/* The older object arrives second (another informer, a relist): it still wins. */
+	lv = live_new();
+	live_set_config(lv, cfg, NULL, NULL);
+	put(lv, ingress_at("tenant2-gateway", "later", T2, shared_and_own));
+	put(lv, ingress_at("default", "unrelated", T3, (const char *const[]){ "x.other.org", NULL }));
+	put(lv, ingress_at("tenant1-gateway", "first", T1, shared));
+	test_cond("oldest: the older object arriving second takes the claim",
+	    owned_by(lv, "shop.newco.com", "tenant/tenant1") &&
+	    !claimed_now(lv, "only.newco.com") && claimed_now(lv, "x.other.org") &&
+	    live_claims(lv) == 2);
+	live_free(lv);
+
+	/* One relist holding both, the younger first. */
+	lv = live_new();
+	live_set_config(lv, cfg, NULL, NULL);
+	{
+		char err[256];
+		json_t *l = json_pack("[o,o]", ingress_at("tenant2-gateway", "later", T2,
+		    shared_and_own), ingress_at("tenant1-gateway", "first", T1, shared));
+		test_cond("oldest: relist", live_replace_kind(lv, "Ingress", l, err, sizeof(err)) == 0);
+		test_cond("oldest: relist keeps the oldest owner",
+		    owned_by(lv, "shop.newco.com", "tenant/tenant1") && !claimed_now(lv, "only.newco.com"));
+		json_decref(l);
+	}
+	live_free(lv);
+
+	/* Created in the same second: the name decides, as in the audit. */
+	lv = live_new();
+	live_set_config(lv, cfg, NULL, NULL);
+	put(lv, ingress_at("tenant2-gateway", "b", T1, shared));
+	put(lv, ingress_at("tenant1-gateway", "a", T1, shared));
+	test_cond("oldest: same second, tenant1-gateway/a before tenant2-gateway/b",
+	    owned_by(lv, "shop.newco.com", "tenant/tenant1") && live_claims(lv) == 1);
+	live_free(lv);
+}
+
+/* What the cache keeps of an object: what the periodic audit's rules read. */
+static void
+test_trim(void)
+{
+	json_t *ing = json_pack("{s:s, s:{s:s, s:{s:s, s:s}, s:[{}]}, s:{}}", "kind", "Ingress",
+	    "metadata", "name", "a", "annotations", "nginx.ingress.kubernetes.io/server-snippet",
+	    "return 200;", "kubectl.kubernetes.io/last-applied-configuration", "{\"big\": 1}",
+	    "managedFields", "status");
+	json_t *svc = json_pack("{s:s, s:{s:s, s:{s:s}}, s:{s:s, s:[s]}}", "kind", "Service",
+	    "metadata", "name", "s", "annotations", "a", "b", "spec", "type", "NodePort",
+	    "externalIPs", "203.0.113.9");
+	json_t *ti = live_trim(ing), *ts = live_trim(svc);
+	const json_t *annos = json_object_get(json_object_get(ti, "metadata"), "annotations");
+
+	test_cond("trim: an Ingress keeps its annotations",
+	    json_string_value(json_object_get(annos, "nginx.ingress.kubernetes.io/server-snippet")) &&
+	    strcmp(json_string_value(json_object_get(annos,
+	    "nginx.ingress.kubernetes.io/server-snippet")), "return 200;") == 0);
+	test_cond("trim: kubectl's last-applied copy is kept as a key only", json_is_string(
+	    json_object_get(annos, "kubectl.kubernetes.io/last-applied-configuration")) &&
+	    json_string_length(json_object_get(annos,
+	    "kubectl.kubernetes.io/last-applied-configuration")) == 0);
+	test_cond("trim: no managedFields, no status", json_object_get(json_object_get(ti,
+	    "metadata"), "managedFields") == NULL && json_object_get(ti, "status") == NULL);
+	test_cond("trim: a Service keeps its spec, not its annotations",
+	    json_object_get(json_object_get(ts, "metadata"), "annotations") == NULL &&
+	    json_equal(json_object_get(ts, "spec"), json_object_get(svc, "spec")));
+	json_decref(ing);
+	json_decref(svc);
+	json_decref(ti);
+	json_decref(ts);
+}
+
 int
 main(void)
 {
@@ -232,6 +388,8 @@ main(void)
 		return test_report();
 	test_incremental(cfg);
 	test_concurrent(cfg, cfg2);
+	test_oldest_owner(cfg, cfg2);
+	test_trim();
 	config_free(cfg);
 	config_free(cfg2);
 	return test_report();

@@ -16,8 +16,9 @@
 static char err[1024];
 
 static int
-keep(json_t *obj, size_t i, void *arg)
+keep(json_t *obj, size_t i, size_t end, void *arg)
 {
+	(void)end;
 	json_t *out = arg;
 	/* the index counts every object the walk saw, in order */
 	if (i != json_array_size(out))
@@ -30,13 +31,14 @@ static json_t *
 walk(const char *text, bool scratch, int *rc)
 {
 	json_t *out = json_array();
-	*rc = statejson_each(text, strlen(text), scratch, keep, out);
+	*rc = statejson_each(text, strlen(text), NULL, scratch, keep, out);
 	return out;
 }
 
 static int
-count_only(json_t *obj, size_t i, void *arg)
+count_only(json_t *obj, size_t i, size_t end, void *arg)
 {
+	(void)end;
 	(void)i;
 	size_t *n = arg;
 	*n += json_is_object(obj) && json_object_get(obj, "kind") != NULL;
@@ -59,7 +61,7 @@ expect_objects(const char *descr, const char *text, const char *want_json)
 
 	/* In the arena the same walk sees as many objects (none may be kept there). */
 	size_t n = 0, m = 0;
-	rc = statejson_each(text, strlen(text), true, count_only, &n);
+	rc = statejson_each(text, strlen(text), NULL, true, count_only, &n);
 	want = json_loads(want_json, 0, NULL);
 	for (size_t i = 0; i < json_array_size(want); i++)
 		m += json_object_get(json_array_get(want, i), "kind") != NULL;
@@ -126,8 +128,9 @@ test_declined(void)
 
 /* A stop from the callback comes back as it was. */
 static int
-stop_second(json_t *obj, size_t i, void *arg)
+stop_second(json_t *obj, size_t i, size_t end, void *arg)
 {
+	(void)end;
 	(void)obj;
 	(void)arg;
 	return i == 1 ? -1 : 0;
@@ -138,7 +141,7 @@ test_stop(void)
 {
 	const char *t = "[{\"kind\":\"A\"},{\"kind\":\"B\"},{\"kind\":\"C\"}]";
 	test_cond("the callback's answer stops the walk",
-	    statejson_each(t, strlen(t), true, stop_second, NULL) == -1);
+	    statejson_each(t, strlen(t), NULL, true, stop_second, NULL) == -1);
 }
 
 /* The same cluster as JSON (streamed) and as YAML (read whole) gives the same claims. */
@@ -215,6 +218,169 @@ test_load_same(void)
 	config_free(cfg);
 }
 
+/* What a state files, as text: "owner object pattern" lines, sorted. */
+struct filed {
+	json_t     *lines;
+	const char *owner;
+};
+
+static void
+filed_claim(const char *key, const char *pattern, void *arg)
+{
+	struct filed *f = arg;
+	char line[1024];
+	snprintf(line, sizeof(line), "%s %s %s", f->owner, key, pattern);
+	json_array_append_new(f->lines, json_string(line));
+}
+
+static int
+by_text(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static char *
+filed_text(const struct state *st)
+{
+	struct filed f = { json_array(), NULL };
+	size_t n, total = 1;
+
+	for (uint32_t o = 0; o < st->n_owners; o++) {
+		f.owner = st->owners[o];
+		state_owner_objects(st, o, filed_claim, &f);
+	}
+	n = json_array_size(f.lines);
+	const char **v = calloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		v[i] = json_string_value(json_array_get(f.lines, i));
+		total += strlen(v[i]) + 1;
+	}
+	qsort(v, n, sizeof(*v), by_text);
+	char *out = calloc(1, total), *at = out;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(v[i]);
+		memcpy(at, v[i], len);
+		at[len] = '\n';
+		at += len + 1;
+	}
+	free(v);
+	json_decref(f.lines);
+	return out;
+}
+
+/*
+ * statefile_load builds only state_object_fields of each item: for every kind that claims,
+ * the index is the one the whole objects give (statefile_read_objects keeps everything).
+ */
+static void
+test_trimmed_same(void)
+{
+	struct config *cfg = config_load_default(err, sizeof(err));
+	char path[64];
+	const char *extra = "\"annotations\":{\"a\":\"b\"},\"labels\":{\"x\":\"y\"},"
+	    "\"managedFields\":[{\"manager\":\"kubectl\",\"fieldsV1\":{\"f:spec\":{}}}]";
+	char text[8192];
+
+	if (cfg == NULL)
+		return;
+	snprintf(text, sizeof(text), "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+	    /* a tenant's Ingress: rule and TLS hosts */
+	    "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\",\"metadata\":{\"name\":\"web\","
+	    "\"namespace\":\"tenant1-gateway\",%s},\"spec\":{\"ingressClassName\":\"higress\","
+	    "\"rules\":[{\"host\":\"shop.customer.com\",\"http\":{\"paths\":[{\"path\":\"/\"}]}}],"
+	    "\"tls\":[{\"hosts\":[\"tls.newco.com\",\"*.w.newco.com\"],\"secretName\":\"s\"}]},"
+	    "\"status\":{\"loadBalancer\":{}}},"
+	    /* the unified entry Ingress: one rule by its bridge backend, one by its host's owner */
+	    "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\",\"metadata\":{\"name\":\"entry\","
+	    "\"namespace\":\"%s\",%s},\"spec\":{\"rules\":["
+	    "{\"host\":\"api.bridged.example.org\",\"http\":{\"paths\":[{\"path\":\"/\",\"backend\":"
+	    "{\"service\":{\"name\":\"tenant2-gateway\",\"port\":{\"number\":80}}}}]}},"
+	    "{\"host\":\"www.customer.com\",\"http\":{\"paths\":[{\"backend\":{\"service\":"
+	    "{\"name\":\"web\"}}}]}},{\"host\":\"plain.entry.example.org\"}]}},"
+	    "{\"apiVersion\":\"gateway.networking.k8s.io/v1\",\"kind\":\"HTTPRoute\",\"metadata\":"
+	    "{\"name\":\"r\",\"namespace\":\"team-a\",%s},\"spec\":{\"hostnames\":[\"r.newco.com\"],"
+	    "\"rules\":[{\"backendRefs\":[{\"name\":\"x\"}]}]}},"
+	    "{\"apiVersion\":\"gateway.networking.k8s.io/v1\",\"kind\":\"GRPCRoute\",\"metadata\":"
+	    "{\"name\":\"g\",\"namespace\":\"team-a\"},\"spec\":{\"hostnames\":[\"g.newco.com\"]}},"
+	    "{\"apiVersion\":\"gateway.networking.k8s.io/v1alpha2\",\"kind\":\"TLSRoute\",\"metadata\":"
+	    "{\"name\":\"t\",\"namespace\":\"team-b\"},\"spec\":{\"hostnames\":[\"t.newco.com\"]}},"
+	    "{\"apiVersion\":\"gateway.networking.k8s.io/v1\",\"kind\":\"Gateway\",\"metadata\":"
+	    "{\"name\":\"gw\",\"namespace\":\"team-b\"},\"spec\":{\"gatewayClassName\":\"higress\","
+	    "\"listeners\":[{\"name\":\"l\",\"hostname\":\"gw.newco.com\",\"port\":443}]}},"
+	    "{\"apiVersion\":\"gateway.networking.k8s.io/v1\",\"kind\":\"ListenerSet\",\"metadata\":"
+	    "{\"name\":\"ls\",\"namespace\":\"team-b\"},\"spec\":{\"listeners\":[{\"hostname\":"
+	    "\"ls.newco.com\"}]}},"
+	    "{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"VirtualService\",\"metadata\":"
+	    "{\"name\":\"vs\",\"namespace\":\"team-a\"},\"spec\":{\"hosts\":[\"vs.newco.com\",\"short\","
+	    "\"x.team-a.svc.cluster.local\"],\"http\":[{\"route\":[]}]}},"
+	    "{\"apiVersion\":\"networking.istio.io/v1\",\"kind\":\"Gateway\",\"metadata\":"
+	    "{\"name\":\"igw\",\"namespace\":\"team-a\"},\"spec\":{\"servers\":[{\"hosts\":"
+	    "[\"team-a/ig.newco.com\",\"*\"],\"port\":{\"number\":80}}]}},"
+	    "{\"apiVersion\":\"tenantguard.io/v1alpha1\",\"kind\":\"Tenant\",\"metadata\":"
+	    "{\"name\":\"tenant9\"},\"spec\":{\"domains\":[\"t9.example.net\"]}},"
+	    "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team-a\"}}]}",
+	    extra, cfg->entry_namespace, extra, extra);
+	test_write_tmp(path, sizeof(path), "tg-statejson", text);
+
+	struct state *trimmed = statefile_load(cfg, path, err, sizeof(err));
+	json_t *objects = statefile_read_objects(path, err, sizeof(err));
+	struct state *whole = objects != NULL ?
+	    statefile_from_objects(cfg, objects, err, sizeof(err)) : NULL;
+	test_cond("the trimmed and the whole objects load", trimmed != NULL && whole != NULL);
+	if (trimmed != NULL && whole != NULL) {
+		char *t = filed_text(trimmed), *w = filed_text(whole);
+		test_cond("as many objects, trimmed or whole", trimmed->n_objects == 11 &&
+		    whole->n_objects == 11);
+		test_cond("every kind filed claims (13 hosts)",
+		    claims_count(whole->claims) == 13);
+		test_cond("the same claims under the same owners and objects, trimmed or whole",
+		    strcmp(t, w) == 0 && claims_count(trimmed->claims) == claims_count(whole->claims));
+		test_cond("the bridge backend gives the entry rule to its tenant",
+		    strstr(t, "tenant/tenant2 Ingress/") != NULL);
+		if (strcmp(t, w) != 0)
+			printf("trimmed:\n%swhole:\n%s", t, w);
+		free(t);
+		free(w);
+	}
+	state_free(trimmed);
+	state_free(whole);
+	json_decref(objects);
+	unlink(path);
+	config_free(cfg);
+}
+
+/* Past the sample the tables are sized for the whole file: every object is still filed. */
+static void
+test_many(void)
+{
+	struct config *cfg = config_load_default(err, sizeof(err));
+	enum { N = 3000 };
+	size_t cap = (size_t)N * 200 + 64, at = 0;
+	char *text = malloc(cap), path[64];
+
+	if (cfg == NULL || text == NULL)
+		return;
+	at += (size_t)snprintf(text, cap, "{\"kind\":\"List\",\"items\":[");
+	for (int i = 0; i < N; i++)
+		at += (size_t)snprintf(text + at, cap - at, "%s{\"apiVersion\":\"networking.k8s.io/v1\","
+		    "\"kind\":\"Ingress\",\"metadata\":{\"name\":\"i%d\",\"namespace\":\"team-%d\"},"
+		    "\"spec\":{\"rules\":[{\"host\":\"h%d.app%d.newco.com\"}]}}", i ? "," : "", i, i % 7,
+		    i, i / 50);
+	snprintf(text + at, cap - at, "]}");
+	test_write_tmp(path, sizeof(path), "tg-statejson", text);
+	struct state *st = statefile_load(cfg, path, err, sizeof(err));
+	test_cond("3000 objects load, past the sizing sample", st != NULL && st->n_objects == N &&
+	    claims_count(st->claims) == N);
+	test_cond("the first and the last are filed under their namespaces", st != NULL &&
+	    claims_holds(st->claims, "h0.app0.newco.com", state_owner_lookup(st, "namespace/team-0")) &&
+	    claims_holds(st->claims, "h2999.app59.newco.com",
+	    state_owner_lookup(st, "namespace/team-3")));
+	state_free(st);
+	unlink(path);
+	free(text);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -222,5 +388,7 @@ main(void)
 	test_declined();
 	test_stop();
 	test_load_same();
+	test_trimmed_same();
+	test_many();
 	return test_report();
 }

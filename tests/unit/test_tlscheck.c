@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -563,6 +564,351 @@ test_rsa(void)
 	free(key);
 }
 
+/* ---- every key type and encoding, against OpenSSL's own verdict ---- */
+
+/* A PEM block's label and DER, or a new PEM from them. */
+static int
+pem_parts(const char *pem, char **name, unsigned char **der, long *len)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	char *header = NULL;
+	int ok = PEM_read_bio(bio, name, &header, der, len) == 1;
+
+	OPENSSL_free(header);
+	BIO_free(bio);
+	return ok ? 0 : -1;
+}
+
+static char *
+pem_make(const char *name, const unsigned char *der, long len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *s;
+
+	PEM_write_bio(bio, name, "", der, len);
+	s = bio_string(bio);
+	BIO_free(bio);
+	return s;
+}
+
+/*
+ * What OpenSSL alone says of a key for a certificate, as tlscheck did before it read public
+ * parts itself: the key decoded by its label (traditional RSA / EC, or anything
+ * d2i_AutoPrivateKey takes), then X509_check_private_key.
+ */
+static enum tlscheck_status
+openssl_verdict(const char *crt_pem, const char *key_pem)
+{
+	BIO *bio = BIO_new_mem_buf(crt_pem, -1);
+	X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	char *name = NULL;
+	unsigned char *der = NULL;
+	long len = 0;
+	enum tlscheck_status st = TLSCHECK_BAD_KEY;
+
+	BIO_free(bio);
+	if (x != NULL && pem_parts(key_pem, &name, &der, &len) == 0) {
+		const unsigned char *p = der;
+		EVP_PKEY *k = strcmp(name, "RSA PRIVATE KEY") == 0 ?
+		    d2i_PrivateKey(EVP_PKEY_RSA, NULL, &p, len) :
+		    strcmp(name, "EC PRIVATE KEY") == 0 ? d2i_PrivateKey(EVP_PKEY_EC, NULL, &p, len) :
+		    d2i_AutoPrivateKey(NULL, &p, len);
+		if (k != NULL && p == der + len)
+			st = X509_check_private_key(x, k) == 1 ? TLSCHECK_OK : TLSCHECK_KEY_MISMATCH;
+		EVP_PKEY_free(k);
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(der);
+	X509_free(x);
+	return st;
+}
+
+enum key_change { AS_IS, TRUNCATED, LAST_BYTE_FLIPPED, BYTE_APPENDED };
+
+/* key_pem with its DER changed (a new string). */
+static char *
+key_changed(const char *key_pem, enum key_change c)
+{
+	char *name = NULL, *s;
+	unsigned char *der = NULL;
+	long len = 0;
+
+	if (pem_parts(key_pem, &name, &der, &len) != 0)
+		abort();
+	unsigned char *buf = malloc((size_t)len + 1);
+	memcpy(buf, der, (size_t)len);
+	if (c == TRUNCATED)
+		len--;
+	else if (c == LAST_BYTE_FLIPPED)
+		buf[len - 1] ^= 0x01;
+	else if (c == BYTE_APPENDED)
+		buf[len++] = 0x00;
+	s = pem_make(name, buf, len);
+	free(buf);
+	OPENSSL_free(name);
+	OPENSSL_free(der);
+	return s;
+}
+
+static char *
+key_pkcs8(EVP_PKEY *k)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *s;
+
+	PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL);
+	s = bio_string(bio);
+	BIO_free(bio);
+	return s;
+}
+
+struct key_case {
+	const char          *what;
+	enum key_change      change;
+	bool                 other;      /* the key of another certificate */
+	enum tlscheck_status want;
+};
+
+/* One certificate for key k, checked with each key encoding and each change of it. */
+static void
+check_key_cases(const char *type, EVP_PKEY *k, EVP_PKEY *other, const char *const *encodings,
+    size_t n_enc, const struct key_case *cases, size_t n_cases)
+{
+	const char *dns[] = { "keys.example.com" };
+	struct certgen_spec ca_spec = { .cn = "test CA", .not_before = NOW - DAY,
+		.not_after = NOW + 10 * DAY, .is_ca = true };
+	X509 *ca = NULL;
+	EVP_PKEY *ca_key = NULL;
+	char *crt = NULL, what[160];
+	struct tlscheck_result res;
+
+	if (certgen_make(&ca_spec, &ca, &ca_key, errbuf, sizeof errbuf) != 0) {
+		test_cond("key types: CA issued", 0);
+		return;
+	}
+	/* Signed by an EC CA, so any key type can be the leaf's (certgen signs with SHA-256). */
+	struct certgen_spec spec = { .dns = dns, .n_dns = 1, .not_before = NOW - DAY,
+		.not_after = NOW + DAY, .issuer_cert = ca, .issuer_key = ca_key, .key = k };
+	if (certgen_issue(&spec, &crt, NULL, errbuf, sizeof errbuf) != 0) {
+		snprintf(what, sizeof what, "%s: certificate issued (%.100s)", type, errbuf);
+		test_cond(what, 0);
+		goto out;
+	}
+	for (size_t e = 0; e < n_enc; e++) {
+		for (size_t i = 0; i < n_cases; i++) {
+			const struct key_case *c = &cases[i];
+			const char *base = c->other ? encodings[n_enc + e] : encodings[e];
+			char *key = key_changed(base, c->change);
+			enum tlscheck_status ref = openssl_verdict(crt, key);
+			check(crt, key, &res);
+			snprintf(what, sizeof what, "%s %s, %s: status %d (OpenSSL says %d, want %d)",
+			    type, strstr(base, "BEGIN PRIVATE") ? "PKCS#8" : "traditional", c->what,
+			    (int)res.status, (int)ref, (int)c->want);
+			test_cond(what, res.status == c->want && ref == c->want);
+			tlscheck_result_clear(&res);
+			free(key);
+		}
+	}
+out:
+	(void)other;
+	free(crt);
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+}
+
+static const struct key_case rsa_cases[] = {
+	{ "as written", AS_IS, false, TLSCHECK_OK },
+	{ "another key", AS_IS, true, TLSCHECK_KEY_MISMATCH },
+	{ "truncated", TRUNCATED, false, TLSCHECK_BAD_KEY },
+	{ "a byte after it", BYTE_APPENDED, false, TLSCHECK_BAD_KEY },
+	/* The last field is a CRT coefficient: OpenSSL compares public keys only. */
+	{ "last (private) byte changed", LAST_BYTE_FLIPPED, false, TLSCHECK_OK },
+};
+
+static const struct key_case ec_cases[] = {
+	{ "as written", AS_IS, false, TLSCHECK_OK },
+	{ "another key", AS_IS, true, TLSCHECK_KEY_MISMATCH },
+	{ "truncated", TRUNCATED, false, TLSCHECK_BAD_KEY },
+	{ "a byte after it", BYTE_APPENDED, false, TLSCHECK_BAD_KEY },
+	/* The public point comes last: changed, it is off the curve. */
+	{ "public point changed", LAST_BYTE_FLIPPED, false, TLSCHECK_BAD_KEY },
+};
+
+/* Without a public part OpenSSL derives it; the last byte is then the private scalar's. */
+static const struct key_case ec_nopub_cases[] = {
+	{ "as written", AS_IS, false, TLSCHECK_OK },
+	{ "another key", AS_IS, true, TLSCHECK_KEY_MISMATCH },
+	{ "truncated", TRUNCATED, false, TLSCHECK_BAD_KEY },
+	{ "private scalar changed", LAST_BYTE_FLIPPED, false, TLSCHECK_KEY_MISMATCH },
+};
+
+/* The seed comes last: another seed is another key. */
+static const struct key_case ed_cases[] = {
+	{ "as written", AS_IS, false, TLSCHECK_OK },
+	{ "another key", AS_IS, true, TLSCHECK_KEY_MISMATCH },
+	{ "truncated", TRUNCATED, false, TLSCHECK_BAD_KEY },
+	{ "a byte after it", BYTE_APPENDED, false, TLSCHECK_BAD_KEY },
+	{ "seed changed", LAST_BYTE_FLIPPED, false, TLSCHECK_KEY_MISMATCH },
+};
+
+/* k's encodings then other's: PKCS#8, and traditional when `traditional`. */
+static void
+encode_both(EVP_PKEY *k, EVP_PKEY *other, bool traditional, char **enc, size_t *n)
+{
+	*n = traditional ? 2 : 1;
+	enc[0] = key_pkcs8(k);
+	if (traditional)
+		enc[1] = key_traditional(k, NULL);
+	enc[*n] = key_pkcs8(other);
+	if (traditional)
+		enc[*n + 1] = key_traditional(other, NULL);
+}
+
+static void
+run_key_type(const char *type, EVP_PKEY *k, EVP_PKEY *other, bool traditional,
+    const struct key_case *cases, size_t n_cases)
+{
+	char *enc[4];
+	size_t n;
+
+	if (k == NULL || other == NULL) {
+		char what[96];
+		snprintf(what, sizeof what, "%s: keys generated", type);
+		test_cond(what, 0);
+		return;
+	}
+	encode_both(k, other, traditional, enc, &n);
+	check_key_cases(type, k, other, (const char *const *)enc, n, cases, n_cases);
+	for (size_t i = 0; i < 2 * n; i++)
+		free(enc[i]);
+}
+
+/* A copy of an EC key written with `param` set (no public part, or a compressed point). */
+static EVP_PKEY *
+ec_variant(EVP_PKEY *k, const char *param, const char *value)
+{
+	EVP_PKEY *d = EVP_PKEY_dup(k);
+	int ok = d != NULL && (value != NULL ?
+	    EVP_PKEY_set_utf8_string_param(d, param, value) :
+	    EVP_PKEY_set_int_param(d, param, 0));
+
+	if (!ok) {
+		EVP_PKEY_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void
+test_key_types(void)
+{
+	EVP_PKEY *rsa = EVP_RSA_gen(2048), *rsa2 = EVP_RSA_gen(2048);
+	EVP_PKEY *p256 = EVP_EC_gen("P-256"), *p256b = EVP_EC_gen("P-256");
+	EVP_PKEY *p384 = EVP_EC_gen("P-384"), *p384b = EVP_EC_gen("P-384");
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *ed2 = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+
+	run_key_type("RSA-2048", rsa, rsa2, true, rsa_cases, 5);
+	run_key_type("P-256", p256, p256b, true, ec_cases, 5);
+	run_key_type("P-384", p384, p384b, true, ec_cases, 5);
+	run_key_type("Ed25519", ed, ed2, false, ed_cases, 5);
+
+	/* The same P-256 keys written without their public part, and with a compressed point. */
+	EVP_PKEY *nopub = ec_variant(p256, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, NULL);
+	EVP_PKEY *nopub2 = ec_variant(p256b, OSSL_PKEY_PARAM_EC_INCLUDE_PUBLIC, NULL);
+	EVP_PKEY *comp = ec_variant(p256, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed");
+	EVP_PKEY *comp2 = ec_variant(p256b, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+	    "compressed");
+	char *enc[4];
+	size_t n;
+	if (nopub != NULL && nopub2 != NULL) {
+		encode_both(nopub, nopub2, true, enc, &n);
+		test_cond("P-256 without public part: none written",
+		    strlen(enc[0]) < 200);
+		check_key_cases("P-256 no public part", p256, nopub2, (const char *const *)enc, n,
+		    ec_nopub_cases, 4);
+		for (size_t i = 0; i < 2 * n; i++)
+			free(enc[i]);
+	} else {
+		test_cond("P-256 without public part: keys", 0);
+	}
+	if (comp != NULL && comp2 != NULL) {
+		/* The certificate holds the uncompressed point: the same key, other bytes. */
+		encode_both(comp, comp2, true, enc, &n);
+		check_key_cases("P-256 compressed point", p256, comp2, (const char *const *)enc, n,
+		    ec_cases, 4);
+		for (size_t i = 0; i < 2 * n; i++)
+			free(enc[i]);
+	} else {
+		test_cond("P-256 compressed: keys", 0);
+	}
+	EVP_PKEY *all[] = { rsa, rsa2, p256, p256b, p384, p384b, ed, ed2, nopub, nopub2, comp,
+		comp2 };
+	for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+		EVP_PKEY_free(all[i]);
+}
+
+/* Flips the last byte of the first copy of pt in a PEM block's DER: a new PEM. */
+static char *
+point_flipped(const char *pem, const unsigned char *pt, size_t n)
+{
+	char *name = NULL, *s = NULL;
+	unsigned char *der = NULL, *at;
+	long len = 0;
+
+	if (pem_parts(pem, &name, &der, &len) == 0 &&
+	    (at = memmem(der, (size_t)len, pt, n)) != NULL) {
+		at[n - 1] ^= 0x01;
+		s = pem_make(name, der, len);
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(der);
+	return s;
+}
+
+/*
+ * A certificate and key holding the same point off the curve: equal bytes, yet OpenSSL
+ * refuses the key (and cannot read the certificate's), so equal bytes alone are no match.
+ */
+static void
+test_off_curve(void)
+{
+	const char *dns[] = { "a.example.com" };
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	char *crt = NULL, *key = NULL;
+	struct tlscheck_result res;
+
+	if (k == NULL || issue(dns, 1, NULL, NOW - DAY, NOW + DAY, k, &crt, &key) != 0) {
+		test_cond("off curve: issued", 0);
+		EVP_PKEY_free(k);
+		return;
+	}
+	BIO *bio = BIO_new_mem_buf(crt, -1);
+	X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(x);
+	char *trad = key_traditional(k, NULL);
+	char *bad_crt = point_flipped(crt, bits->data, (size_t)bits->length);
+	const char *keys[] = { key, trad };
+	for (size_t i = 0; i < 2; i++) {
+		char *bad_key = point_flipped(keys[i], bits->data, (size_t)bits->length);
+		test_cond("off curve: both changed", bad_crt != NULL && bad_key != NULL);
+		if (bad_crt != NULL && bad_key != NULL) {
+			check(bad_crt, bad_key, &res);
+			test_cond("off curve: BAD_KEY, as OpenSSL says", res.status == TLSCHECK_BAD_KEY &&
+			    openssl_verdict(bad_crt, bad_key) == TLSCHECK_BAD_KEY);
+			tlscheck_result_clear(&res);
+		}
+		free(bad_key);
+	}
+	free(bad_crt);
+	free(trad);
+	X509_free(x);
+	BIO_free(bio);
+	EVP_PKEY_free(k);
+	free(crt);
+	free(key);
+}
+
 static void
 test_certgen_spec(void)
 {
@@ -614,6 +960,8 @@ main(void)
 	test_empty();
 	test_names();
 	test_rsa();
+	test_key_types();
+	test_off_curve();
 	test_certgen_spec();
 	return test_report();
 }

@@ -19,7 +19,10 @@
 
 #define TENANT_API "tenantguard.io/v1alpha1"
 
-/* The kinds the informers cache, which the audit reads (Secrets are not cached). */
+/*
+ * The kinds the informers cache, which the audit reads: Services whole, Ingresses with their
+ * annotations. Secrets are not cached (tls-secret, tls-secret-hosts are the CLI's).
+ */
 static const char *const kinds[] = { "Namespace", "Ingress", "HTTPRoute", "Service", "Tenant" };
 
 struct auditor {

@@ -56,9 +56,9 @@ enum firstcome_result claimstore_claim(struct claimstore *cs, const char *patter
 /*
  * What one review may spend on its claims, waiting for a domain's lock included: the shipped
  * webhooks time out after 5 s, and a claim the apiserver cannot confirm in time is denied
- * with 500 while the apiserver still listens. 2 s, not more: the claim runs on a server
- * worker, and a review that arrives while every worker is inside a hanging claim waits in
- * the accept backlog for one budget before its own starts (2 x 2 s stays under 5 s).
+ * with 500 while the apiserver still listens. 2 s, not more: the claim runs on the server's
+ * review pool, and a review that arrives while every pool thread is inside a hanging claim
+ * waits in its queue for one budget before its own starts (2 x 2 s stays under 5 s).
  */
 #define CLAIMSTORE_BUDGET_MS 2000
 /* *deadline = now + CLAIMSTORE_BUDGET_MS (CLOCK_MONOTONIC). */

@@ -250,7 +250,9 @@ informers_start(struct kube_client *kc, struct live *lv, informer_notify_fn noti
 		  "/apis/networking.istio.io/v1", "gateways" },
 		{ "Tenant", "/apis/tenantguard.io/v1alpha1/tenants", "/apis/tenantguard.io/v1alpha1",
 		  "tenants" },
-		{ "Service", "/api/v1/services" MANAGED_SELECTOR, NULL, NULL },
+		/* Every Service: the periodic audit judges them (service-type, -external-ips,
+		 * -external-name); the reconciler still touches only its own (labelled). */
+		{ "Service", "/api/v1/services", NULL, NULL },
 		{ "NetworkPolicy", "/apis/networking.k8s.io/v1/networkpolicies" MANAGED_SELECTOR,
 		  NULL, NULL },
 		{ "ResourceQuota", "/api/v1/resourcequotas" MANAGED_SELECTOR, NULL, NULL },

@@ -13,8 +13,8 @@ struct live;
  * tenantguard.io Tenants and every other kind that binds hosts (claimfields.h: Gateway API
  * HTTPRoute, GRPCRoute, TLSRoute, Gateway, ListenerSet; Istio VirtualService and Gateway, in
  * their v1 versions), each only while the API serves it (discovery is retried every 30 s
- * while it does not), and what tenantguard manages — Services,
- * NetworkPolicies and ResourceQuotas labelled app.kubernetes.io/managed-by=tenantguard.
+ * while it does not), every Service (the periodic audit judges them), and what tenantguard
+ * manages — NetworkPolicies and ResourceQuotas labelled app.kubernetes.io/managed-by=tenantguard.
  * Each thread LISTs, hands the whole list to live_replace_kind, then WATCHes from the list's
  * resourceVersion with bookmarks and a 300 s server timeout, event by event; a 410 relists,
  * any other failure retries after a jittered backoff, resuming the watch where it stopped.

@@ -12,7 +12,9 @@
 #include <time.h>
 
 #include "claims.h"
+#include "collide.h"
 #include "config.h"
+#include "host.h"
 #include "jsonget.h"
 #include "state.h"
 #include "strmap.h"
@@ -52,16 +54,26 @@ struct live {
 	pthread_mutex_t     wlock;     /* everything below is the writer's */
 	struct live_cfg    *cur;       /* the config both sides are built with, or NULL */
 	struct strmap      *objects;   /* "Kind/ns/name" -> json_t (owned, trimmed) */
+	/*
+	 * Keys of stored objects whose claims neither side holds: each collides with an older
+	 * object of another owner (admitted because warn/audit relaxed the host-collision). The
+	 * first owner keeps the claim, as the audit judges it; the audit still sees the object.
+	 */
+	struct strmap      *shadowed;
 	bool                broken;    /* an operation failed half-way: rebuild before the next */
 	struct live_kind    kinds[LIVE_KINDS];
 	atomic_size_t       claims;
 };
 
-/* One pending change: remove `old` (borrowed from the map) and/or add `new` (owned). */
+/*
+ * One pending change: remove `old` (borrowed from the map) and/or add `new` (owned). The
+ * flags say whether old is shadowed and whether new is, as the first side decided it.
+ */
 struct change {
 	char   *key;
 	json_t *old;
 	json_t *new;
+	bool    old_shadowed, new_shadowed;
 };
 
 struct batch {
@@ -84,9 +96,11 @@ live_new(void)
 		atomic_init(&lv->kinds[i].n, 0);
 	pthread_mutex_init(&lv->wlock, NULL);
 	lv->objects = strmap_new();
+	lv->shadowed = strmap_new();
 	lv->side[0].st = state_new();
 	lv->side[1].st = state_new();
-	if (lv->objects == NULL || lv->side[0].st == NULL || lv->side[1].st == NULL) {
+	if (lv->objects == NULL || lv->shadowed == NULL || lv->side[0].st == NULL ||
+	    lv->side[1].st == NULL) {
 		live_free(lv);
 		return NULL;
 	}
@@ -120,6 +134,7 @@ live_free(struct live *lv)
 		strmap_each(lv->objects, object_decref, NULL);
 		strmap_free(lv->objects);
 	}
+	strmap_free(lv->shadowed);
 	state_free(lv->side[0].st);
 	state_free(lv->side[1].st);
 	cfg_release(lv->cur);
@@ -221,17 +236,32 @@ object_key(const json_t *obj, char *key, size_t keysz)
 	return state_object_key(obj, key, keysz) ? 0 : -1;
 }
 
+#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
 json_t *
 live_trim(const json_t *obj)
 {
-	json_t *c = json_deep_copy(obj), *md;
+	json_t *c = json_deep_copy(obj), *md, *annos;
+	const char *kind = jsonget_str(obj, "kind");
 
 	if (c == NULL)
 		return NULL;
 	json_object_del(c, "status");
 	if ((md = json_object_get(c, "metadata")) != NULL) {
 		json_object_del(md, "managedFields");
-		json_object_del(md, "annotations");
+		/*
+		 * An Ingress's annotations are rules' input (class, snippets, destinations, the
+		 * configured globs): the periodic audit needs them. kubectl's copy of the whole
+		 * object is kept as a key only, so a glob naming it still matches.
+		 */
+		annos = json_object_get(md, "annotations");
+		if (kind == NULL || strcmp(kind, "Ingress") != 0)
+			json_object_del(md, "annotations");
+		else if (json_is_object(annos) && json_object_get(annos, LAST_APPLIED) != NULL &&
+		    json_object_set_new(annos, LAST_APPLIED, json_string("")) != 0) {
+			json_decref(c);
+			return NULL;
+		}
 	}
 	return c;
 }
@@ -364,6 +394,7 @@ batch_push(struct batch *b, const char *key, json_t *old, json_t *new)
 		return -1;
 	b->v[b->n].old = old;
 	b->v[b->n].new = new;
+	b->v[b->n].old_shadowed = b->v[b->n].new_shadowed = false;
 	b->n++;
 	return 0;
 }
@@ -381,21 +412,147 @@ batch_free(struct batch *b)
 	b->n = b->cap = 0;
 }
 
-/* Applies every change to one side; -1 when any of them failed (it goes on regardless). */
+/* ---- the oldest owner keeps a claim ---- */
+
+static const char *
+object_created(const json_t *obj)
+{
+	const char *t = jsonget_str(json_object_get(obj, "metadata"), "creationTimestamp");
+	return t != NULL ? t : "";
+}
+
+/* Older first: creationTimestamp (RFC 3339 in UTC sorts as text), then the key. */
 static int
-batch_apply(struct live_side *sd, const struct batch *b)
+age_cmp(const json_t *a, const char *akey, const json_t *b, const char *bkey)
+{
+	int c = strcmp(object_created(a), object_created(b));
+	return c != 0 ? c : strcmp(akey, bkey);
+}
+
+enum shadow {
+	SHADOW_NONE,      /* collides with nothing: keeps its claims */
+	SHADOW_YES,       /* every object it collides with is older: it keeps none */
+	SHADOW_REORDER,   /* it is older than an object holding a colliding claim: rebuild */
+};
+
+struct holders {
+	struct live        *lv;
+	const struct state *st;
+	const json_t       *obj;
+	const char         *key;
+	const char         *pattern;   /* the colliding claim being looked at */
+	bool                newer;     /* a holder is younger than obj (or unknown) */
+};
+
+static void
+holder_claim(const char *object, const char *pattern, void *arg)
+{
+	struct holders *h = arg;
+
+	if (h->newer || strcmp(object, h->key) == 0 || !host_overlap(pattern, h->pattern))
+		return;
+	const json_t *o = strmap_get(h->lv->objects, object);
+	if (o == NULL || age_cmp(o, object, h->obj, h->key) > 0)
+		h->newer = true;
+}
+
+static void
+holder_owner(void *arg, const char *pattern, uint32_t holder)
+{
+	struct holders *h = arg;
+
+	h->pattern = pattern;
+	state_owner_objects(h->st, holder, holder_claim, h);
+}
+
+/* What obj, filed in sd under key, must become; the holders' ages come from the map. */
+static enum shadow
+shadow_of(struct live *lv, const struct live_side *sd, const json_t *obj, const char *key)
+{
+	struct holders h = { lv, sd->st, obj, key, NULL, false };
+
+	if (collide_object(sd->cfg, sd->st, obj, holder_owner, &h) == 0)
+		return SHADOW_NONE;
+	return h.newer ? SHADOW_REORDER : SHADOW_YES;
+}
+
+/*
+ * Applies every change to one side; -1 when any of them failed (it goes on regardless). The
+ * first side decides which new objects are shadowed (each is filed, then taken out again
+ * when it collides with older objects only), the second follows; *reorder is set when a new
+ * object is older than one it collides with, which only a rebuild in age order settles.
+ */
+static int
+batch_apply(struct live *lv, struct live_side *sd, struct batch *b, bool first, bool *reorder)
 {
 	char err[256];
 	int rc = 0;
 
 	for (size_t i = 0; i < b->n; i++) {
-		if (b->v[i].old != NULL && state_remove_object(sd->st, sd->cfg, b->v[i].old) != 0)
+		struct change *c = &b->v[i];
+
+		if (c->old != NULL && !c->old_shadowed && state_remove_object(sd->st, sd->cfg,
+		    c->old) != 0)
 			rc = -1;
-		if (b->v[i].new != NULL && state_add_object(sd->st, sd->cfg, b->v[i].new, err,
-		    sizeof(err)) != 0)
+		if (c->new == NULL || (!first && c->new_shadowed))
+			continue;
+		if (state_add_object(sd->st, sd->cfg, c->new, err, sizeof(err)) != 0) {
 			rc = -1;
+			continue;
+		}
+		if (!first)
+			continue;
+		enum shadow sh = shadow_of(lv, sd, c->new, c->key);
+		*reorder |= sh == SHADOW_REORDER;
+		if (sh == SHADOW_YES) {
+			c->new_shadowed = true;
+			if (state_remove_object(sd->st, sd->cfg, c->new) != 0)
+				rc = -1;
+		}
 	}
 	return rc;
+}
+
+struct stale_arg {
+	struct live      *lv;
+	struct live_side *sd;
+	bool              stale;
+};
+
+/* Files a shadowed object in the writer's side for a moment, to see what it collides with. */
+static void
+stale_one(const char *key, void *value, void *arg)
+{
+	struct stale_arg *sa = arg;
+	const json_t *obj = strmap_get(sa->lv->objects, key);
+	char err[256];
+
+	(void)value;
+	if (sa->stale)
+		return;
+	if (obj == NULL || state_add_object(sa->sd->st, sa->sd->cfg, obj, err, sizeof(err)) != 0) {
+		sa->stale = true;
+		return;
+	}
+	sa->stale = shadow_of(sa->lv, sa->sd, obj, key) != SHADOW_YES;
+	if (state_remove_object(sa->sd->st, sa->sd->cfg, obj) != 0)
+		sa->stale = true;
+}
+
+/*
+ * After objects left the index: whether a shadowed object lost an older holder it collided
+ * with (it may take its claims now, which a rebuild in age order settles). Uses the inactive
+ * side, which no reader enters; it is left as it was.
+ */
+static bool
+shadow_stale(struct live *lv)
+{
+	struct stale_arg sa = { lv, &lv->side[inactive(lv)], false };
+
+	if (strmap_count(lv->shadowed) == 0)
+		return false;
+	strmap_each(lv->shadowed, stale_one, &sa);
+	return sa.stale;
 }
 
 /* Moves the batch into the map: the new objects in, the old ones released. */
@@ -429,37 +586,63 @@ batch_commit(struct live *lv, struct batch *b)
 
 /* ---- rebuilding ---- */
 
-struct build_arg {
-	struct state        *st;
-	const struct config *cfg;
-	int                  rc;
+/* One stored object, for filing them oldest first. */
+struct aged {
+	const char   *key;
+	const json_t *obj;
+};
+
+struct aged_list {
+	struct aged *v;
+	size_t       n;
 };
 
 static void
-build_one(const char *key, void *value, void *arg)
+collect_aged(const char *key, void *value, void *arg)
 {
-	struct build_arg *ba = arg;
-	char err[256];
+	struct aged_list *al = arg;
 
-	(void)key;
-	if (state_add_object(ba->st, ba->cfg, value, err, sizeof(err)) != 0)
-		ba->rc = -1;
+	al->v[al->n++] = (struct aged){ key, value };
 }
 
-/* A new state of every stored object, built with cfg; NULL when out of memory. */
-static struct state *
-build_state(struct live *lv, const struct config *cfg)
+static int
+aged_order(const void *a, const void *b)
 {
-	struct build_arg ba = { state_new(), cfg, 0 };
+	const struct aged *x = a, *y = b;
+	return age_cmp(x->obj, x->key, y->obj, y->key);
+}
 
-	if (ba.st == NULL)
-		return NULL;
-	strmap_each(lv->objects, build_one, &ba);
-	if (ba.rc != 0) {
-		state_free(ba.st);
-		return NULL;
+/*
+ * A new state of every stored object, built with cfg, oldest first: an object colliding with
+ * older ones is taken out again and its key added to `shadowed` (when not NULL), as the audit
+ * judges first-come claims. NULL when out of memory.
+ */
+static struct state *
+build_state(struct live *lv, const struct config *cfg, struct strmap *shadowed)
+{
+	struct aged_list al = { calloc(strmap_count(lv->objects) + 1, sizeof(struct aged)), 0 };
+	struct state *st = state_new();
+	char err[256];
+
+	if (al.v == NULL || st == NULL)
+		goto fail;
+	strmap_each(lv->objects, collect_aged, &al);
+	qsort(al.v, al.n, sizeof(*al.v), aged_order);
+	for (size_t i = 0; i < al.n; i++) {
+		if (state_add_object(st, cfg, al.v[i].obj, err, sizeof(err)) != 0)
+			goto fail;
+		if (collide_object(cfg, st, al.v[i].obj, NULL, NULL) == 0)
+			continue;
+		if (state_remove_object(st, cfg, al.v[i].obj) != 0 ||
+		    (shadowed != NULL && strmap_set(shadowed, al.v[i].key, (void *)1) != 0))
+			goto fail;
 	}
-	return ba.st;
+	free(al.v);
+	return st;
+fail:
+	free(al.v);
+	state_free(st);
+	return NULL;
 }
 
 /*
@@ -470,14 +653,19 @@ static int
 rebuild(struct live *lv, struct live_cfg *c)
 {
 	const struct config *cfg = c != NULL ? c->cfg : lv->cur->cfg;
-	struct state *s1 = build_state(lv, cfg), *s2 = build_state(lv, cfg);
+	struct strmap *shadowed = strmap_new();
+	struct state *s1 = shadowed ? build_state(lv, cfg, shadowed) : NULL;
+	struct state *s2 = s1 ? build_state(lv, cfg, NULL) : NULL;
 	int in, old;
 
 	if (s1 == NULL || s2 == NULL) {
 		state_free(s1);
 		state_free(s2);
+		strmap_free(shadowed);
 		return -1;
 	}
+	strmap_free(lv->shadowed);
+	lv->shadowed = shadowed;
 	in = inactive(lv);
 	state_free(lv->side[in].st);
 	lv->side[in] = (struct live_side){ cfg, s1 };
@@ -521,6 +709,7 @@ live_set_config(struct live *lv, const struct config *cfg, void (*release)(void 
 static int
 write_batch(struct live *lv, struct batch *b, char *err, size_t errsz)
 {
+	bool reorder = false, left = false;
 	int rc = 0, in, old;
 
 	if (b->n == 0)
@@ -531,17 +720,33 @@ write_batch(struct live *lv, struct batch *b, char *err, size_t errsz)
 		snprintf(err, errsz, "out of memory rebuilding the claim index");
 		return -1;
 	}
+	for (size_t i = 0; i < b->n; i++)
+		b->v[i].old_shadowed = b->v[i].old != NULL &&
+		    strmap_get(lv->shadowed, b->v[i].key) != NULL;
 	in = inactive(lv);
-	if (batch_apply(&lv->side[in], b) != 0)
+	if (batch_apply(lv, &lv->side[in], b, true, &reorder) != 0)
 		rc = -1;
 	old = flip(lv, in);
-	if (batch_apply(&lv->side[old], b) != 0)
+	if (batch_apply(lv, &lv->side[old], b, false, &reorder) != 0)
 		rc = -1;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct change *c = &b->v[i];
+		left |= c->old != NULL && !c->old_shadowed;
+		if (c->old_shadowed)
+			strmap_del(lv->shadowed, c->key);
+		if (c->new_shadowed && strmap_set(lv->shadowed, c->key, (void *)1) != 0)
+			rc = -1;
+	}
 	if (batch_commit(lv, b) != 0)
 		rc = -1;
+	/* An older object came in after a younger one it collides with, or a shadowed object
+	 * may have lost what it collided with: file everything again, oldest first. */
+	if (rc == 0 && (reorder || (left && shadow_stale(lv))))
+		rc = -1;
 	if (rc != 0) {
-		/* Remove and add disagreed with the index (or memory ran out): start again from
-		 * the map, which is the truth, so the two sides never drift apart. */
+		/* Remove and add disagreed with the index (or memory ran out), or the age order
+		 * needs it: start again from the map, which is the truth, so the two sides never
+		 * drift apart. */
 		lv->broken = true;
 		if (rebuild(lv, NULL) != 0) {
 			snprintf(err, errsz, "the claim index could not be updated (out of memory)");

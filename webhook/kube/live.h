@@ -50,15 +50,16 @@ void live_read_end(struct live *lv, const struct live_view *v);
 
 /*
  * Writer operations (thread-safe: they take the writer lock). `obj` is borrowed; a trimmed
- * copy (no managedFields, status or annotations) is kept. Objects need kind and
+ * copy (live_trim) is kept. Objects need kind and
  * metadata.name; namespace may be absent (cluster-scoped). 0, or -1 with the reason in err;
  * on an indexing failure both copies are rebuilt from the map so they never diverge.
  */
 int live_upsert(struct live *lv, const json_t *obj, char *err, size_t errsz);
 int live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz);
 /*
- * The part of an object the cache keeps and the claims come from (new reference; NULL when
- * out of memory): a copy without status, metadata.managedFields and metadata.annotations.
+ * The part of an object the cache keeps and the rules read (new reference; NULL when out of
+ * memory): a copy without status and metadata.managedFields, and without metadata.annotations
+ * except an Ingress's (kubectl's last-applied copy of the object emptied).
  */
 json_t *live_trim(const json_t *obj);
 /*
@@ -72,7 +73,7 @@ int live_replace_kind(struct live *lv, const char *kind, const json_t *objs, cha
 /*
  * Copies of the stored objects of `kind` in namespace `ns` (NULL: every namespace; "" for
  * cluster-scoped objects) as a JSON array (new reference), or NULL when out of memory. They
- * are trimmed like every stored object (no managedFields, annotations or status). Takes the
+ * are trimmed like every stored object (live_trim). Takes the
  * writer lock and visits every stored object: for the reconciler, never the request path,
  * and never between live_read_begin and live_read_end (the writer may be waiting for it).
  */

@@ -73,6 +73,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         mode = mode_for(cls) if cls else "pass"
         if cls:
             bump(f"{cls}:{mode}")
+            bump(f"{cls}:{mode}:{self.command}")   # e.g. a claim's create apart from a release
         if mode == "hang":
             # Hold the connection until the client gives up (or 120 s).
             self.connection.settimeout(120)

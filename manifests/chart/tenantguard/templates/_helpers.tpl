@@ -24,6 +24,15 @@ tenantguard-tls
 {{- end }}
 
 {{/*
+The entry namespace, from the one value the ConfigMap's config.yaml also holds
+(config.entryNamespace), so the webhooks' matchConditions follow it; when the config leaves
+the key out, the binary's default (DESIGN §6).
+*/}}
+{{- define "tenantguard.entryNamespace" -}}
+{{- .Values.config.entryNamespace | default "higress-system" -}}
+{{- end }}
+
+{{/*
 namespaceSelector: kube-system and the release namespace always stay out, by the label the
 apiserver sets (tenants cannot forge it); then the webhook's own extra exclusions.
 */}}
