@@ -91,10 +91,11 @@ fuzz-build:
 	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps DEB_PKGS="$(FUZZ_PKGS)"
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang FUZZ=1 $(FUZZ_BIN)
 
-# Every harness for FUZZ_SECS seconds (default 600) from its corpus in $(FUZZ_BUILD)/corpus,
-# seeded from tests/cases; prints the executions per harness. `make test` runs each briefly.
+# Every harness for FUZZ_SECS seconds (default 600; FUZZ_RUNS: at most that many execs) from
+# its corpus in $(FUZZ_BUILD)/corpus, seeded from tests/cases; prints the executions per
+# harness. `make test` runs each briefly, the same mutations of the seeds every time.
 fuzz: fuzz-build
-	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECS)
+	@FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECS)
 
 # Reviews, config rewrites and certificate rotations for SOAK_SECS (default 10 min) against
 # the optimised build; `make test` runs 60 s of it under the sanitizers.

@@ -823,7 +823,19 @@ leaf_names(const struct leaf *l, struct tlscheck_result *res)
 			if (gn->type != GEN_DNS)
 				continue;
 			const ASN1_IA5STRING *s = gn->d.dNSName;
-			int r = add_name(res, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+			const unsigned char *p = ASN1_STRING_get0_data(s);
+			int len = ASN1_STRING_length(s);
+			/*
+			 * A dNSName is an IA5String: ASCII. A byte above it is no host, and is no
+			 * UTF-8 either, so a message naming it could not be encoded (a 500).
+			 */
+			for (int j = 0; j < len; j++)
+				if (p[j] >= 0x80) {
+					verdict(res, TLSCHECK_BAD_CERT, "a DNS name in the certificate in "
+					    "tls.crt is not ASCII");
+					goto out;
+				}
+			int r = add_name(res, p, (size_t)len);
 			if (r != 0) {
 				rc = r;
 				goto out;

@@ -70,8 +70,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	step = data[0] % 17 + 1;
 	data++;
 	size--;
-	memset(&got, 0, sizeof(got));
-	memset(&want, 0, sizeof(want));
+	/* Only the counts: clearing the two 64 KiB buffers cost more than the split. */
+	got.len = got.n = want.len = want.n = 0;
 	wrc = reference((const char *)data, size, &want);
 	FUZZ_ASSERT((nd = ndjson_new(MAX_LINE)) != NULL, "no memory");
 	for (off = 0; off < size && rc == 0;) {

@@ -20,8 +20,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	crt_len = ((size_t)data[0] << 8 | data[1]) % (size - 1);
 	memset(&res, 0, sizeof(res));
+	/* Now, not a fixed date: the seeds' certificates are made when seed.py runs. */
 	FUZZ_ASSERT(tlscheck_run(data + 2, crt_len, data + 2 + crt_len, size - 2 - crt_len,
-	    (time_t)1767225600, &res) == 0, "no verdict");
+	    time(NULL), &res) == 0, "no verdict");
 	FUZZ_ASSERT(res.status == TLSCHECK_OK || res.reason[0] != '\0', "a refusal without a reason");
 	FUZZ_ASSERT(res.status != TLSCHECK_OK || res.not_before <= res.not_after, "an inverted window");
 	tlscheck_result_clear(&res);

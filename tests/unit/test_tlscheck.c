@@ -506,6 +506,19 @@ test_names(void)
 	free(crt);
 	free(key);
 
+	/* Found by fuzz_review: a byte above ASCII in a SAN made the review's answer unencodable
+	 * (REVIEW_NO_MEMORY, a 500 and a false "out of memory"). */
+	const char *high[] = { "ok.example.com", "api.exampl\xa5.com" };
+	if (issue(high, 2, NULL, NOW - DAY, NOW + DAY, NULL, &crt, &key) != 0)
+		{ test_cond("non-ASCII SAN: issued", 0); return; }
+	check(crt, key, &res);
+	test_cond("non-ASCII SAN: a bad certificate, the name not echoed",
+	    res.status == TLSCHECK_BAD_CERT && strstr(res.reason, "not ASCII") != NULL &&
+	    strchr(res.reason, '\xa5') == NULL && res.n_dns_names == 0);
+	tlscheck_result_clear(&res);
+	free(crt);
+	free(key);
+
 	spec.ips = (const char *const[]){ "not-an-ip" };
 	spec.n_ips = 1;
 	test_cond("bad IP refused", certgen_issue(&spec, &crt, &key, errbuf, sizeof errbuf) == -1);
