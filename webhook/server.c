@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "review.h"
 #include "tlsreload.h"
+#include "tlspush.h"
 
 #define SERVER_DEFAULT_LISTEN  "0.0.0.0:8443"
 #define SERVER_DEFAULT_THREADS 2u
@@ -89,6 +90,7 @@ static const struct route_def {
 struct request_ctx {
 	enum route route;
 	bool       answered;   /* a response is queued: ignore whatever else arrives */
+	bool       head;       /* HEAD: the response goes without its body */
 	bool       too_big;
 	struct dynbuf body;    /* at most `max` bytes */
 	size_t     max;
@@ -101,6 +103,7 @@ enum peer_auth { PEER_UNCHECKED, PEER_VERIFIED, PEER_REFUSED };
 struct conn_ctx {
 	enum peer_auth        auth;
 	struct connlimit_conn lim;
+	struct tlspush        push;
 };
 
 /* ---- TLS ---- */
@@ -159,6 +162,42 @@ server_tls_reload(struct server *s, bool force)
 
 /* ---- responses ---- */
 
+/* The connection's own state (server_connection), or NULL. */
+static struct conn_ctx *
+conn_ctx_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static ssize_t
+body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	/* libmicrohttpd asks for at most what is left (total_size - pos). */
+	memcpy(buf, (const char *)cls + pos, max);
+	return (ssize_t)max;
+}
+
+/*
+ * A response over `body` (freed with it for MHD_RESPMEM_MUST_FREE, else borrowed for its
+ * life). Given as a reader rather than a buffer: libmicrohttpd 0.9.75 sends the headers of a
+ * buffer response under 1400 bytes corked and pushes the body with a setsockopt(TCP_NODELAY)
+ * each time; for a reader it pushes the headers, and TCP_NODELAY is set once per connection.
+ */
+static struct MHD_Response *
+response_new(char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r;
+
+	if (len == 0)
+		return MHD_create_response_from_buffer(0, body, mode);
+	r = MHD_create_response_from_callback(len, len < 16384 ? len : 16384, body_read, body,
+	    mode == MHD_RESPMEM_MUST_FREE ? free : NULL);
+	return r;
+}
+
 /*
  * Queues a response and counts it. `mode` says whether body is ours to free (it is freed even
  * when queueing fails). During shutdown every response closes its connection, so a client
@@ -169,7 +208,8 @@ static enum MHD_Result
 respond(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq, unsigned code,
     const char *type, char *body, size_t len, enum MHD_ResponseMemoryMode mode, const char *allow)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	struct MHD_Response *r = response_new(body, len, mode);
+	struct conn_ctx *cc;
 	enum MHD_Result ret = MHD_NO;
 
 	if (r == NULL) {
@@ -188,6 +228,9 @@ respond(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq, u
 		log_warnx("response %u could not be queued", code);
 		return MHD_NO;
 	}
+	/* The headers' record waits for the body's: one send (tlspush.h). */
+	if (len > 0 && !rq->head && (cc = conn_ctx_of(conn)) != NULL)
+		tlspush_hold(&cc->push);
 	rq->answered = true;
 	metrics_http((int)code);
 	return MHD_YES;
@@ -273,6 +316,19 @@ peer_verified(struct MHD_Connection *conn)
 	return ok;
 }
 
+/* The session's records go out through t (tlspush.h); it is gnutls_deinit'd before CLOSED. */
+static void
+conn_push_attach(struct MHD_Connection *conn, struct tlspush *t)
+{
+	const union MHD_ConnectionInfo *ses =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const union MHD_ConnectionInfo *fd =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	if (ses != NULL && ses->tls_session != NULL && fd != NULL)
+		tlspush_attach(t, (gnutls_session_t)ses->tls_session, fd->connect_fd);
+}
+
 /* Counts connections and puts each under its limits (connlimit). */
 static void
 server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -284,15 +340,18 @@ server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		metrics_connection();
 		/* Without its context a connection would have no deadline: it is refused. */
-		if ((cc = calloc(1, sizeof(*cc))) == NULL)
+		if ((cc = calloc(1, sizeof(*cc))) == NULL) {
 			connlimit_refuse(conn);
-		else
-			(void)connlimit_conn_start(s->limits, &cc->lim, conn);
+		} else if (connlimit_conn_start(s->limits, &cc->lim, conn) == 0) {
+			conn_push_attach(conn, &cc->push);
+		}
 		*socket_context = cc;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		cc = *socket_context;
-		if (cc != NULL)
+		if (cc != NULL) {
 			connlimit_conn_end(&cc->lim);
+			tlspush_clear(&cc->push);
+		}
 		free(cc);
 		*socket_context = NULL;
 	}
@@ -564,6 +623,7 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 			return MHD_NO;
 		}
 		rq->max = s->body_max;
+		rq->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 		dynbuf_init(&rq->body, rq->max);
 		*req_cls = rq;
 		atomic_fetch_add(&s->active, 1);
