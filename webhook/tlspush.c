@@ -51,14 +51,9 @@ hold_copy(struct tlspush *t, const giovec_t *iov, int iovcnt)
 	return true;
 }
 
-/*
- * GnuTLS's vec push: returns the bytes of iov taken, or -1 with errno (EAGAIN: try again
- * later, with the same records; GnuTLS keeps them).
- */
-static ssize_t
-tlspush_vec(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+ssize_t
+tlspush_send(struct tlspush *t, const giovec_t *iov, int iovcnt)
 {
-	struct tlspush *t = ptr;
 	struct iovec v[TLSPUSH_IOV_MAX];
 	size_t pending = t->len - t->off, total = 0;
 	ssize_t n;
@@ -96,11 +91,24 @@ tlspush_vec(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
 	return n - (ssize_t)pending;
 }
 
+/* GnuTLS's vec push, over the send pointer tlspush_attach gave it. */
+static ssize_t
+tlspush_vec(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
+{
+	return tlspush_send(ptr, iov, iovcnt);
+}
+
 void
-tlspush_attach(struct tlspush *t, gnutls_session_t session, int fd)
+tlspush_init(struct tlspush *t, int fd)
 {
 	memset(t, 0, sizeof(*t));
 	t->fd = fd;
+}
+
+void
+tlspush_attach(struct tlspush *t, gnutls_session_t session, int fd)
+{
+	tlspush_init(t, fd);
 	/* Only the sending side: whoever reads (connlimit) keeps its own pointer. */
 	gnutls_transport_set_ptr2(session, gnutls_transport_get_ptr(session), t);
 	gnutls_transport_set_vec_push_function(session, tlspush_vec);
@@ -116,6 +124,5 @@ void
 tlspush_clear(struct tlspush *t)
 {
 	free(t->held);
-	memset(t, 0, sizeof(*t));
-	t->fd = -1;
+	tlspush_init(t, -1);
 }

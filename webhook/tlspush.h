@@ -22,6 +22,9 @@ struct tlspush {
 	size_t off, len, cap;
 };
 
+/* Nothing held, sending on fd. */
+void tlspush_init(struct tlspush *t, int fd);
+
 /*
  * Makes t the push function of the session on socket fd, keeping the session's receiving
  * transport pointer as it is (set that first). t must outlive the session.
@@ -30,6 +33,12 @@ void tlspush_attach(struct tlspush *t, gnutls_session_t session, int fd);
 
 /* Holds the next record back until the one after it. */
 void tlspush_hold(struct tlspush *t);
+
+/*
+ * The push itself (GnuTLS's vec push calls it): the bytes of iov taken, or -1 with errno.
+ * EAGAIN means try again later with the same records; held bytes always leave first.
+ */
+ssize_t tlspush_send(struct tlspush *t, const giovec_t *iov, int iovcnt);
 
 /* Frees the held bytes (the connection is gone). */
 void tlspush_clear(struct tlspush *t);
