@@ -95,19 +95,6 @@ struct request_ctx {
 	struct dynbuf body;    /* at most `max` bytes */
 	size_t     max;
 	size_t     dropped;    /* bytes read past the cap and thrown away */
-	long long  announced;  /* Content-Length, or -1 */
-	struct verdict *v;     /* decided where the body arrived in one piece, or NULL */
-};
-
-/* A review decided, waiting for the request's last callback to be answered. */
-struct verdict {
-	enum review_status   rs;
-	const char          *why;        /* not ready: the hooks' reason (static) */
-	struct review_summary sum;
-	char                *out;        /* the response (malloc'd), or NULL */
-	size_t               outlen;
-	long                 us;
-	char                 err[512];
 };
 
 /* Per connection: its limits, and with client certificates the verdict, found once. */
@@ -419,15 +406,7 @@ content_length(struct MHD_Connection *conn, size_t max)
 static enum MHD_Result
 body_append(struct request_ctx *rq, const char *data, size_t n)
 {
-	int rc;
-
-	/* The announced size in one allocation instead of a series of reallocs. */
-	if (!rq->too_big && rq->body.len == 0 && rq->announced > (long long)n &&
-	    dynbuf_reserve(&rq->body, (size_t)rq->announced) != DYNBUF_OK) {
-		log_warnx("request body: out of memory");
-		return MHD_NO;
-	}
-	rc = rq->too_big ? DYNBUF_TOOBIG : dynbuf_add(&rq->body, data, n);
+	int rc = rq->too_big ? DYNBUF_TOOBIG : dynbuf_add(&rq->body, data, n);
 
 	if (rc == DYNBUF_TOOBIG) {
 		if (!rq->too_big) {
@@ -451,73 +430,60 @@ micros_between(const struct timespec *a, const struct timespec *b)
 	return (long)(b->tv_sec - a->tv_sec) * 1000000L + (b->tv_nsec - a->tv_nsec) / 1000;
 }
 
-/* Decides the review in body[0..len) against the hooks' view; no view (not ready) is v->why. */
-static void
-review_decide(struct server *s, const struct request_ctx *rq, const char *body, size_t len,
-    struct verdict *v)
-{
-	bool mutate = rq->route == ROUTE_MUTATE;
-	struct server_view view;
-	struct timespec t0, t1;
-
-	memset(&view, 0, sizeof(view));
-	v->rs = REVIEW_NO_MEMORY;
-	if (s->hooks.view_begin(s->hooks.arg, &view, &v->why) != 0)
-		return;
-	v->why = NULL;
-	/* A review may take its worker for a while (a claim): not on other clients' clocks. */
-	connlimit_work_begin();
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	v->rs = review_handle_with(view.cfg, view.st, mutate, body, len, time(NULL),
-	    mutate ? NULL : s->hooks.after, s->hooks.arg, &v->out, &v->outlen, &v->sum, v->err,
-	    sizeof(v->err));
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	connlimit_work_end();
-	s->hooks.view_end(s->hooks.arg, &view);
-	v->us = micros_between(&t0, &t1);
-}
-
 /*
- * A /validate or /mutate request's last callback: decide (unless its body was decided where
- * it arrived), then log, count and answer once. No view (not ready) and no response are both
- * 500: fail closed.
+ * The complete body of a /validate or /mutate request: decide against the hooks' view, then
+ * log, count and answer once. No view (not ready) and no response are both 500: fail closed.
  */
 static enum MHD_Result
 serve_review(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq)
 {
-	enum metrics_webhook w = rq->route == ROUTE_MUTATE ? METRICS_MUTATE : METRICS_VALIDATE;
-	struct verdict *v = rq->v;
+	bool mutate = rq->route == ROUTE_MUTATE;
+	enum metrics_webhook w = mutate ? METRICS_MUTATE : METRICS_VALIDATE;
+	struct review_summary sum;
+	struct server_view view;
+	struct timespec t0, t1;
+	enum review_status rs = REVIEW_NO_MEMORY;
+	const char *why = NULL;
+	char *out = NULL, err[512] = "";
+	size_t outlen = 0;
+	long us = 0;
 	enum MHD_Result ret;
 
-	if (v == NULL) {
-		if ((v = rq->v = calloc(1, sizeof(*v))) == NULL) {
-			log_warnx("review: out of memory");
-			return MHD_NO;
-		}
-		review_decide(s, rq, rq->body.p != NULL ? rq->body.p : "", rq->body.len, v);
+	memset(&sum, 0, sizeof(sum));
+	memset(&view, 0, sizeof(view));
+	if (s->hooks.view_begin(s->hooks.arg, &view, &why) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rs = review_handle_with(view.cfg, view.st, mutate,
+		    rq->body.p != NULL ? rq->body.p : "", rq->body.len, time(NULL),
+		    mutate ? NULL : s->hooks.after, s->hooks.arg, &out, &outlen, &sum, err,
+		    sizeof(err));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s->hooks.view_end(s->hooks.arg, &view);
+		us = micros_between(&t0, &t1);
 	}
 	dynbuf_free(&rq->body);   /* up to 7 MiB that the response no longer needs */
 
-	metrics_review(w, &v->sum, v->why != NULL || v->rs != REVIEW_OK || v->out == NULL, v->us);
-	if (v->why != NULL) {
-		log_warnx("review refused: %s", v->why);
+	metrics_review(w, &sum, why != NULL || rs != REVIEW_OK || out == NULL, us);
+	if (why != NULL) {
+		log_warnx("review refused: %s", why);
 		ret = respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-		    "not ready: %s", v->why);
-	} else if (v->rs == REVIEW_OK && v->out != NULL) {
-		log_decision(&v->sum, v->us);
-		ret = respond(s, conn, rq, MHD_HTTP_OK, JSON_TYPE, v->out, v->outlen,
+		    "not ready: %s", why);
+	} else if (rs == REVIEW_OK && out != NULL) {
+		log_decision(&sum, us);
+		ret = respond(s, conn, rq, MHD_HTTP_OK, JSON_TYPE, out, outlen,
 		    MHD_RESPMEM_MUST_FREE, NULL);
-		v->out = NULL;   /* respond took it */
-	} else if (v->rs == REVIEW_BAD_INPUT) {
-		log_warnx("review refused: %s", v->err);
-		ret = respond_error(s, conn, rq, MHD_HTTP_BAD_REQUEST, NULL, "%s", v->err);
+		out = NULL;   /* respond took it */
+	} else if (rs == REVIEW_BAD_INPUT) {
+		log_warnx("review refused: %s", err);
+		ret = respond_error(s, conn, rq, MHD_HTTP_BAD_REQUEST, NULL, "%s", err);
 	} else {
 		/* REVIEW_NO_MEMORY, or anything else that left no response: fail closed. */
-		log_warnx("review failed: %s", v->rs == REVIEW_NO_MEMORY ? "out of memory" :
+		log_warnx("review failed: %s", rs == REVIEW_NO_MEMORY ? "out of memory" :
 		    "no response encoded");
 		ret = respond_error(s, conn, rq, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 		    "internal error: no decision");
 	}
+	free(out);
 	return ret;
 }
 
@@ -602,7 +568,11 @@ request_begin(struct server *s, struct MHD_Connection *conn, struct request_ctx 
 		rq->too_big = true;
 		return MHD_YES;
 	}
-	rq->announced = cl;
+	/* The announced size in one allocation instead of a series of reallocs. */
+	if (cl > 0 && dynbuf_reserve(&rq->body, (size_t)cl) != DYNBUF_OK) {
+		log_warnx("request body: out of memory");
+		return MHD_NO;
+	}
 	return MHD_YES;
 }
 
@@ -650,7 +620,6 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		}
 		rq->max = s->body_max;
 		rq->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-		rq->announced = -1;
 		dynbuf_init(&rq->body, rq->max);
 		*req_cls = rq;
 		atomic_fetch_add(&s->active, 1);
@@ -662,29 +631,16 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		enum MHD_Result r = MHD_YES;
+		enum MHD_Result r = body_append(rq, upload_data, *upload_data_size);
 
-		/*
-		 * The whole body in one piece (it came in one read) is reviewed where it lies, in
-		 * libmicrohttpd's read buffer, instead of being copied out first; the answer waits
-		 * for the last callback, the one that may queue it.
-		 */
-		if ((rq->route == ROUTE_VALIDATE || rq->route == ROUTE_MUTATE) && !rq->too_big &&
-		    rq->body.len == 0 && rq->v == NULL &&
-		    rq->announced == (long long)*upload_data_size) {
-			if ((rq->v = calloc(1, sizeof(*rq->v))) == NULL) {
-				log_warnx("review: out of memory");
-				r = MHD_NO;
-			} else {
-				review_decide(s, rq, upload_data, *upload_data_size, rq->v);
-			}
-		} else {
-			r = body_append(rq, upload_data, *upload_data_size);
-		}
 		*upload_data_size = 0;
 		return r;
 	}
-	return request_finish(s, conn, rq);
+	/* A review may take its worker for a while (a claim): not on other clients' clocks. */
+	connlimit_work_begin();
+	enum MHD_Result r = request_finish(s, conn, rq);
+	connlimit_work_end();
+	return r;
 }
 
 static void
@@ -699,9 +655,6 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (rq == NULL)
 		return;
 	dynbuf_free(&rq->body);
-	if (rq->v != NULL)
-		free(rq->v->out);
-	free(rq->v);
 	free(rq);
 	*req_cls = NULL;
 	atomic_fetch_sub(&s->active, 1);
