@@ -27,6 +27,8 @@ CONNS=${BENCH_CONNS:-32}
 SECS=${BENCH_SECS:-10}
 WARMUP=${BENCH_WARMUP_SECS:-2}
 BUDGET=0.70
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 die() { echo "bench_https: $*" >&2; exit 1; }
 
@@ -41,19 +43,6 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/tenantguard-bench-https.XXXXXX")
 TG_PID=""
 NGINX_PID=""
 
-# Stops a process we started: TERM, then KILL after 5 s; reaps it.
-stop_pid() {
-	local pid=$1 i
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -65,23 +54,11 @@ cleanup() {
 	for w in $workers; do   # only while that pid is still an nginx process
 		[ "$(ps -o comm= -p "$w" 2>/dev/null)" = nginx ] && kill -KILL "$w" 2>/dev/null || true
 	done
-	if [ "$rc" != 0 ]; then
-		for log in "$TMP"/tenantguard.log "$TMP"/nginx/error.log; do
-			[ -s "$log" ] || continue
-			echo "--- $log (tail, without decision lines)" >&2
-			grep -v '"msg":"decision"' "$log" | tail -n 20 >&2 || true
-		done
-	fi
+	[ "$rc" = 0 ] || bench_show_logs 20 "$TMP"/tenantguard.log "$TMP"/nginx/error.log
 	rm -rf "$TMP"
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+bench_traps
 
 # A typical tenant Ingress review: tenant1 routes its own system subdomain, with TLS (allowed).
 cat >"$TMP/review.json" <<'EOF'

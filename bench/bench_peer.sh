@@ -45,6 +45,8 @@ THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNS:-32}
 SECS=${BENCH_SECS:-10}
 WARMUP=${BENCH_WARMUP_SECS:-2}
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 die() { echo "bench_peer: $*" >&2; exit 1; }
 [ -x "$BIN" ] || die "$BIN not built (make bench builds it)"
@@ -55,38 +57,15 @@ OPA=$("$HERE/build_opa.sh" | sed -n 's/^TENANTGUARD_OPA=//p')
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tenantguard-bench-peer.XXXXXX")
 PIDS=""
 
-# Stops a process we started (by pid): TERM, then KILL after 5 s.
-stop_pid() {
-	local pid=$1 i
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
 	local rc=$? p
 	trap - EXIT INT TERM
 	for p in $PIDS; do stop_pid "$p"; done
-	if [ "$rc" != 0 ]; then
-		for p in "$TMP"/*.log; do
-			[ -s "$p" ] || continue
-			echo "--- $p (tail, without decision lines)" >&2
-			grep -v '"msg":"decision"' "$p" | tail -n 10 >&2 || true
-		done
-	fi
+	[ "$rc" = 0 ] || bench_show_logs 10 "$TMP"/*.log
 	rm -rf "$TMP"
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+bench_traps
 
 "$BIN" certs --out "$TMP/certs" >/dev/null 2>"$TMP/certs.log" ||
 	die "tenantguard certs failed: $(cat "$TMP/certs.log")"

@@ -21,15 +21,12 @@ int
 main(void)
 {
 	char err[512];
-	char path[] = "/tmp/tg-psl-XXXXXX";
-	int fd = mkstemp(path);
+	char path[64];
 	/* A list in the PSL format: comments, blank lines, wildcard and exception rules. */
 	static const char psl[] =
 	    "// comment\n\ncom\nio\nuk\nco.uk\n*.ck\n!www.ck\n// ===BEGIN PRIVATE DOMAINS===\n"
 	    "github.io\n";
-	test_cond("temporary list written", fd >= 0 && write(fd, psl, sizeof(psl) - 1) ==
-	    (ssize_t)(sizeof(psl) - 1));
-	close(fd);
+	test_cond("temporary list written", test_write_tmp(path, sizeof(path), "tg-psl", psl));
 
 	struct claimstore *cs = claimstore_new(NULL, path, err, sizeof(err));
 	test_cond("a store loads a PSL-format file", cs != NULL);

@@ -15,24 +15,10 @@
 static char err[1024];
 static char path[64];
 
-/* Writes text to a fresh temporary file whose name is left in `path`. */
-static void
-write_tmp(const char *text)
-{
-	snprintf(path, sizeof(path), "/tmp/tg-state-XXXXXX");
-	int fd = mkstemp(path);
-	if (fd < 0)
-		return;
-	size_t n = strlen(text);
-	if (write(fd, text, n) != (ssize_t)n)
-		path[0] = '\0';
-	close(fd);
-}
-
 static json_t *
 read_text(const char *text)
 {
-	write_tmp(text);
+	test_write_tmp(path, sizeof(path), "tg-state", text);
 	json_t *objs = statefile_read_objects(path, err, sizeof(err));
 	unlink(path);
 	return objs;
@@ -129,7 +115,7 @@ test_build(void)
 
 	if (cfg == NULL)
 		return;
-	write_tmp("kind: List\nitems:\n"
+	test_write_tmp(path, sizeof(path), "tg-state", "kind: List\nitems:\n"
 	    "- apiVersion: networking.k8s.io/v1\n  kind: Ingress\n"
 	    "  metadata: {name: web, namespace: tenant1-gateway}\n"
 	    "  spec:\n    rules:\n    - host: shop.customer.com\n"

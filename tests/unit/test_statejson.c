@@ -141,20 +141,6 @@ test_stop(void)
 	    statejson_each(t, strlen(t), true, stop_second, NULL) == -1);
 }
 
-/* Writes text to a temporary file; its name in path. */
-static void
-write_tmp(char *path, size_t pathsz, const char *text)
-{
-	snprintf(path, pathsz, "/tmp/tg-statejson-XXXXXX");
-	int fd = mkstemp(path);
-	if (fd < 0)
-		return;
-	size_t n = strlen(text);
-	if (write(fd, text, n) != (ssize_t)n)
-		path[0] = '\0';
-	close(fd);
-}
-
 /* The same cluster as JSON (streamed) and as YAML (read whole) gives the same claims. */
 static void
 test_load_same(void)
@@ -165,14 +151,14 @@ test_load_same(void)
 
 	if (cfg == NULL)
 		return;
-	write_tmp(jpath, sizeof(jpath), "{\"apiVersion\":\"v1\",\"items\":["
+	test_write_tmp(jpath, sizeof(jpath), "tg-statejson", "{\"apiVersion\":\"v1\",\"items\":["
 	    "{\"kind\":\"Ingress\",\"metadata\":{\"name\":\"web\",\"namespace\":\"tenant1-gateway\","
 	    "\"managedFields\":[{\"manager\":\"kubectl\"}]},\"spec\":{\"rules\":[{\"host\":"
 	    "\"shop.customer.com\"}],\"tls\":[{\"hosts\":[\"tls.newco.com\"]}]}},"
 	    "{\"kind\":\"Ingress\",\"metadata\":{\"name\":\"other\",\"namespace\":\"team-a\"},"
 	    "\"spec\":{\"rules\":[{\"host\":\"app.newco.com\"}]},\"status\":{}},"
 	    "{\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team-a\"}}],\"kind\":\"List\"}");
-	write_tmp(ypath, sizeof(ypath), "kind: List\nitems:\n"
+	test_write_tmp(ypath, sizeof(ypath), "tg-statejson", "kind: List\nitems:\n"
 	    "- kind: Ingress\n  metadata: {name: web, namespace: tenant1-gateway}\n"
 	    "  spec:\n    rules: [{host: shop.customer.com}]\n    tls: [{hosts: [tls.newco.com]}]\n"
 	    "- kind: Ingress\n  metadata: {name: other, namespace: team-a}\n"
@@ -201,7 +187,7 @@ test_load_same(void)
 
 	/* A bad object in a streamed List is named as the YAML path names it. */
 	unlink(jpath);
-	write_tmp(jpath, sizeof(jpath), "{\"kind\":\"List\",\"items\":[{\"kind\":\"Ingress\","
+	test_write_tmp(jpath, sizeof(jpath), "tg-statejson", "{\"kind\":\"List\",\"items\":[{\"kind\":\"Ingress\","
 	    "\"metadata\":{\"name\":\"a\"}},{\"kind\":\"Ingress\",\"metadata\":{}}]}");
 	js = statefile_load(cfg, jpath, err, sizeof(err));
 	test_cond("a bad object refuses the file, named", js == NULL &&
@@ -210,7 +196,7 @@ test_load_same(void)
 
 	/* JSON the walk declines still loads, through the YAML reader. */
 	unlink(jpath);
-	write_tmp(jpath, sizeof(jpath), "{\"kind\":\"Ingress\",\"items\":[1],\"metadata\":"
+	test_write_tmp(jpath, sizeof(jpath), "tg-statejson", "{\"kind\":\"Ingress\",\"items\":[1],\"metadata\":"
 	    "{\"name\":\"x\",\"namespace\":\"team-a\"},\"spec\":{\"rules\":[{\"host\":\"b.newco.com\"}]}}");
 	js = statefile_load(cfg, jpath, err, sizeof(err));
 	test_cond("declined JSON loads the YAML way", js != NULL && js->n_objects == 1 &&
@@ -218,7 +204,7 @@ test_load_same(void)
 	state_free(js);
 	/* and a duplicate key is refused with the YAML reader's line */
 	unlink(jpath);
-	write_tmp(jpath, sizeof(jpath), "{\"kind\":\"List\",\n\"items\":[{\"kind\":\"A\",\n"
+	test_write_tmp(jpath, sizeof(jpath), "tg-statejson", "{\"kind\":\"List\",\n\"items\":[{\"kind\":\"A\",\n"
 	    "\"kind\":\"B\"}]}");
 	js = statefile_load(cfg, jpath, err, sizeof(err));
 	test_cond("a duplicate key is refused with its line", js == NULL &&
