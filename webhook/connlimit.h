@@ -62,9 +62,10 @@ const struct connlimit_opts *connlimit_opts(const struct connlimit *cl);
 
 /*
  * At MHD_CONNECTION_NOTIFY_STARTED: takes over the receiving side of the connection's TLS
- * transport (its transport pointer is c; give it a push function next: tlspush_attach) and
- * starts its handshake deadline. A connection over its address's limit is refused (counted; its socket
- * shut down, so libmicrohttpd closes it at once); -1 then, else 0.
+ * transport (its transport pointer is c; on 0 give the session its push function next:
+ * tlspush_attach) and starts its handshake deadline. A connection over its address's limit
+ * is refused (counted; its socket shut down, so libmicrohttpd closes it at once); -1 then,
+ * else 0.
  */
 int connlimit_conn_start(struct connlimit *cl, struct connlimit_conn *c,
     struct MHD_Connection *conn);

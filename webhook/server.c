@@ -46,6 +46,8 @@
 /* The apiserver gives a webhook at most 30 s; a review still running after this is stuck. */
 #define SERVER_DRAIN_SECONDS   25
 #define SERVER_PEM_MAX         (1024 * 1024)
+/* A response body is copied into libmicrohttpd's buffer this much at a time (a TLS record). */
+#define SERVER_RESPONSE_BLOCK  16384u
 #define SERVER_TLS_PRIORITIES  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 #define JSON_TYPE    "application/json"
@@ -189,13 +191,10 @@ body_read(void *cls, uint64_t pos, char *buf, size_t max)
 static struct MHD_Response *
 response_new(char *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
-	struct MHD_Response *r;
-
 	if (len == 0)
 		return MHD_create_response_from_buffer(0, body, mode);
-	r = MHD_create_response_from_callback(len, len < 16384 ? len : 16384, body_read, body,
-	    mode == MHD_RESPMEM_MUST_FREE ? free : NULL);
-	return r;
+	return MHD_create_response_from_callback(len, len < SERVER_RESPONSE_BLOCK ? len :
+	    SERVER_RESPONSE_BLOCK, body_read, body, mode == MHD_RESPMEM_MUST_FREE ? free : NULL);
 }
 
 /*
@@ -314,19 +313,6 @@ peer_verified(struct MHD_Connection *conn)
 	return ok;
 }
 
-/* The session's records go out through t (tlspush.h); it is gnutls_deinit'd before CLOSED. */
-static void
-conn_push_attach(struct MHD_Connection *conn, struct tlspush *t)
-{
-	const union MHD_ConnectionInfo *ses =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	const union MHD_ConnectionInfo *fd =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-
-	if (ses != NULL && ses->tls_session != NULL && fd != NULL)
-		tlspush_attach(t, (gnutls_session_t)ses->tls_session, fd->connect_fd);
-}
-
 /* Counts connections and puts each under its limits (connlimit). */
 static void
 server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -341,7 +327,8 @@ server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		if ((cc = calloc(1, sizeof(*cc))) == NULL) {
 			connlimit_refuse(conn);
 		} else if (connlimit_conn_start(s->limits, &cc->lim, conn) == 0) {
-			conn_push_attach(conn, &cc->push);
+			/* The sending side (the session is gnutls_deinit'd before CLOSED). */
+			tlspush_attach(&cc->push, cc->lim.session, cc->lim.fd);
 		}
 		*socket_context = cc;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
