@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 
 #include "metrics.h"
@@ -184,27 +183,6 @@ tl_pull(gnutls_transport_ptr_t p, void *buf, size_t n)
 	return r;
 }
 
-static ssize_t
-tl_push(gnutls_transport_ptr_t p, const void *buf, size_t n)
-{
-	const struct connlimit_conn *c = p;
-
-	return send(c->fd, buf, n, MSG_NOSIGNAL);
-}
-
-/* A whole record (header, payload, tag) in one system call, as GnuTLS's own transport does. */
-static ssize_t
-tl_vec_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
-{
-	const struct connlimit_conn *c = p;
-	struct msghdr msg;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = (struct iovec *)(void *)iov;   /* giovec_t is struct iovec's layout */
-	msg.msg_iovlen = (size_t)iovcnt;
-	return sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-}
-
 /* Only asked for with handshake or record timeouts, which libmicrohttpd leaves off. */
 static int
 tl_pull_timeout(gnutls_transport_ptr_t p, unsigned ms)
@@ -367,11 +345,10 @@ connlimit_conn_start(struct connlimit *cl, struct connlimit_conn *c, struct MHD_
 	if (thread_conns != NULL)
 		thread_conns->prev = c;
 	thread_conns = c;
+	/* The receiving side; tlspush_attach takes the sending side after this. */
 	gnutls_transport_set_ptr(c->session, c);
 	gnutls_transport_set_pull_function(c->session, tl_pull);
 	gnutls_transport_set_pull_timeout_function(c->session, tl_pull_timeout);
-	gnutls_transport_set_push_function(c->session, tl_push);
-	gnutls_transport_set_vec_push_function(c->session, tl_vec_push);
 	gnutls_handshake_set_hook_function(c->session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
 	    tl_handshake_done);
 	arm(c, c->start_ms);

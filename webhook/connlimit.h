@@ -61,9 +61,11 @@ void connlimit_free(struct connlimit *cl);
 const struct connlimit_opts *connlimit_opts(const struct connlimit *cl);
 
 /*
- * At MHD_CONNECTION_NOTIFY_STARTED: takes over the connection's TLS transport and starts its
- * handshake deadline. A connection over its address's limit is refused (counted; its socket
- * shut down, so libmicrohttpd closes it at once); -1 then, else 0.
+ * At MHD_CONNECTION_NOTIFY_STARTED: takes over the receiving side of the connection's TLS
+ * transport (its transport pointer is c; on 0 give the session its push function next:
+ * tlspush_attach) and starts its handshake deadline. A connection over its address's limit
+ * is refused (counted; its socket shut down, so libmicrohttpd closes it at once); -1 then,
+ * else 0.
  */
 int connlimit_conn_start(struct connlimit *cl, struct connlimit_conn *c,
     struct MHD_Connection *conn);

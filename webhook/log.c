@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* log: JSON lines on stderr, one write(2) per line so threads never interleave. */
+/* log: JSON lines on stderr, written whole so threads never interleave. */
 #include "log.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "declog.h"
 #include "jsonout.h"
 #include "review.h"
 
@@ -88,23 +90,34 @@ log_timestamp(char *buf, size_t bufsz)
 	snprintf(buf + n, bufsz - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-static void
-write_all(const char *buf, size_t len)
+/*
+ * One lock for every write to stderr: a write to a pipe longer than PIPE_BUF (the decision
+ * log's batches) may be split by the kernel, and another thread's line must not land inside.
+ */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void
+log_write(const char *buf, size_t len)
 {
+	int saved = errno;
+
+	pthread_mutex_lock(&write_lock);
 	while (len > 0) {
 		ssize_t w = write(STDERR_FILENO, buf, len);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return;   /* nowhere left to complain */
+			break;   /* nowhere left to complain */
 		buf += w;
 		len -= (size_t)w;
 	}
+	pthread_mutex_unlock(&write_lock);
+	errno = saved;
 }
 
 /*
- * Renders `obj` as one line and writes it with a single write(2); takes the reference.
+ * Renders `obj` as one line and writes it whole (log_write); takes the reference.
  * When the object could not be built (no memory) a fixed line says so instead.
  */
 static void
@@ -116,20 +129,20 @@ log_emit(json_t *obj)
 	size_t n;
 
 	if (obj == NULL) {
-		write_all(oom, sizeof(oom) - 1);
+		log_write(oom, sizeof(oom) - 1);
 		return;
 	}
 	n = json_dumpb(obj, line, sizeof(line) - 1, JSON_COMPACT);
 	if (n > 0 && n < sizeof(line)) {
 		line[n++] = '\n';
-		write_all(line, n);
+		log_write(line, n);
 	} else if (n > 0 && (big = json_dumps(obj, JSON_COMPACT)) != NULL) {
 		n = strlen(big);
 		big[n] = '\n';   /* replaces the terminator: written by length */
-		write_all(big, n + 1);
+		log_write(big, n + 1);
 		free(big);
 	} else {
-		write_all(oom, sizeof(oom) - 1);
+		log_write(oom, sizeof(oom) - 1);
 	}
 	json_decref(obj);
 }
@@ -262,7 +275,7 @@ log_decision(const struct review_summary *s, long micros)
 	snprintf(num, sizeof(num), ",\"us\":%ld}\n", micros);
 	jsonout_lit(&o, num);
 	if (!o.failed)   /* (the fields are UTF-8 cleaned: only memory can fail) */
-		write_all(o.b.p, o.b.len);
+		declog_add(o.b.p, o.b.len);
 	dynbuf_free(&o.b);
 	errno = saved;
 }

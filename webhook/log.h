@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* log: JSON lines on stderr, one write(2) per line so threads never interleave. */
+/* log: JSON lines on stderr, written whole so threads never interleave. */
 #ifndef TG_LOG_H
 #define TG_LOG_H
 #include <stdarg.h>
@@ -29,13 +29,19 @@ void log_vwarnx(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)
  */
 void log_utf8_clean(const char *in, char *out, size_t outsz);
 
+/*
+ * Writes len bytes of complete lines to stderr, whole: no other log_write lands among them.
+ * Keeps errno. The one way to stderr for log.c and declog.c.
+ */
+void log_write(const char *buf, size_t len);
+
 /* Enables or disables log_debug; off at start. */
 void log_set_debug(bool on);
 
 /*
  * One line per admission decision: msg "decision" with uid, kind, operation, namespace, name,
  * user, allowed, code, rule ("" when allowed) and `us`, the microseconds the review took.
- * `s` is borrowed.
+ * `s` is borrowed. Buffered by declog between declog_start and declog_stop.
  */
 void log_decision(const struct review_summary *s, long micros);
 

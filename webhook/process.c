@@ -18,6 +18,7 @@
 #include "claimstore.h"
 #include "config.h"
 #include "config_load.h"
+#include "declog.h"
 #include "defaultclass.h"
 #include "fileio.h"
 #include "firstcome.h"
@@ -651,6 +652,7 @@ process_run(const struct process_opts *o)
 		    grace, every);
 		hooks.after = hook_claim_after;
 	}
+	(void)declog_start(DECLOG_FLUSH_MS);   /* without its thread, lines go out at once */
 	if (server_start(s.srv, &hooks) != 0)
 		goto out;
 
@@ -677,6 +679,7 @@ process_run(const struct process_opts *o)
 out:
 	/* The endpoint first: once it is gone no request reads the live copies. */
 	server_free(s.srv);
+	declog_stop();                  /* the workers are gone: their last lines are written */
 	claimstore_reaper_stop(s.cs);   /* it reads them too */
 	auditor_stop(s.aud);            /* it reads the caches and asks the reconciler */
 	reconciler_stop(s.rec);         /* before the informers raise the client's stop flag */

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "review.h"
 #include "tlsreload.h"
+#include "tlspush.h"
 #include "workpool.h"
 
 #define SERVER_DEFAULT_LISTEN  "0.0.0.0:8443"
@@ -46,6 +47,8 @@
 /* The apiserver gives a webhook at most 30 s; a review still running after this is stuck. */
 #define SERVER_DRAIN_SECONDS   25
 #define SERVER_PEM_MAX         (1024 * 1024)
+/* A response body is copied into libmicrohttpd's buffer this much at a time (a TLS record). */
+#define SERVER_RESPONSE_BLOCK  16384u
 #define SERVER_TLS_PRIORITIES  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /*
  * Validations that may write claims are decided on a pool (see review_start): its threads
@@ -124,6 +127,7 @@ enum review_stage { STAGE_NONE, STAGE_POOLED, STAGE_DECIDED };
 struct request_ctx {
 	enum route route;
 	bool       answered;   /* a response is queued: ignore whatever else arrives */
+	bool       head;       /* HEAD: the response goes without its body */
 	bool       too_big;
 	struct dynbuf body;    /* at most `max` bytes */
 	size_t     max;
@@ -140,6 +144,7 @@ enum peer_auth { PEER_UNCHECKED, PEER_VERIFIED, PEER_REFUSED };
 struct conn_ctx {
 	enum peer_auth        auth;
 	struct connlimit_conn lim;
+	struct tlspush        push;
 };
 
 /* ---- TLS ---- */
@@ -198,6 +203,39 @@ server_tls_reload(struct server *s, bool force)
 
 /* ---- responses ---- */
 
+/* The connection's own state (server_connection), or NULL. */
+static struct conn_ctx *
+conn_ctx_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static ssize_t
+body_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	/* libmicrohttpd asks for at most what is left (total_size - pos). */
+	memcpy(buf, (const char *)cls + pos, max);
+	return (ssize_t)max;
+}
+
+/*
+ * A response over `body` (freed with it for MHD_RESPMEM_MUST_FREE, else borrowed for its
+ * life). Given as a reader rather than a buffer: libmicrohttpd 0.9.75 sends the headers of a
+ * buffer response under 1400 bytes corked and pushes the body with a setsockopt(TCP_NODELAY)
+ * each time; for a reader it pushes the headers, and TCP_NODELAY is set once per connection.
+ */
+static struct MHD_Response *
+response_new(char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	if (len == 0)
+		return MHD_create_response_from_buffer(0, body, mode);
+	return MHD_create_response_from_callback(len, len < SERVER_RESPONSE_BLOCK ? len :
+	    SERVER_RESPONSE_BLOCK, body_read, body, mode == MHD_RESPMEM_MUST_FREE ? free : NULL);
+}
+
 /*
  * Queues a response and counts it. `mode` says whether body is ours to free (it is freed even
  * when queueing fails). During shutdown every response closes its connection, so a client
@@ -208,7 +246,8 @@ static enum MHD_Result
 respond(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq, unsigned code,
     const char *type, char *body, size_t len, enum MHD_ResponseMemoryMode mode, const char *allow)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	struct MHD_Response *r = response_new(body, len, mode);
+	struct conn_ctx *cc;
 	enum MHD_Result ret = MHD_NO;
 
 	if (r == NULL) {
@@ -227,6 +266,9 @@ respond(struct server *s, struct MHD_Connection *conn, struct request_ctx *rq, u
 		log_warnx("response %u could not be queued", code);
 		return MHD_NO;
 	}
+	/* The headers' record waits for the body's: one send (tlspush.h). */
+	if (len > 0 && !rq->head && (cc = conn_ctx_of(conn)) != NULL)
+		tlspush_hold(&cc->push);
 	rq->answered = true;
 	metrics_http((int)code);
 	return MHD_YES;
@@ -299,9 +341,7 @@ peer_verify(struct MHD_Connection *conn)
 static bool
 peer_verified(struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct conn_ctx *cc = ci != NULL ? ci->socket_context : NULL;
+	struct conn_ctx *cc = conn_ctx_of(conn);
 	bool ok;
 
 	if (cc != NULL && cc->auth != PEER_UNCHECKED)
@@ -323,15 +363,19 @@ server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		metrics_connection();
 		/* Without its context a connection would have no deadline: it is refused. */
-		if ((cc = calloc(1, sizeof(*cc))) == NULL)
+		if ((cc = calloc(1, sizeof(*cc))) == NULL) {
 			connlimit_refuse(conn);
-		else
-			(void)connlimit_conn_start(p->limits, &cc->lim, conn);
+		} else if (connlimit_conn_start(p->limits, &cc->lim, conn) == 0) {
+			/* The sending side (the session is gnutls_deinit'd before CLOSED). */
+			tlspush_attach(&cc->push, cc->lim.session, cc->lim.fd);
+		}
 		*socket_context = cc;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		cc = *socket_context;
-		if (cc != NULL)
+		if (cc != NULL) {
 			connlimit_conn_end(&cc->lim);
+			tlspush_clear(&cc->push);
+		}
 		free(cc);
 		*socket_context = NULL;
 	}
@@ -341,9 +385,7 @@ server_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 static struct connlimit_conn *
 conn_limits(struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	struct conn_ctx *cc = ci != NULL ? ci->socket_context : NULL;
+	struct conn_ctx *cc = conn_ctx_of(conn);
 
 	return cc != NULL ? &cc->lim : NULL;
 }
@@ -663,6 +705,7 @@ server_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 			return MHD_NO;
 		}
 		rq->max = s->body_max;
+		rq->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 		dynbuf_init(&rq->body, rq->max);
 		*req_cls = rq;
 		atomic_fetch_add(&s->active, 1);

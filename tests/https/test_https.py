@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 
@@ -597,6 +598,82 @@ def drain_check(tmp, certs):
     check("SIGTERM drains an in-flight request and exits 0", drain)
 
 
+def decision_lines(text):
+    """The decision log lines of a server log as parsed objects; a line that does not parse
+    (one cut or interleaved with another) fails."""
+    out = []
+    for line in text.splitlines():
+        if '"msg":"decision"' in line:
+            out.append(json.loads(line))
+    return out
+
+
+def declog_checks(tmp, certs):
+    """The decision log is buffered per worker thread (webhook/declog.c): no line may be lost,
+    cut or mixed with another, neither while the server runs nor when SIGTERM stops it."""
+    def burst(port, prefix, conns, per_conn):
+        errors = []
+
+        def one(c):
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=CTX, timeout=WAIT)
+            try:
+                for i in range(per_conn):
+                    doc = ingress_review(f"{prefix}-{c}-{i}", "tenant1-gateway",
+                                         "api.tenant1.aigw.example.com")
+                    conn.request("POST", "/validate", json.dumps(doc), JSON_HDR)
+                    r = conn.getresponse()
+                    r.read()
+                    if r.status != 200:
+                        errors.append(r.status)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+            finally:
+                conn.close()
+
+        ts = [threading.Thread(target=one, args=(c,)) for c in range(conns)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        expect(not errors, f"reviews failed: {errors[:3]}")
+        return {f"{prefix}-{c}-{i}" for c in range(conns) for i in range(per_conn)}
+
+    def uids(srv, prefix):
+        return [d["uid"] for d in decision_lines(srv.logtext(tail=None))
+                if d.get("uid", "").startswith(prefix + "-")]
+
+    def while_running():
+        srv = Server(tmp, "declog", certs, extra=("--threads", "2"))
+        try:
+            want = burst(srv.port, "run", 4, 50)
+            got = wait_for(lambda: len(uids(srv, "run")) == len(want) and uids(srv, "run"), 5)
+            expect(got, f"{len(uids(srv, 'run'))} of {len(want)} lines written while serving")
+            expect(sorted(got) == sorted(want), "lines missing or written twice")
+            line = decision_lines(srv.logtext(tail=None))[-1]
+            expect(line["allowed"] is True and line["kind"] == "Ingress" and
+                   line["namespace"] == "tenant1-gateway", f"unexpected line {line}")
+        finally:
+            srv.stop()
+
+    def on_sigterm():
+        srv = Server(tmp, "declog-term", certs, extra=("--threads", "2"))
+        try:
+            want = burst(srv.port, "term", 4, 100)
+            srv.proc.send_signal(signal.SIGTERM)   # at once: lines are still buffered
+            rc = srv.proc.wait(WAIT)
+            expect(rc == 0, f"exit status {rc}: {srv.logtext()}")
+            got = uids(srv, "term")
+            expect(sorted(got) == sorted(want),
+                   f"{len(set(want) - set(got))} of {len(want)} lines lost, "
+                   f"{len(got) - len(set(got))} written twice")
+        finally:
+            srv.stop()
+
+    check("decision log: 200 reviews on 4 keep-alive connections, every line written whole "
+          "and once while serving", while_running)
+    check("decision log: SIGTERM right after 400 reviews loses no line", on_sigterm)
+
+
 def reload_checks(tmp, certs):
     cfg = os.path.join(tmp, "reload.yaml")
     write(cfg, config_yaml([("tenant1", "*.customer.com")]))
@@ -951,6 +1028,7 @@ def main():
                 metrics_checks(srv.port)
                 client_cert_checks(tmp, certs)
                 drain_check(tmp, certs)
+                declog_checks(tmp, certs)
                 reload_checks(tmp, certs)
                 state_checks(tmp, certs)
                 tls_reload_checks(tmp)
