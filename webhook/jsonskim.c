@@ -10,6 +10,7 @@
  * that overflow, duplicate keys at every level, and nesting deeper than jansson's 2048.
  */
 #include "jsonskim.h"
+#include "strmap.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -221,17 +222,6 @@ unescape(const char *raw, size_t n, char *out)
 	return o;
 }
 
-static uint64_t
-key_hash(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static const char *
 key_bytes(const struct jsonskim *s, size_t k)
 {
@@ -271,7 +261,7 @@ key_push(struct jsonskim *s, size_t base, size_t start, size_t raw, bool esc, si
 		key.len = unescape(s->p + start, raw, s->kbuf + s->n_kbuf);
 		s->n_kbuf += key.len;
 	}
-	key.hash = key_hash(key.p != NULL ? key.p : s->kbuf + key.off, key.len);
+	key.hash = strmap_hash(key.p != NULL ? key.p : s->kbuf + key.off, key.len);
 	s->keys[s->n_keys] = key;
 	const char *kb = key_bytes(s, s->n_keys);
 	for (size_t i = base; i < s->n_keys; i++)
