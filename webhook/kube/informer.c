@@ -74,18 +74,15 @@ touched(struct informer *in)
 	atomic_store(&in->synced_at, monotime_s());
 }
 
-/* kube_list's item callback: a copy of each object into the array `arg`. */
 /*
- * kube_list's item callback: keeps the trimmed copy the cache would keep anyway, so a LIST
- * of 100k objects holds their claims' fields, not every page's managedFields and
- * last-applied annotations until the last page is in.
+ * kube_list's item callback: each object into the relist `arg`, trimmed and encoded as the
+ * cache keeps it, so a LIST of 100k objects holds their compact text, not every page's
+ * trees (nor their managedFields and last-applied annotations) until the last page is in.
  */
 static int
 collect(const json_t *obj, void *arg)
 {
-	json_t *copy = live_trim(obj);
-
-	return copy == NULL || json_array_append_new(arg, copy) != 0 ? -1 : 0;
+	return live_relist_add(arg, obj);
 }
 
 /* kube_watch's event callback: the cache follows every event, one at a time. */
@@ -167,7 +164,7 @@ static int
 relist(struct informer *in, char *rv, size_t rvsz, char *err, size_t errsz)
 {
 	struct timespec t0, t1;
-	json_t *items = json_array();
+	struct live_relist *items = live_relist_new();
 	int rc;
 
 	if (items == NULL) {
@@ -176,12 +173,12 @@ relist(struct informer *in, char *rv, size_t rvsz, char *err, size_t errsz)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = kube_list(in->set->kc, in->path, collect, items, rv, rvsz, err, errsz);
-	if (rc == KUBE_OK && live_replace_kind(in->set->lv, in->kind, items, err, errsz) != 0)
+	if (rc == KUBE_OK && live_relist_apply(in->set->lv, in->kind, items, err, errsz) != 0)
 		rc = KUBE_ERROR;
 	if (rc == KUBE_OK) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		log_info("informer %s: %s %zu objects in %ld ms (resourceVersion %s)", in->kind,
-		    atomic_load(&in->synced) ? "relisted" : "synced", json_array_size(items),
+		    atomic_load(&in->synced) ? "relisted" : "synced", live_relist_count(items),
 		    (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000), rv);
 		touched(in);
 		/* Notify first: whoever waits for `synced` then also sees what the list changed. */
@@ -189,7 +186,7 @@ relist(struct informer *in, char *rv, size_t rvsz, char *err, size_t errsz)
 			in->set->notify(in->set->notify_arg, in->kind, "LISTED", NULL);
 		atomic_store(&in->synced, true);
 	}
-	json_decref(items);
+	live_relist_free(items);
 	malloc_trim(0);   /* the pages' trees are freed: give their heap back */
 	return rc;
 }

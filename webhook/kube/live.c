@@ -16,6 +16,7 @@
 #include "config.h"
 #include "host.h"
 #include "jsonget.h"
+#include "liveobj.h"
 #include "state.h"
 #include "strmap.h"
 
@@ -53,7 +54,7 @@ struct live {
 
 	pthread_mutex_t     wlock;     /* everything below is the writer's */
 	struct live_cfg    *cur;       /* the config both sides are built with, or NULL */
-	struct strmap      *objects;   /* "Kind/ns/name" -> json_t (owned, trimmed) */
+	struct strmap      *objects;   /* "Kind/ns/name" -> struct liveobj (owned) */
 	/*
 	 * Keys of stored objects whose claims neither side holds: each collides with an older
 	 * object of another owner (admitted because warn/audit relaxed the host-collision). The
@@ -66,14 +67,17 @@ struct live {
 };
 
 /*
- * One pending change: remove `old` (borrowed from the map) and/or add `new` (owned). The
- * flags say whether old is shadowed and whether new is, as the first side decided it.
+ * One pending change: remove `old` (borrowed from the map) and/or add `new` (owned), whose
+ * trimmed tree is `tree` when the caller had one (owned; else each side decodes what it
+ * files). The flags say whether old is shadowed and whether new is, as the first side
+ * decided it.
  */
 struct change {
-	char   *key;
-	json_t *old;
-	json_t *new;
-	bool    old_shadowed, new_shadowed;
+	char           *key;
+	struct liveobj *old;
+	struct liveobj *new;
+	json_t         *tree;
+	bool            old_shadowed, new_shadowed;
 };
 
 struct batch {
@@ -108,11 +112,11 @@ live_new(void)
 }
 
 static void
-object_decref(const char *key, void *value, void *arg)
+object_free(const char *key, void *value, void *arg)
 {
 	(void)key;
 	(void)arg;
-	json_decref(value);
+	liveobj_free(value);
 }
 
 static void
@@ -131,7 +135,7 @@ live_free(struct live *lv)
 	if (lv == NULL)
 		return;
 	if (lv->objects != NULL) {
-		strmap_each(lv->objects, object_decref, NULL);
+		strmap_each(lv->objects, object_free, NULL);
 		strmap_free(lv->objects);
 	}
 	strmap_free(lv->shadowed);
@@ -236,44 +240,14 @@ object_key(const json_t *obj, char *key, size_t keysz)
 	return state_object_key(obj, key, keysz) ? 0 : -1;
 }
 
-#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
-
-json_t *
-live_trim(const json_t *obj)
+/*
+ * What the writer reads of a stored object to file or unfile its claims: the claim index's
+ * members (state.h), decoded from the text alone (new reference; NULL when out of memory).
+ */
+static json_t *
+object_claims_tree(const struct liveobj *o)
 {
-	json_t *c = json_deep_copy(obj), *md, *annos;
-	const char *kind = jsonget_str(obj, "kind");
-
-	if (c == NULL)
-		return NULL;
-	json_object_del(c, "status");
-	if ((md = json_object_get(c, "metadata")) != NULL) {
-		json_object_del(md, "managedFields");
-		/*
-		 * An Ingress's annotations are rules' input (class, snippets, destinations, the
-		 * configured globs): the periodic audit needs them. kubectl's copy of the whole
-		 * object is kept as a key only, so a glob naming it still matches. An IngressClass
-		 * says it is the default in an annotation (defaultclass.h); there are a handful
-		 * of them, cluster-scoped.
-		 */
-		annos = json_object_get(md, "annotations");
-		if (kind == NULL || (strcmp(kind, "Ingress") != 0 && strcmp(kind, "IngressClass") != 0))
-			json_object_del(md, "annotations");
-		else if (strcmp(kind, "Ingress") == 0 && json_is_object(annos) &&
-		    json_object_get(annos, LAST_APPLIED) != NULL &&
-		    json_object_set_new(annos, LAST_APPLIED, json_string("")) != 0) {
-			json_decref(c);
-			return NULL;
-		}
-	}
-	return c;
-}
-
-static const char *
-object_rv(const json_t *obj)
-{
-	return json_string_value(json_object_get(json_object_get(obj, "metadata"),
-	    "resourceVersion"));
+	return liveobj_decode(o, state_object_fields);
 }
 
 static struct live_kind *
@@ -335,7 +309,7 @@ list_one(const char *key, void *value, void *arg)
 
 	if (la->rc != 0 || strncmp(key, la->prefix, la->len) != 0)
 		return;
-	if ((c = json_deep_copy(value)) == NULL || json_array_append_new(la->out, c) != 0)
+	if ((c = liveobj_decode(value, NULL)) == NULL || json_array_append_new(la->out, c) != 0)
 		la->rc = -1;
 }
 
@@ -349,9 +323,9 @@ live_get(struct live *lv, const char *kind, const char *ns, const char *name)
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return NULL;
 	pthread_mutex_lock(&lv->wlock);
-	const json_t *o = strmap_get(lv->objects, key);
+	const struct liveobj *o = strmap_get(lv->objects, key);
 	if (o != NULL)
-		c = json_deep_copy(o);
+		c = liveobj_decode(o, NULL);
 	pthread_mutex_unlock(&lv->wlock);
 	return c;
 }
@@ -382,7 +356,8 @@ live_list(struct live *lv, const char *kind, const char *ns)
 /* ---- batches ---- */
 
 static int
-batch_push(struct batch *b, const char *key, json_t *old, json_t *new)
+batch_push(struct batch *b, const char *key, struct liveobj *old, struct liveobj *new,
+    json_t *tree)
 {
 	if (b->n == b->cap) {
 		size_t ncap = b->cap ? b->cap * 2 : 8;
@@ -397,6 +372,7 @@ batch_push(struct batch *b, const char *key, json_t *old, json_t *new)
 		return -1;
 	b->v[b->n].old = old;
 	b->v[b->n].new = new;
+	b->v[b->n].tree = tree;
 	b->v[b->n].old_shadowed = b->v[b->n].new_shadowed = false;
 	b->n++;
 	return 0;
@@ -408,7 +384,8 @@ batch_free(struct batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		free(b->v[i].key);
-		json_decref(b->v[i].new);
+		liveobj_free(b->v[i].new);
+		json_decref(b->v[i].tree);
 	}
 	free(b->v);
 	b->v = NULL;
@@ -417,18 +394,11 @@ batch_free(struct batch *b)
 
 /* ---- the oldest owner keeps a claim ---- */
 
-static const char *
-object_created(const json_t *obj)
-{
-	const char *t = jsonget_str(json_object_get(obj, "metadata"), "creationTimestamp");
-	return t != NULL ? t : "";
-}
-
 /* Older first: creationTimestamp (RFC 3339 in UTC sorts as text), then the key. */
 static int
-age_cmp(const json_t *a, const char *akey, const json_t *b, const char *bkey)
+age_cmp(const struct liveobj *a, const char *akey, const struct liveobj *b, const char *bkey)
 {
-	int c = strcmp(object_created(a), object_created(b));
+	int c = strcmp(liveobj_created(a), liveobj_created(b));
 	return c != 0 ? c : strcmp(akey, bkey);
 }
 
@@ -439,10 +409,10 @@ enum shadow {
 };
 
 struct holders {
-	struct live        *lv;
-	const struct state *st;
-	const json_t       *obj;
-	const char         *key;
+	struct live          *lv;
+	const struct state   *st;
+	const struct liveobj *obj;
+	const char           *key;
 	const char         *pattern;   /* the colliding claim being looked at */
 	bool                newer;     /* a holder is younger than obj (or unknown) */
 };
@@ -454,7 +424,7 @@ holder_claim(const char *object, const char *pattern, void *arg)
 
 	if (h->newer || strcmp(object, h->key) == 0 || !host_overlap(pattern, h->pattern))
 		return;
-	const json_t *o = strmap_get(h->lv->objects, object);
+	const struct liveobj *o = strmap_get(h->lv->objects, object);
 	if (o == NULL || age_cmp(o, object, h->obj, h->key) > 0)
 		h->newer = true;
 }
@@ -468,13 +438,17 @@ holder_owner(void *arg, const char *pattern, uint32_t holder)
 	state_owner_objects(h->st, holder, holder_claim, h);
 }
 
-/* What obj, filed in sd under key, must become; the holders' ages come from the map. */
+/*
+ * What obj (tree: its claims' members), filed in sd under key, must become; the holders' ages
+ * come from the map.
+ */
 static enum shadow
-shadow_of(struct live *lv, const struct live_side *sd, const json_t *obj, const char *key)
+shadow_of(struct live *lv, const struct live_side *sd, const struct liveobj *obj,
+    const json_t *tree, const char *key)
 {
 	struct holders h = { lv, sd->st, obj, key, NULL, false };
 
-	if (collide_object(sd->cfg, sd->st, obj, holder_owner, &h) == 0)
+	if (collide_object(sd->cfg, sd->st, tree, holder_owner, &h) == 0)
 		return SHADOW_NONE;
 	return h.newer ? SHADOW_REORDER : SHADOW_YES;
 }
@@ -493,25 +467,40 @@ batch_apply(struct live *lv, struct live_side *sd, struct batch *b, bool first, 
 
 	for (size_t i = 0; i < b->n; i++) {
 		struct change *c = &b->v[i];
+		bool unfile = c->old != NULL && !c->old_shadowed;
+		bool file = c->new != NULL && (first || !c->new_shadowed);
+		const json_t *t = c->tree;
+		json_t *decoded = NULL;
 
-		if (c->old != NULL && !c->old_shadowed && state_remove_object(sd->st, sd->cfg,
-		    c->old) != 0)
-			rc = -1;
-		if (c->new == NULL || (!first && c->new_shadowed))
+		if (!unfile && !file)
 			continue;
-		if (state_add_object(sd->st, sd->cfg, c->new, err, sizeof(err)) != 0) {
+		/*
+		 * Unfiling needs only the key (state_remove_object takes back what was recorded
+		 * under it), which new, old and the tree share: one tree serves both.
+		 */
+		if (t == NULL && (t = decoded = object_claims_tree(c->new != NULL ? c->new :
+		    c->old)) == NULL) {
 			rc = -1;
 			continue;
 		}
-		if (!first)
+		if (unfile && state_remove_object(sd->st, sd->cfg, t) != 0)
+			rc = -1;
+		if (!file) {
+			json_decref(decoded);
 			continue;
-		enum shadow sh = shadow_of(lv, sd, c->new, c->key);
-		*reorder |= sh == SHADOW_REORDER;
-		if (sh == SHADOW_YES) {
-			c->new_shadowed = true;
-			if (state_remove_object(sd->st, sd->cfg, c->new) != 0)
-				rc = -1;
 		}
+		if (state_add_object(sd->st, sd->cfg, t, err, sizeof(err)) != 0) {
+			rc = -1;
+		} else if (first) {
+			enum shadow sh = shadow_of(lv, sd, c->new, t, c->key);
+			*reorder |= sh == SHADOW_REORDER;
+			if (sh == SHADOW_YES) {
+				c->new_shadowed = true;
+				if (state_remove_object(sd->st, sd->cfg, t) != 0)
+					rc = -1;
+			}
+		}
+		json_decref(decoded);
 	}
 	return rc;
 }
@@ -527,19 +516,21 @@ static void
 stale_one(const char *key, void *value, void *arg)
 {
 	struct stale_arg *sa = arg;
-	const json_t *obj = strmap_get(sa->lv->objects, key);
+	const struct liveobj *obj = strmap_get(sa->lv->objects, key);
+	json_t *t = obj != NULL ? object_claims_tree(obj) : NULL;
 	char err[256];
 
 	(void)value;
-	if (sa->stale)
-		return;
-	if (obj == NULL || state_add_object(sa->sd->st, sa->sd->cfg, obj, err, sizeof(err)) != 0) {
-		sa->stale = true;
+	if (sa->stale || t == NULL || state_add_object(sa->sd->st, sa->sd->cfg, t, err,
+	    sizeof(err)) != 0) {
+		sa->stale = true;   /* when it already was, or on failure: a rebuild settles it */
+		json_decref(t);
 		return;
 	}
-	sa->stale = shadow_of(sa->lv, sa->sd, obj, key) != SHADOW_YES;
-	if (state_remove_object(sa->sd->st, sa->sd->cfg, obj) != 0)
+	sa->stale = shadow_of(sa->lv, sa->sd, obj, t, key) != SHADOW_YES;
+	if (state_remove_object(sa->sd->st, sa->sd->cfg, t) != 0)
 		sa->stale = true;
+	json_decref(t);
 }
 
 /*
@@ -570,7 +561,7 @@ batch_commit(struct live *lv, struct batch *b)
 		if (c->new != NULL) {
 			/* Replacing a value never allocates; only a new key can fail. */
 			if (strmap_set(lv->objects, c->key, c->new) != 0) {
-				json_decref(c->new);   /* the copies now hold claims the map lacks */
+				liveobj_free(c->new);  /* the copies now hold claims the map lacks */
 				c->old = NULL;         /* still the map's */
 				rc = -1;
 			} else if (c->old == NULL) {
@@ -581,7 +572,7 @@ batch_commit(struct live *lv, struct batch *b)
 			kind_count(lv, c->key, -1);
 		}
 		c->new = NULL;
-		json_decref(c->old);
+		liveobj_free(c->old);
 		c->old = NULL;
 	}
 	return rc;
@@ -591,8 +582,8 @@ batch_commit(struct live *lv, struct batch *b)
 
 /* One stored object, for filing them oldest first. */
 struct aged {
-	const char   *key;
-	const json_t *obj;
+	const char           *key;
+	const struct liveobj *obj;
 };
 
 struct aged_list {
@@ -632,12 +623,14 @@ build_state(struct live *lv, const struct config *cfg, struct strmap *shadowed)
 	strmap_each(lv->objects, collect_aged, &al);
 	qsort(al.v, al.n, sizeof(*al.v), aged_order);
 	for (size_t i = 0; i < al.n; i++) {
-		if (state_add_object(st, cfg, al.v[i].obj, err, sizeof(err)) != 0)
-			goto fail;
-		if (collide_object(cfg, st, al.v[i].obj, NULL, NULL) == 0)
-			continue;
-		if (state_remove_object(st, cfg, al.v[i].obj) != 0 ||
-		    (shadowed != NULL && strmap_set(shadowed, al.v[i].key, (void *)1) != 0))
+		json_t *t = object_claims_tree(al.v[i].obj);
+		bool ok = t != NULL && state_add_object(st, cfg, t, err, sizeof(err)) == 0;
+
+		if (ok && collide_object(cfg, st, t, NULL, NULL) != 0)
+			ok = state_remove_object(st, cfg, t) == 0 &&
+			    (shadowed == NULL || strmap_set(shadowed, al.v[i].key, (void *)1) == 0);
+		json_decref(t);
+		if (!ok)
 			goto fail;
 	}
 	free(al.v);
@@ -765,21 +758,23 @@ live_upsert(struct live *lv, const json_t *obj, char *err, size_t errsz)
 {
 	struct batch b = { 0 };
 	char key[LIVE_KEY_MAX];
-	json_t *copy, *old;
+	struct liveobj *enc;
+	json_t *tree;
 	int rc = -1;
 
 	if (object_key(obj, key, sizeof(key)) != 0) {
 		snprintf(err, errsz, "object without kind or metadata.name");
 		return -1;
 	}
-	if ((copy = live_trim(obj)) == NULL) {
+	if ((tree = liveobj_trim(obj)) == NULL || (enc = liveobj_new(tree)) == NULL) {
+		json_decref(tree);
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
 	pthread_mutex_lock(&lv->wlock);
-	old = strmap_get(lv->objects, key);
-	if (batch_push(&b, key, old, copy) != 0) {
-		json_decref(copy);
+	if (batch_push(&b, key, strmap_get(lv->objects, key), enc, tree) != 0) {
+		liveobj_free(enc);
+		json_decref(tree);
 		snprintf(err, errsz, "out of memory");
 	} else {
 		rc = write_batch(lv, &b, err, errsz);
@@ -794,7 +789,7 @@ live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz)
 {
 	struct batch b = { 0 };
 	char key[LIVE_KEY_MAX];
-	json_t *old;
+	struct liveobj *old;
 	int rc = 0;
 
 	if (object_key(obj, key, sizeof(key)) != 0) {
@@ -803,7 +798,9 @@ live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz)
 	}
 	pthread_mutex_lock(&lv->wlock);
 	if ((old = strmap_get(lv->objects, key)) != NULL) {
-		if (batch_push(&b, key, old, NULL) != 0) {
+		/* The event's object has the stored one's key: what unfiling needs. */
+		if (batch_push(&b, key, old, NULL, json_incref((json_t *)obj)) != 0) {
+			json_decref((json_t *)obj);
 			snprintf(err, errsz, "out of memory");
 			rc = -1;
 		} else {
@@ -813,6 +810,74 @@ live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz)
 	pthread_mutex_unlock(&lv->wlock);
 	batch_free(&b);
 	return rc;
+}
+
+/* ---- relists ---- */
+
+struct relist_item {
+	char           *key;
+	struct liveobj *obj;   /* NULL once a batch took it */
+};
+
+struct live_relist {
+	struct relist_item *v;
+	size_t              n, cap;
+};
+
+struct live_relist *
+live_relist_new(void)
+{
+	return calloc(1, sizeof(struct live_relist));
+}
+
+void
+live_relist_free(struct live_relist *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].key);
+		liveobj_free(r->v[i].obj);
+	}
+	free(r->v);
+	free(r);
+}
+
+size_t
+live_relist_count(const struct live_relist *r)
+{
+	return r->n;
+}
+
+int
+live_relist_add(struct live_relist *r, const json_t *obj)
+{
+	char key[LIVE_KEY_MAX];
+	json_t *tree;
+	struct liveobj *enc;
+
+	if (object_key(obj, key, sizeof(key)) != 0)
+		return 0;   /* not an object the cache can file: the relist leaves it out */
+	if (r->n == r->cap) {
+		size_t ncap = r->cap ? r->cap * 2 : 64;
+		struct relist_item *nv = realloc(r->v, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -1;
+		r->v = nv;
+		r->cap = ncap;
+	}
+	tree = liveobj_trim(obj);
+	enc = tree != NULL ? liveobj_new(tree) : NULL;
+	json_decref(tree);
+	if (enc == NULL)
+		return -1;
+	if ((r->v[r->n].key = strdup(key)) == NULL) {
+		liveobj_free(enc);
+		return -1;
+	}
+	r->v[r->n++].obj = enc;
+	return 0;
 }
 
 struct gone_arg {
@@ -830,49 +895,44 @@ collect_gone(const char *key, void *value, void *arg)
 	struct gone_arg *g = arg;
 
 	if (strncmp(key, g->prefix, g->plen) == 0 && strmap_get(g->seen, key) == NULL &&
-	    batch_push(g->b, key, value, NULL) != 0)
+	    batch_push(g->b, key, value, NULL, NULL) != 0)
 		g->rc = -1;
 }
 
 int
-live_replace_kind(struct live *lv, const char *kind, const json_t *objs, char *err,
+live_relist_apply(struct live *lv, const char *kind, struct live_relist *r, char *err,
     size_t errsz)
 {
 	struct batch b = { 0 };
-	struct strmap *seen = strmap_new();
-	char key[LIVE_KEY_MAX], prefix[64];
-	size_t i;
-	const json_t *obj;
+	struct strmap *seen = strmap_new_borrowed();   /* keys: the relist's */
+	char prefix[64];
+	size_t plen;
 	int rc = -1;
 
 	snprintf(err, errsz, "out of memory");
 	if (seen == NULL)
 		return -1;
-	snprintf(prefix, sizeof(prefix), "%s/", kind);
+	/* The key's kind, which is the informer's (Istio's Gateway is keyed apart). */
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/", kind);
 	pthread_mutex_lock(&lv->wlock);
-	json_array_foreach(objs, i, obj) {
-		const char *k = json_string_value(json_object_get(obj, "kind"));
-		json_t *old, *copy;
+	for (size_t i = 0; i < r->n; i++) {
+		struct relist_item *it = &r->v[i];
+		struct liveobj *old;
 
-		if (k == NULL || strcmp(k, kind) != 0 || object_key(obj, key, sizeof(key)) != 0)
+		if (strncmp(it->key, prefix, plen) != 0 || strmap_get(seen, it->key) != NULL)
 			continue;
-		if (strmap_get(seen, key) != NULL)
-			continue;
-		if (strmap_set(seen, key, (void *)1) != 0)
+		if (strmap_set(seen, it->key, (void *)1) != 0)
 			goto out;
-		old = strmap_get(lv->objects, key);
-		if (old != NULL && object_rv(old) != NULL && object_rv(obj) != NULL &&
-		    strcmp(object_rv(old), object_rv(obj)) == 0)
+		old = strmap_get(lv->objects, it->key);
+		if (old != NULL && liveobj_rv(old) != NULL && liveobj_rv(it->obj) != NULL &&
+		    strcmp(liveobj_rv(old), liveobj_rv(it->obj)) == 0)
 			continue;   /* unchanged since we saw it */
-		if ((copy = live_trim(obj)) == NULL)
+		if (batch_push(&b, it->key, old, it->obj, NULL) != 0)
 			goto out;
-		if (batch_push(&b, key, old, copy) != 0) {
-			json_decref(copy);
-			goto out;
-		}
+		it->obj = NULL;
 	}
 	{
-		struct gone_arg g = { lv, prefix, strlen(prefix), seen, &b, 0 };
+		struct gone_arg g = { lv, prefix, plen, seen, &b, 0 };
 
 		strmap_each(lv->objects, collect_gone, &g);
 		if (g.rc != 0)

@@ -14,9 +14,9 @@ struct state;
  * active copy with two atomic operations and never block; one writer at a time (a mutex)
  * applies an operation to the inactive copy, flips `active`, waits until the readers still in
  * the old copy have left, then applies the same operation to it. A writer-only map keyed
- * "Kind/namespace/name" keeps the last object seen, so an update or delete removes exactly
- * the claims the previous version added: incremental, never a rebuild per event. A new config
- * rebuilds both copies from that map.
+ * "Kind/namespace/name" keeps the last object seen (compact, liveobj.h), so an update or
+ * delete removes exactly the claims the previous version added: incremental, never a rebuild
+ * per event. A new config rebuilds both copies from that map.
  */
 struct live;
 
@@ -49,32 +49,44 @@ int live_read_begin(struct live *lv, struct live_view *v);
 void live_read_end(struct live *lv, const struct live_view *v);
 
 /*
- * Writer operations (thread-safe: they take the writer lock). `obj` is borrowed; a trimmed
- * copy (live_trim) is kept. Objects need kind and
+ * Writer operations (thread-safe: they take the writer lock). `obj` is borrowed; the cache
+ * keeps the part liveobj_trim keeps, encoded (liveobj.h). Objects need kind and
  * metadata.name; namespace may be absent (cluster-scoped). 0, or -1 with the reason in err;
  * on an indexing failure both copies are rebuilt from the map so they never diverge.
  */
 int live_upsert(struct live *lv, const json_t *obj, char *err, size_t errsz);
 int live_delete(struct live *lv, const json_t *obj, char *err, size_t errsz);
+
 /*
- * The part of an object the cache keeps and the rules read (new reference; NULL when out of
- * memory): a copy without status and metadata.managedFields, and without metadata.annotations
- * except an Ingress's (kubectl's last-applied copy of the object emptied) and an
- * IngressClass's (is-default-class is one).
+ * A LIST on its way into the cache (what a relist does): each item is trimmed and encoded as
+ * it arrives, so a LIST of 100k objects holds their compact text, never all their trees.
  */
-json_t *live_trim(const json_t *obj);
+struct live_relist;
+
+/* New empty relist; NULL when out of memory. */
+struct live_relist *live_relist_new(void);
+void live_relist_free(struct live_relist *r);
 /*
- * Replaces every stored object of `kind` with the objects of `objs` (a JSON array, borrowed):
- * what a relist does. Objects whose resourceVersion did not change are left alone; the rest is
- * removed and added incrementally, in one flip.
+ * Adds one listed object (borrowed). An object without kind or metadata.name is left out
+ * (0). 0, or -1 when out of memory.
  */
-int live_replace_kind(struct live *lv, const char *kind, const json_t *objs, char *err,
+int live_relist_add(struct live_relist *r, const json_t *obj);
+/* Objects added (those left out not counted). */
+size_t live_relist_count(const struct live_relist *r);
+/*
+ * Replaces every stored object of `kind` (the kind part of the cache's "Kind/ns/name" keys,
+ * CLAIMFIELDS_ISTIO_GATEWAY for Istio's Gateway) with the relist's objects of that kind:
+ * objects whose resourceVersion did not change are left alone; the rest is removed and
+ * added incrementally, in one flip. Once per relist: it takes the objects it stores. 0, or
+ * -1 with the reason in err.
+ */
+int live_relist_apply(struct live *lv, const char *kind, struct live_relist *r, char *err,
     size_t errsz);
 
 /*
  * Copies of the stored objects of `kind` in namespace `ns` (NULL: every namespace; "" for
  * cluster-scoped objects) as a JSON array (new reference), or NULL when out of memory. They
- * are trimmed like every stored object (live_trim). Takes the
+ * are trimmed like every stored object (liveobj_trim), decoded afresh. Takes the
  * writer lock and visits every stored object: for the reconciler, never the request path,
  * and never between live_read_begin and live_read_end (the writer may be waiting for it).
  */
