@@ -34,6 +34,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRC))
 BENCH_BIN:= $(BUILD)/bench/bench_review
 AUDIT_BENCH := $(BUILD)/bench/bench_audit
+LIVE_BENCH := $(BUILD)/bench/bench_live
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BUILD ?= build/fuzz
@@ -111,6 +112,10 @@ $(AUDIT_BENCH): bench/bench_audit.c $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
 
+$(LIVE_BENCH): bench/bench_live.c $(BUILD)/libtenantguard.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
+
 # Dev certificates (CA + serving cert for localhost) are created on first use.
 CERT_DIR ?= $(BUILD)/dev-certs
 run: all
@@ -160,9 +165,10 @@ check-style:
 BENCH_PKGS := nginx wrk strace
 bench: deps
 	@[ "$(DEPS)" = skip ] || $(MAKE) --no-print-directory install-deps DEB_PKGS="$(BENCH_PKGS)"
-	@$(MAKE) --no-print-directory $(BENCH_BIN) $(AUDIT_BENCH) $(BUILD)/tenantguard
+	@$(MAKE) --no-print-directory $(BENCH_BIN) $(AUDIT_BENCH) $(LIVE_BENCH) $(BUILD)/tenantguard
 	@$(BENCH_BIN)
 	@$(AUDIT_BENCH)
+	@$(LIVE_BENCH)
 	@bench/bench_https.sh $(BUILD)
 	@bench/bench_peer.sh $(BUILD)
 	@bench/bench_scale.sh $(BUILD)

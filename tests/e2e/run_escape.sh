@@ -291,6 +291,27 @@ curl -sk "https://127.0.0.1:${port[1]}/metrics" | grep -q 'tenantguard_live_obje
 	ok "the live index holds bob's Gateway (tenantguard_live_objects{kind=\"Gateway\"} 1)" ||
 	bad "the live index does not count bob's Gateway"
 
+# --- a replica started later lists every kind, Istio's Gateway too ------------------------
+# Istio's Gateway is keyed apart from Gateway API's (Gateway.networking.istio.io); a relist
+# that compared its items' kind ("Gateway") with the informer's dropped every one of them, so
+# a replica started after them (or relisting after a 410) held none of their claims.
+admin apply -f - >/dev/null 2>&1 <<'YAML' || bad "admin: an Istio Gateway in tenant2-gateway"
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: listed, namespace: tenant2-gateway}
+spec:
+  selector: {higress: tenant2-gateway-higress-gateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [./ig.listed.io]}]
+YAML
+serve 2 --no-reconcile
+ready 2 || die "tenantguard serve (replica 2, again) not ready" "$work/serve2.log"
+istio_listed() { [ "$(metric 'tenantguard_live_objects{kind="Gateway.networking.istio.io"}' 2)" = 2 ]; }
+within "a replica started now lists both Istio Gateways (alice's and tenant2's)" 5000 istio_listed
+mkreview "$work/listed.json" tenant1 '*.listed.io'
+within "tenant1's *.listed.io collides with the listed one there [host-collision]" 5000 \
+    collides "$work/listed.json" 2
+serve_stop 2 "replica 2 (again)"
+
 sanitizers_clean "tenantguard serve" "$work/serve1.log" "$work/serve2.log"
 summary
 [ "$fail" -eq 0 ]
