@@ -382,6 +382,47 @@ test_oldest_owner(const struct config *cfg, const struct config *cfg2)
 	live_free(lv);
 }
 
+/* The reconciler's sweep lists its own objects only, each as live_list gives it. */
+static void
+test_labelled(const struct config *cfg)
+{
+	static const char *const h[] = { "own.example.org", NULL };
+	static const char *const h2[] = { "other.example.org", NULL };
+	struct live *lv = live_new();
+	char err[256];
+	json_t *mine = ingress("tenant1-gateway", "mine", "1", h);
+	json_t *other = ingress("tenant1-gateway", "other", "2", h2);
+
+	json_object_set_new(json_object_get(mine, "metadata"), "labels",
+	    json_pack("{s:s, s:s}", "app", "x", "app.kubernetes.io/managed-by", "tenantguard"));
+	json_object_set_new(json_object_get(other, "metadata"), "labels",
+	    json_pack("{s:s}", "app.kubernetes.io/managed-by", "helm"));
+	live_set_config(lv, cfg, NULL, NULL);
+	test_cond("labelled: two Ingresses stored", live_upsert(lv, mine, err, sizeof(err)) == 0 &&
+	    live_upsert(lv, other, err, sizeof(err)) == 0 && live_objects(lv, "Ingress") == 2);
+	json_t *all = live_list(lv, "Ingress", NULL);
+	json_t *own = live_list_labelled(lv, "Ingress", NULL, "app.kubernetes.io/managed-by",
+	    "tenantguard");
+	json_t *none = live_list_labelled(lv, "Ingress", NULL, "app", "y");
+	const json_t *want = NULL, *o;
+	size_t i;
+
+	json_array_foreach(all, i, o)
+		if (strcmp(json_string_value(jsonget_path(o, "metadata.name")) ?
+		    json_string_value(jsonget_path(o, "metadata.name")) : "", "mine") == 0)
+			want = o;
+	test_cond("labelled: only the object labelled so, whole as live_list has it",
+	    json_array_size(own) == 1 && want != NULL && json_equal(json_array_get(own, 0), want));
+	test_cond("labelled: a value nobody has lists nothing",
+	    none != NULL && json_array_size(none) == 0);
+	json_decref(all);
+	json_decref(own);
+	json_decref(none);
+	json_decref(mine);
+	json_decref(other);
+	live_free(lv);
+}
+
 /* What the cache keeps of an object: what the periodic audit's rules read. */
 static void
 test_trim(void)
@@ -429,6 +470,7 @@ main(void)
 	test_concurrent(cfg, cfg2);
 	test_oldest_owner(cfg, cfg2);
 	test_trim();
+	test_labelled(cfg);
 	config_free(cfg);
 	config_free(cfg2);
 	return test_report();

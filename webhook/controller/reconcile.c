@@ -629,7 +629,9 @@ sweep(struct reconciler *r, const char *only)
 	struct live_view v;
 
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-		json_t *objs = live_list(r->lv, kinds[k], NULL), *o;
+		/* Its own only: every Ingress of the cluster decoded whole would be a second cache. */
+		json_t *objs = live_list_labelled(r->lv, kinds[k], NULL, NAMES_MANAGED_BY_KEY,
+		    NAMES_MANAGED_BY), *o;
 		size_t i;
 
 		json_array_foreach(objs, i, o) {

@@ -297,9 +297,26 @@ live_claims(struct live *lv)
 struct list_arg {
 	const char *prefix;   /* "Kind/" or "Kind/ns/" */
 	size_t      len;
+	const char *label, *value;   /* label NULL: every object */
 	json_t     *out;
 	int         rc;
 };
+
+static const struct jsonget_fields labels_fields[] = { { "labels", NULL }, { NULL, NULL } };
+static const struct jsonget_fields metadata_labels[] = {
+	{ "metadata", labels_fields }, { NULL, NULL } };
+
+/* Whether o's metadata.labels[label] is value, read with its labels alone decoded. */
+static int
+has_label(const struct liveobj *o, const char *label, const char *value)
+{
+	json_t *t = liveobj_decode(o, metadata_labels);
+	const char *v = jsonget_str(jsonget_path(t, "metadata.labels"), label);
+	int r = t == NULL ? -1 : v != NULL && strcmp(v, value) == 0;
+
+	json_decref(t);
+	return r;
+}
 
 static void
 list_one(const char *key, void *value, void *arg)
@@ -309,6 +326,13 @@ list_one(const char *key, void *value, void *arg)
 
 	if (la->rc != 0 || strncmp(key, la->prefix, la->len) != 0)
 		return;
+	if (la->label != NULL) {
+		int r = has_label(value, la->label, la->value);
+		if (r < 0)
+			la->rc = -1;
+		if (r != 1)
+			return;
+	}
 	if ((c = liveobj_decode(value, NULL)) == NULL || json_array_append_new(la->out, c) != 0)
 		la->rc = -1;
 }
@@ -331,10 +355,11 @@ live_get(struct live *lv, const char *kind, const char *ns, const char *name)
 }
 
 json_t *
-live_list(struct live *lv, const char *kind, const char *ns)
+live_list_labelled(struct live *lv, const char *kind, const char *ns, const char *label,
+    const char *value)
 {
 	char prefix[LIVE_KEY_MAX];
-	struct list_arg la = { prefix, 0, json_array(), 0 };
+	struct list_arg la = { prefix, 0, label, value, json_array(), 0 };
 	int n = ns != NULL ? snprintf(prefix, sizeof(prefix), "%s/%s/", kind, ns) :
 	    snprintf(prefix, sizeof(prefix), "%s/", kind);
 
@@ -351,6 +376,12 @@ live_list(struct live *lv, const char *kind, const char *ns)
 		return NULL;
 	}
 	return la.out;
+}
+
+json_t *
+live_list(struct live *lv, const char *kind, const char *ns)
+{
+	return live_list_labelled(lv, kind, ns, NULL, NULL);
 }
 
 /* ---- batches ---- */
@@ -913,7 +944,8 @@ live_relist_apply(struct live *lv, const char *kind, struct live_relist *r, char
 	if (seen == NULL)
 		return -1;
 	/* The key's kind, which is the informer's (Istio's Gateway is keyed apart). */
-	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/", kind);
+	snprintf(prefix, sizeof(prefix), "%s/", kind);
+	plen = strlen(prefix);
 	pthread_mutex_lock(&lv->wlock);
 	for (size_t i = 0; i < r->n; i++) {
 		struct relist_item *it = &r->v[i];

@@ -91,6 +91,13 @@ int live_relist_apply(struct live *lv, const char *kind, struct live_relist *r, 
  * and never between live_read_begin and live_read_end (the writer may be waiting for it).
  */
 json_t *live_list(struct live *lv, const char *kind, const char *ns);
+/*
+ * live_list of the objects whose metadata.labels[label] is `value` only: the others are looked
+ * at with their labels alone decoded, never built whole (what the reconciler's sweep of every
+ * Ingress for its own needs). Same rules as live_list.
+ */
+json_t *live_list_labelled(struct live *lv, const char *kind, const char *ns, const char *label,
+    const char *value);
 /* A copy of one stored object (new reference), or NULL when absent. Same rules as live_list. */
 json_t *live_get(struct live *lv, const char *kind, const char *ns, const char *name);
 
