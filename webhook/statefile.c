@@ -319,7 +319,14 @@ pipe_batch(struct pipe *p)
 	if (p->n_spare > 0)
 		b = p->spare[--p->n_spare];
 	pthread_mutex_unlock(&p->lock);
-	return b != NULL ? b : calloc(1, sizeof(*b));
+	if (b != NULL || (b = calloc(1, sizeof(*b))) == NULL)
+		return b;
+	b->cap = 16384;   /* 256 extracts of one host each fit */
+	if ((b->bytes = malloc(b->cap)) == NULL) {
+		free(b);
+		return NULL;
+	}
+	return b;
 }
 
 /* The next batch for the indexer; NULL once the walker is done and nothing is left. */
@@ -345,7 +352,7 @@ pipe_pop(struct pipe *p)
 static int
 batch_room(struct batch *b, size_t need)
 {
-	size_t ncap = b->cap ? b->cap : 16384;
+	size_t ncap = b->cap;
 	char *nb;
 
 	if (b->used + need <= b->cap)
