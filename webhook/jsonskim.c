@@ -275,8 +275,10 @@ key_push(struct jsonskim *s, size_t base, size_t start, size_t raw, bool esc, si
 static const struct jsonget_fields *
 field_find(const struct jsonget_fields *keep, const char *key, size_t len)
 {
+	/* Once per member of every item: the first byte settles most names without a strlen. */
 	for (; keep->key != NULL; keep++)
-		if (strlen(keep->key) == len && memcmp(keep->key, key, len) == 0)
+		if (len > 0 && keep->key[0] == key[0] && strlen(keep->key) == len &&
+		    memcmp(keep->key, key, len) == 0)
 			return keep;
 	return NULL;
 }
