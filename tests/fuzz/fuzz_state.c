@@ -3,7 +3,9 @@
  * fuzz_state: any bytes as a --state file (a List, an array or multi-document YAML), read
  * through the same path the server reads (a memfd stands in for the file), then built into a
  * state against the default config. Every object the reader accepts must be one the state
- * builder can take or refuse with a reason.
+ * builder can take or refuse with a reason. review's streamed read of the same bytes
+ * (statefile_open, statefile_index) must refuse with the same words, gather the same Tenant
+ * objects and index as many objects.
  */
 #include <string.h>
 #include <sys/mman.h>
@@ -21,9 +23,10 @@ static int fd = -1;
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[1024] = "", path[64];
-	json_t *objs;
-	struct state *st;
+	char err[1024] = "", serr[1024] = "", path[64];
+	json_t *objs, *tenants;
+	struct statefile *sf;
+	struct state *st, *sst;
 
 	if (cfg == NULL && (cfg = config_load_default(err, sizeof(err))) == NULL)
 		abort();
@@ -33,14 +36,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	objs = statefile_read_objects(path, err, sizeof(err));
+	sf = statefile_open(path, serr, sizeof(serr));
+	FUZZ_ASSERT((objs == NULL) == (sf == NULL), "the streamed read decides otherwise");
 	if (objs == NULL) {
 		FUZZ_ASSERT(err[0] != '\0', "refused without a reason");
+		FUZZ_ASSERT(strcmp(err, serr) == 0, "the streamed read refuses in other words");
 		return 0;
 	}
 	FUZZ_ASSERT(json_is_array(objs), "the objects are not an array");
-	err[0] = '\0';
+	tenants = statefile_select_tenants(objs);
+	FUZZ_ASSERT(tenants != NULL && json_equal(tenants, statefile_tenants(sf)),
+	    "the streamed read gathers other Tenant objects");
+	err[0] = serr[0] = '\0';
 	st = statefile_from_objects(cfg, objs, err, sizeof(err));
 	FUZZ_ASSERT(st != NULL || err[0] != '\0', "state refused without a reason");
+	sst = statefile_index(sf, cfg, serr, sizeof(serr));
+	FUZZ_ASSERT((st == NULL) == (sst == NULL) && (st == NULL ||
+	    st->n_objects == sst->n_objects), "the streamed read indexes otherwise");
+	state_free(sst);
+	statefile_close(sf);
+	json_decref(tenants);
 	state_free(st);
 	json_decref(objs);
 	return 0;
