@@ -100,7 +100,7 @@ cmd_review(int argc, char **argv)
 		goto out;
 	}
 	if (state_path != NULL)
-		sf = statefile_open(state_path, serr, sizeof(serr));
+		sf = statefile_open(state_path, false, serr, sizeof(serr));
 	if ((cfg = load_config_tenants(config_path, sf != NULL ? statefile_tenants(sf) : NULL,
 	    rejected, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "tenantguard: config: %s\n", err);

@@ -301,27 +301,62 @@ statefile_load(const struct config *cfg, const char *path, char *err, size_t err
 }
 
 
-/* A state file read once for review: see statefile_open. */
+/* Where an object of a JSON file is, and when it was created (audit's order). */
+struct statefile_place {
+	size_t start, end;
+	char  *created;   /* metadata.creationTimestamp, NULL when it has none */
+};
+
+/* A state file read once for review or audit: see statefile_open. */
 struct statefile {
 	char   *path;
 	char   *text;      /* a JSON file's bytes, for index_text; NULL once read as YAML */
 	size_t  len;
 	json_t *objects;   /* a YAML file's objects, whole */
 	json_t *tenants;   /* its Tenant objects, whole */
+	struct statefile_place *places;   /* a JSON file's objects, when asked for */
+	size_t                  n_places, cap_places;
 };
 
-/* What check_object and tenantobj_is_tenant read: all the gathering pass builds of an item. */
-static const struct jsonget_fields gather_metadata[] = { { "name", NULL }, { NULL, NULL } };
+/*
+ * What check_object and tenantobj_is_tenant read, and audit's order: all the gathering pass
+ * builds of an item.
+ */
+static const struct jsonget_fields gather_metadata[] = {
+	{ "name", NULL }, { "creationTimestamp", NULL }, { NULL, NULL } };
 static const struct jsonget_fields gather_fields[] = {
 	{ "apiVersion", NULL }, { "kind", NULL }, { "metadata", gather_metadata }, { NULL, NULL } };
 
 struct gather_arg {
-	const char *text;
-	json_t     *tenants;
-	char       *err;   /* the first object check_object refuses, said here */
-	size_t      errsz;
-	bool        bad;
+	struct statefile *sf;
+	bool              places;   /* note every object's place */
+	char             *err;      /* the first object check_object refuses, said here */
+	size_t            errsz;
+	bool              bad;
 };
+
+/* Notes where object i is; -1 when out of memory. */
+static int
+place_add(struct statefile *sf, const json_t *obj, size_t start, size_t end)
+{
+	const char *c = jsonget_str(json_object_get(obj, "metadata"), "creationTimestamp");
+
+	if (sf->n_places == sf->cap_places) {
+		size_t cap = sf->cap_places ? sf->cap_places * 2 : 1024;
+		struct statefile_place *p = realloc(sf->places, cap * sizeof(*p));
+		if (p == NULL)
+			return -1;
+		sf->places = p;
+		sf->cap_places = cap;
+	}
+	struct statefile_place *p = &sf->places[sf->n_places];
+	p->start = start;
+	p->end = end;
+	if ((p->created = c != NULL ? strdup(c) : NULL) == NULL && c != NULL)
+		return -1;
+	sf->n_places++;
+	return 0;
+}
 
 /*
  * statejson_each's callback for statefile_open: every item checked as parse_objects checks
@@ -343,23 +378,36 @@ gather_object(json_t *obj, size_t i, size_t start, size_t end, void *arg)
 		g->bad = true;
 		return 0;
 	}
+	if (g->places && place_add(g->sf, obj, start, end) != 0)
+		return -1;
 	if (!tenantobj_is_tenant(obj))
 		return 0;
 	was = arena_pause();   /* kept past the item: not in the walk's arena */
-	jsonskim_init(&c, g->text + start, end - start);
+	jsonskim_init(&c, g->sf->text + start, end - start);
 	whole = jsonskim_value(&c, NULL);   /* the walk checked this text: NULL is out of memory */
 	jsonskim_release(&c);
-	int rc = whole != NULL && json_array_append_new(g->tenants, whole) == 0 ? 0 : -1;
+	int rc = whole != NULL && json_array_append_new(g->sf->tenants, whole) == 0 ? 0 : -1;
 	arena_resume(was);
 	return rc;
 }
 
+/* Drops the places noted (a walk that gave up, or the file closed). */
+static void
+places_clear(struct statefile *sf)
+{
+	for (size_t i = 0; i < sf->n_places; i++)
+		free(sf->places[i].created);
+	free(sf->places);
+	sf->places = NULL;
+	sf->n_places = sf->cap_places = 0;
+}
+
 struct statefile *
-statefile_open(const char *path, char *err, size_t errsz)
+statefile_open(const char *path, bool places, char *err, size_t errsz)
 {
 	struct statefile *sf = calloc(1, sizeof(*sf));
 	char msg[512];
-	struct gather_arg g = { NULL, NULL, msg, sizeof(msg), false };
+	struct gather_arg g = { sf, places, msg, sizeof(msg), false };
 	int rc;
 
 	if (sf == NULL || (sf->path = strdup(path)) == NULL ||
@@ -369,8 +417,6 @@ statefile_open(const char *path, char *err, size_t errsz)
 	}
 	if ((sf->text = fileio_read(path, STATE_MAX_BYTES, &sf->len, err, errsz)) == NULL)
 		goto fail;
-	g.text = sf->text;
-	g.tenants = sf->tenants;
 	msg[0] = '\0';
 	rc = statejson_each(sf->text, sf->len, gather_fields, true, gather_object, &g);
 	if (rc == 0 && !g.bad)
@@ -380,6 +426,7 @@ statefile_open(const char *path, char *err, size_t errsz)
 		goto fail;
 	}
 	/* YAML (or JSON statejson does not stream): the whole tree, kept for statefile_index. */
+	places_clear(sf);
 	json_decref(sf->tenants);
 	sf->tenants = NULL;
 	if ((sf->objects = parse_objects(path, sf->text, sf->len, false, err, errsz)) == NULL)
@@ -415,11 +462,42 @@ statefile_index(const struct statefile *sf, const struct config *cfg, char *err,
 	return st;
 }
 
+size_t
+statefile_count(const struct statefile *sf)
+{
+	return sf->text != NULL ? sf->n_places : json_array_size(sf->objects);
+}
+
+const char *
+statefile_created(const struct statefile *sf, size_t i)
+{
+	if (sf->text != NULL)
+		return sf->places[i].created;
+	return jsonget_str(json_object_get(json_array_get(sf->objects, i), "metadata"),
+	    "creationTimestamp");
+}
+
+json_t *
+statefile_object(const struct statefile *sf, size_t i, const struct jsonget_fields *keep)
+{
+	struct jsonskim c;
+	json_t *obj;
+
+	if (sf->text == NULL)
+		return json_incref(json_array_get(sf->objects, i));
+	/* statefile_open checked this text: NULL is out of memory. */
+	jsonskim_init(&c, sf->text + sf->places[i].start, sf->places[i].end - sf->places[i].start);
+	obj = jsonskim_value(&c, keep);
+	jsonskim_release(&c);
+	return obj;
+}
+
 void
 statefile_close(struct statefile *sf)
 {
 	if (sf == NULL)
 		return;
+	places_clear(sf);
 	free(sf->path);
 	free(sf->text);
 	json_decref(sf->objects);

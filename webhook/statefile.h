@@ -3,7 +3,10 @@
 #ifndef TG_STATEFILE_H
 #define TG_STATEFILE_H
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "jsonget.h"
 
 struct config;
 struct state;
@@ -31,23 +34,33 @@ struct state *statefile_from_objects(const struct config *cfg, const json_t *obj
 json_t *statefile_select_tenants(const json_t *objects);
 
 /*
- * A state file read once for `review`, whose Tenant objects build the config the state is
- * then indexed against. A JSON file is walked twice in place: first only to check every object
- * and decode the Tenants whole (the rest skimmed), then indexed as statefile_load indexes it;
- * YAML is read whole once, as statefile_read_objects reads it.
+ * A state file read once for `review` or `audit`, whose Tenant objects build the config the
+ * state is then indexed against. A JSON file is walked in place: first only to check every
+ * object and decode the Tenants whole (the rest skimmed), then indexed as statefile_load
+ * indexes it, or its objects decoded one at a time; YAML is read whole once, as
+ * statefile_read_objects reads it.
  */
 struct statefile;
 
 /*
  * Reads path and finds its Tenant objects: a new statefile (statefile_close), or NULL with
- * the "path: reason" statefile_read_objects would give.
+ * the "path: reason" statefile_read_objects would give. With places, it also notes where each
+ * object is, for statefile_count, statefile_created and statefile_object.
  */
-struct statefile *statefile_open(const char *path, char *err, size_t errsz);
+struct statefile *statefile_open(const char *path, bool places, char *err, size_t errsz);
 /* Its Tenant objects (borrowed: valid until statefile_close), for config_load_*_tenants. */
 const json_t *statefile_tenants(const struct statefile *sf);
 /* A new state (state_free) of its objects against cfg, or NULL with "path: reason" in err. */
 struct state *statefile_index(const struct statefile *sf, const struct config *cfg, char *err,
     size_t errsz);
+/* With places: how many objects, and object i's metadata.creationTimestamp (or NULL). */
+size_t statefile_count(const struct statefile *sf);
+const char *statefile_created(const struct statefile *sf, size_t i);
+/*
+ * With places: object i, in the file's order, as a new reference: whole when keep is NULL,
+ * else of a JSON file only the members keep names (jsonskim); NULL when out of memory.
+ */
+json_t *statefile_object(const struct statefile *sf, size_t i, const struct jsonget_fields *keep);
 void statefile_close(struct statefile *sf);
 
 /*

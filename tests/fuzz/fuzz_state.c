@@ -4,8 +4,8 @@
  * through the same path the server reads (a memfd stands in for the file), then built into a
  * state against the default config. Every object the reader accepts must be one the state
  * builder can take or refuse with a reason. review's streamed read of the same bytes
- * (statefile_open, statefile_index) must refuse with the same words, gather the same Tenant
- * objects and index as many objects.
+ * (statefile_open, statefile_index, statefile_object) must refuse with the same words,
+ * gather the same Tenant objects, hand out the same objects one by one and index as many.
  */
 #include <string.h>
 #include <sys/mman.h>
@@ -36,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	objs = statefile_read_objects(path, err, sizeof(err));
-	sf = statefile_open(path, serr, sizeof(serr));
+	sf = statefile_open(path, true, serr, sizeof(serr));
 	FUZZ_ASSERT((objs == NULL) == (sf == NULL), "the streamed read decides otherwise");
 	if (objs == NULL) {
 		FUZZ_ASSERT(err[0] != '\0', "refused without a reason");
@@ -47,6 +47,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tenants = statefile_select_tenants(objs);
 	FUZZ_ASSERT(tenants != NULL && json_equal(tenants, statefile_tenants(sf)),
 	    "the streamed read gathers other Tenant objects");
+	FUZZ_ASSERT(statefile_count(sf) == json_array_size(objs),
+	    "the streamed read counts other objects");
+	for (size_t i = 0; i < json_array_size(objs); i++) {
+		json_t *one = statefile_object(sf, i, NULL);
+		FUZZ_ASSERT(json_equal(one, json_array_get(objs, i)),
+		    "an object decoded from its place differs");
+		json_decref(one);
+	}
 	err[0] = serr[0] = '\0';
 	st = statefile_from_objects(cfg, objs, err, sizeof(err));
 	FUZZ_ASSERT(st != NULL || err[0] != '\0', "state refused without a reason");

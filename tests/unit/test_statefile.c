@@ -161,7 +161,7 @@ expect_open_same(const struct config *cfg, const char *descr, const char *text)
 
 	test_write_tmp(path, sizeof(path), "tg-state", text);
 	objs = statefile_read_objects(path, oerr, sizeof(oerr));
-	sf = statefile_open(path, nerr, sizeof(nerr));
+	sf = statefile_open(path, true, nerr, sizeof(nerr));
 	unlink(path);
 	snprintf(d, sizeof(d), "%s: read alike (%s | %s)", descr, objs ? "ok" : oerr,
 	    sf ? "ok" : nerr);
@@ -171,6 +171,18 @@ expect_open_same(const struct config *cfg, const char *descr, const char *text)
 		snprintf(d, sizeof(d), "%s: the same Tenant objects, whole (%zu)", descr,
 		    json_array_size(tenants));
 		test_cond(d, json_equal(tenants, statefile_tenants(sf)));
+		bool same = statefile_count(sf) == json_array_size(objs);
+		for (size_t i = 0; same && i < json_array_size(objs); i++) {
+			const json_t *o = json_array_get(objs, i);
+			const char *c = jsonget_str(json_object_get(o, "metadata"), "creationTimestamp");
+			const char *sc = statefile_created(sf, i);
+			json_t *one = statefile_object(sf, i, NULL);
+			same = json_equal(one, o) && (c == NULL ? sc == NULL : sc != NULL &&
+			    strcmp(c, sc) == 0);
+			json_decref(one);
+		}
+		snprintf(d, sizeof(d), "%s: object by object, the same objects and times", descr);
+		test_cond(d, same);
 		old = statefile_from_objects(cfg, objs, oerr, sizeof(oerr));
 		neu = statefile_index(sf, cfg, nerr, sizeof(nerr));
 		snprintf(d, sizeof(d), "%s: indexed alike", descr);
@@ -185,8 +197,8 @@ expect_open_same(const struct config *cfg, const char *descr, const char *text)
 }
 
 #define TENANT(name, more) "{\"apiVersion\":\"tenantguard.io/v1alpha1\",\"kind\":\"Tenant\"," \
-	"\"metadata\":{\"name\":\"" name "\"" more "},\"spec\":{\"customDomains\":[\"*." name \
-	".example.net\"],\"x\":[1,2.5e3,true,null,{\"y\":\"}]\\\"\\u00e9\"}]}}"
+	"\"metadata\":{\"name\":\"" name "\",\"creationTimestamp\":\"2024-01-0" name "\"" more "}," \
+	"\"spec\":{\"customDomains\":[\"*." name ".example.net\"],\"x\":[1,2.5e3,true,null,{\"y\":\"}]\\\"\\u00e9\"}]}}"
 #define INGRESS(name) "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\"," \
 	"\"metadata\":{\"name\":\"" name "\",\"namespace\":\"team-a\"},\"spec\":{\"rules\":" \
 	"[{\"host\":\"" name ".newco.com\"}]}}"
@@ -225,7 +237,7 @@ test_open(void)
 	expect_open_same(cfg, "YAML refusal", "- kind: A\n  metadata: {name: a}\n- 5\n");
 	expect_open_same(cfg, "YAML error", "kind: A\nmetadata: {name: [\n");
 
-	struct statefile *sf = statefile_open("/nonexistent/state.json", nerr, sizeof(nerr));
+	struct statefile *sf = statefile_open("/nonexistent/state.json", false, nerr, sizeof(nerr));
 	test_cond("open: missing file", sf == NULL &&
 	    strstr(nerr, "/nonexistent/state.json: ") != NULL);
 	config_free(cfg);
