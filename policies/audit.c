@@ -107,6 +107,9 @@ audit_run_each(const struct config *cfg, const struct audit_source *src, time_t 
 		snprintf(err, errsz, "out of memory");
 		goto out;
 	}
+	/* Both indexes sized once for all n (a hint: state_reserve's failure changes nothing). */
+	(void)state_reserve(all, n);
+	(void)state_reserve(older, n);
 	for (i = 0; i < n; i++) {
 		const char *c = src->created(src->arg, i);
 		items[i] = (struct item){ c ? c : "", i };
