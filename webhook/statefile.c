@@ -300,7 +300,6 @@ statefile_load(const struct config *cfg, const char *path, char *err, size_t err
 	return st;
 }
 
-
 /* Where an object of a JSON file is, and when it was created (audit's order). */
 struct statefile_place {
 	size_t start, end;
@@ -343,16 +342,17 @@ place_add(struct statefile *sf, const json_t *obj, size_t start, size_t end)
 
 	if (sf->n_places == sf->cap_places) {
 		size_t cap = sf->cap_places ? sf->cap_places * 2 : 1024;
-		struct statefile_place *p = realloc(sf->places, cap * sizeof(*p));
-		if (p == NULL)
+		struct statefile_place *grown = realloc(sf->places, cap * sizeof(*grown));
+		if (grown == NULL)
 			return -1;
-		sf->places = p;
+		sf->places = grown;
 		sf->cap_places = cap;
 	}
 	struct statefile_place *p = &sf->places[sf->n_places];
 	p->start = start;
 	p->end = end;
-	if ((p->created = c != NULL ? strdup(c) : NULL) == NULL && c != NULL)
+	p->created = NULL;
+	if (c != NULL && (p->created = strdup(c)) == NULL)
 		return -1;
 	sf->n_places++;
 	return 0;
