@@ -19,16 +19,35 @@
 
 /* One claim as it was filed. */
 struct state_claim {
-	char    *pattern;
-	uint32_t owner;
+	const char *pattern;   /* in its record's block */
+	uint32_t    owner;
 };
 
-/* The claims one state_add_object filed for an object; a key's records chain oldest first. */
+/*
+ * The claims one state_add_object filed for an object, in one allocation: this header, the
+ * claims, the object's key and the patterns. A key's records chain oldest first; the maps
+ * (records, every owner's object set) borrow the key of the chain's head.
+ */
 struct state_record {
 	struct state_record *next;
-	struct state_claim  *v;     /* &one until a second claim */
+	const char          *key;
+	size_t               n;
+	struct state_claim   v[];
+};
+
+/* The claims of one object while it is visited, before its record is built. */
+#define FILING_INLINE 8
+struct filing_claim {
+	size_t   off;     /* of the pattern in text */
+	uint32_t owner;
+};
+struct filing {
+	struct filing_claim *v;
 	size_t               n, cap;
-	struct state_claim   one;   /* most objects claim one host: no second allocation */
+	char                *text;
+	size_t               len, tcap;
+	struct filing_claim  v0[FILING_INLINE];
+	char                 text0[FILING_INLINE * 64];
 };
 
 struct state *
@@ -39,7 +58,7 @@ state_new(void)
 		return NULL;
 	st->claims = claims_new();
 	st->owner_ids = strmap_new();
-	st->records = strmap_new();
+	st->records = strmap_new_borrowed();
 	if (st->claims == NULL || st->owner_ids == NULL || st->records == NULL) {
 		state_free(st);
 		return NULL;
@@ -54,23 +73,13 @@ state_reserve(struct state *st, size_t n)
 }
 
 static void
-record_free(struct state_record *rec)
-{
-	for (size_t i = 0; i < rec->n; i++)
-		free(rec->v[i].pattern);
-	if (rec->v != &rec->one)
-		free(rec->v);
-	free(rec);
-}
-
-static void
 records_free(const char *key, void *value, void *arg)
 {
 	(void)key;
 	(void)arg;
 	for (struct state_record *r = value, *next; r != NULL; r = next) {
 		next = r->next;
-		record_free(r);
+		free(r);
 	}
 }
 
@@ -165,42 +174,84 @@ entry_rule_owner(const struct config *cfg, const struct state *st, const json_t 
 		snprintf(out, outsz, "namespace/%s", cfg->entry_namespace);
 }
 
-/* Files one claim and records it in rec; 0 or -1 (then nothing of it was filed). */
-static int
-claim_add(struct state *st, struct state_record *rec, const char *pattern, const char *owner)
+static void
+filing_init(struct filing *f)
 {
-	uint32_t id;
-	if (owner_intern(st, owner, &id) != 0)
+	f->v = f->v0;
+	f->cap = FILING_INLINE;
+	f->text = f->text0;
+	f->tcap = sizeof(f->text0);
+	f->n = f->len = 0;
+}
+
+static void
+filing_release(struct filing *f)
+{
+	if (f->v != f->v0)
+		free(f->v);
+	if (f->text != f->text0)
+		free(f->text);
+}
+
+/* Grows *buf (first the inline `first`) to hold need elements of size sz; 0 or -1. */
+static int
+filing_grow(void **buf, size_t *cap, size_t need, size_t sz, void *first)
+{
+	size_t ncap = *cap;
+	void *nb;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	if ((nb = *buf == first ? malloc(ncap * sz) : realloc(*buf, ncap * sz)) == NULL)
 		return -1;
-	if (rec->n == rec->cap) {
-		size_t ncap = rec->cap * 2;
-		struct state_claim *nv = malloc(ncap * sizeof(*nv));
-		if (nv == NULL)
-			return -1;
-		memcpy(nv, rec->v, rec->n * sizeof(*nv));
-		if (rec->v != &rec->one)
-			free(rec->v);
-		rec->v = nv;
-		rec->cap = ncap;
-	}
-	char *p = strdup(pattern);
-	if (p == NULL || claims_add(st->claims, pattern, id) != 0) {
-		free(p);
-		return -1;
-	}
-	rec->v[rec->n++] = (struct state_claim){ p, id };
+	if (*buf == first)
+		memcpy(nb, first, *cap * sz);
+	*buf = nb;
+	*cap = ncap;
 	return 0;
 }
 
-/* Takes the claims of rec out of the index; -1 when one of them was not there. */
+/*
+ * Files one claim of the object being visited, under owner key `owner`, and notes it in f
+ * (later claims of the object see it, as the rules of an entry Ingress do); 0 or -1.
+ */
 static int
-record_unfile(struct state *st, const struct state_record *rec)
+claim_add(struct state *st, struct filing *f, const char *pattern, const char *owner)
 {
-	int rc = 0;
-	for (size_t i = 0; i < rec->n; i++)
-		if (claims_remove(st->claims, rec->v[i].pattern, rec->v[i].owner) != 0)
-			rc = -1;
-	return rc;
+	uint32_t id;
+	size_t plen = strlen(pattern) + 1;
+
+	if (owner_intern(st, owner, &id) != 0 ||
+	    filing_grow((void **)&f->v, &f->cap, f->n + 1, sizeof(*f->v), f->v0) != 0 ||
+	    filing_grow((void **)&f->text, &f->tcap, f->len + plen, 1, f->text0) != 0 ||
+	    claims_add(st->claims, pattern, id) != 0)
+		return -1;
+	memcpy(f->text + f->len, pattern, plen);
+	f->v[f->n++] = (struct filing_claim){ f->len, id };
+	f->len += plen;
+	return 0;
+}
+
+/* The record of a visited object: key, claims and patterns in one block; NULL (ENOMEM). */
+static struct state_record *
+record_new(const char *key, const struct filing *f)
+{
+	size_t klen = strlen(key) + 1;
+	struct state_record *rec = malloc(sizeof(*rec) + f->n * sizeof(rec->v[0]) + klen + f->len);
+
+	if (rec == NULL)
+		return NULL;
+	char *text = (char *)&rec->v[f->n];
+	memcpy(text, key, klen);
+	memcpy(text + klen, f->text, f->len);
+	rec->next = NULL;
+	rec->key = text;
+	rec->n = f->n;
+	for (size_t i = 0; i < f->n; i++)
+		rec->v[i] = (struct state_claim){ text + klen + f->v[i].off, f->v[i].owner };
+	return rec;
 }
 
 static bool
@@ -212,72 +263,124 @@ record_has_owner(const struct state_record *rec, uint32_t owner)
 	return false;
 }
 
+static bool
+chain_has_owner(const struct state_record *head, uint32_t owner)
+{
+	for (const struct state_record *r = head; r != NULL; r = r->next)
+		if (record_has_owner(r, owner))
+			return true;
+	return false;
+}
+
 /*
- * Unlinks rec from the chain of `key` and drops key from the object sets of the owners no
- * other record of the key holds; rec itself stays the caller's.
+ * Unlinks rec from its key's chain and drops the key from the object sets of the owners no
+ * other record of the key holds; when rec was the head, the maps move to the new head's key.
+ * rec itself stays the caller's.
  */
 static void
-record_unlink(struct state *st, const char *key, struct state_record *rec)
+record_unlink(struct state *st, struct state_record *rec)
 {
-	struct state_record *head = strmap_get(st->records, key), **pp = &head;
+	struct state_record *head = strmap_get(st->records, rec->key), **pp = &head;
+	bool was_head = head == rec;
 
 	while (*pp != NULL && *pp != rec)
 		pp = &(*pp)->next;
 	if (*pp == rec)
 		*pp = rec->next;
-	if (head == NULL)
-		strmap_del(st->records, key);
-	else
-		strmap_set(st->records, key, head);   /* an existing key: never allocates */
 	for (size_t i = 0; i < rec->n; i++) {
 		uint32_t o = rec->v[i].owner;
-		bool held = false;
-		for (const struct state_record *r = head; r != NULL && !held; r = r->next)
-			held = record_has_owner(r, o);
-		if (!held && st->owner_objects[o] != NULL)
-			strmap_del(st->owner_objects[o], key);
+		if (!chain_has_owner(head, o) && st->owner_objects[o] != NULL)
+			strmap_del(st->owner_objects[o], rec->key);
 	}
+	if (head == NULL) {
+		strmap_del(st->records, rec->key);
+		return;
+	}
+	strmap_set(st->records, rec->key, head);   /* an existing key: never allocates */
+	if (!was_head)
+		return;
+	(void)strmap_rekey(st->records, head->key);
+	for (const struct state_record *r = head; r != NULL; r = r->next)
+		for (size_t i = 0; i < r->n; i++)
+			if (st->owner_objects[r->v[i].owner] != NULL)
+				(void)strmap_rekey(st->owner_objects[r->v[i].owner], head->key);
 }
 
-/* Appends rec to the chain of `key` and adds key to its owners' object sets; 0 or -1. */
+/* Appends rec to the chain of its key and adds the key to its owners' object sets; 0 or -1. */
 static int
-record_link(struct state *st, const char *key, struct state_record *rec)
+record_link(struct state *st, struct state_record *rec)
 {
-	struct state_record *head = strmap_get(st->records, key);
+	bool created;
+	void **slot = strmap_upsertn(st->records, rec->key, strlen(rec->key), &created);
+	const char *key = rec->key;
 
-	if (head == NULL) {
-		if (strmap_set(st->records, key, rec) != 0)
-			return -1;
+	if (slot == NULL)
+		return -1;
+	if (created) {
+		*slot = rec;
 	} else {
-		while (head->next != NULL)
-			head = head->next;
-		head->next = rec;
+		struct state_record *r = *slot;
+		key = r->key;   /* the head's, which the maps borrow */
+		while (r->next != NULL)
+			r = r->next;
+		r->next = rec;
 	}
 	for (size_t i = 0; i < rec->n; i++) {
 		struct strmap **set = &st->owner_objects[rec->v[i].owner];
-		if ((*set == NULL && (*set = strmap_new()) == NULL) ||
+		if ((*set == NULL && (*set = strmap_new_borrowed()) == NULL) ||
 		    strmap_set(*set, key, (void *)1) != 0) {
-			record_unlink(st, key, rec);
+			record_unlink(st, rec);
 			return -1;
 		}
 	}
 	return 0;
 }
 
+/* state_extract's output: strings one after another; len counts on past cap. */
+struct xbuf {
+	char   *p;
+	size_t  len, cap;
+};
+
+static void
+xbuf_put(struct xbuf *x, const char *str)
+{
+	size_t n = strlen(str) + 1;
+	if (x->len + n <= x->cap)
+		memcpy(x->p + x->len, str, n);
+	x->len += n;
+}
+
+/* Where a visit puts the claims it finds: filed into st at once (noted in f), or written to x. */
+struct sink {
+	struct state  *st;
+	struct filing *f;
+	struct xbuf   *x;
+};
+
 static int
-visit_host(struct state *st, struct state_record *rec, const json_t *h, const char *owner)
+sink_claim(struct sink *k, const char *pattern, const char *owner)
+{
+	if (k->x == NULL)
+		return claim_add(k->st, k->f, pattern, owner);
+	xbuf_put(k->x, owner);
+	xbuf_put(k->x, pattern);
+	return 0;
+}
+
+static int
+visit_host(struct sink *k, const json_t *h, const char *owner)
 {
 	char norm[HOST_MAX];
 	const char *why;
 	if (!json_is_string(h) || host_normalize(json_string_value(h), norm, sizeof(norm), &why) != 0)
 		return 0;   /* an invalid host claims nothing */
-	return claim_add(st, rec, norm, owner);
+	return sink_claim(k, norm, owner);
 }
 
 struct visit {
-	struct state        *st;
-	struct state_record *rec;
-	const char          *owner;
+	struct sink *k;
+	const char  *owner;
 };
 
 static int
@@ -288,13 +391,23 @@ visit_claim(const char *host, void *arg)
 	const char *why;
 	if (host_normalize(host, norm, sizeof(norm), &why) != 0)
 		return 0;   /* an invalid host claims nothing */
-	return claim_add(v->st, v->rec, norm, v->owner);
+	return sink_claim(v->k, norm, v->owner);
 }
 
-/* Files the claims of obj, recording each in rec; 0 or -1. */
+/* An entry Ingress's rules are attributed against the claims filed so far (entry_rule_owner). */
+static bool
+reads_state(const struct config *cfg, const json_t *obj)
+{
+	const char *kind = jsonget_str(obj, "kind");
+	const char *ns = jsonget_str(json_object_get(obj, "metadata"), "namespace");
+
+	return kind != NULL && ns != NULL && strcmp(kind, "Ingress") == 0 &&
+	    strcmp(ns, cfg->entry_namespace) == 0;
+}
+
+/* Puts the claims of obj into k (k->st is read only for an object that reads_state); 0 or -1. */
 static int
-visit_object(struct state *st, const struct config *cfg, const json_t *obj,
-    struct state_record *rec)
+visit_object(const struct config *cfg, const json_t *obj, struct sink *k)
 {
 	const char *kind = jsonget_str(obj, "kind");
 	const char *ns = jsonget_str(json_object_get(obj, "metadata"), "namespace");
@@ -316,21 +429,21 @@ visit_object(struct state *st, const struct config *cfg, const json_t *obj,
 				if (!json_is_string(host) || host_normalize(json_string_value(host),
 				    norm, sizeof(norm), &why) != 0)
 					continue;
-				entry_rule_owner(cfg, st, e, norm, owner, sizeof(owner));
-				if (claim_add(st, rec, norm, owner) != 0)
+				entry_rule_owner(cfg, k->st, e, norm, owner, sizeof(owner));
+				if (sink_claim(k, norm, owner) != 0)
 					return -1;
-			} else if (visit_host(st, rec, host, owner) != 0)
+			} else if (visit_host(k, host, owner) != 0)
 				return -1;
 		}
 		/* TLS hosts choose certificates at the entry; elsewhere they claim the host too. */
 		if (!entry)
 			json_array_foreach(jsonget_path(obj, "spec.tls"), i, e)
 				json_array_foreach(json_object_get(e, "hosts"), j, h)
-					if (visit_host(st, rec, h, owner) != 0)
+					if (visit_host(k, h, owner) != 0)
 						return -1;
 	} else {
 		/* Every other kind that binds hosts: routes, listeners, Istio hosts (claimfields). */
-		struct visit v = { st, rec, owner };
+		struct visit v = { k, owner };
 		return claimfields_each(cfg, obj, visit_claim, &v);
 	}
 	return 0;
@@ -380,36 +493,111 @@ state_object_key(const json_t *obj, char *out, size_t outsz)
 	return n >= 0 && (size_t)n < outsz;
 }
 
+/*
+ * Builds the record of what f holds (filed already) under key and links it; on failure takes
+ * the claims back out. Releases f. 0, or -1 with err.
+ */
+static int
+file_record(struct state *st, const char *key, struct filing *f, char *err, size_t errsz)
+{
+	struct state_record *rec = NULL;
+
+	if (f->n > 0 && ((rec = record_new(key, f)) == NULL || record_link(st, rec) != 0)) {
+		for (size_t i = 0; i < f->n; i++)
+			(void)claims_remove(st->claims, f->text + f->v[i].off, f->v[i].owner);
+		filing_release(f);
+		free(rec);
+		snprintf(err, errsz, "out of memory while indexing claims");
+		return -1;
+	}
+	filing_release(f);
+	st->n_objects++;
+	return 0;
+}
+
+size_t
+state_extract(const struct config *cfg, const json_t *obj, char *buf, size_t bufsz)
+{
+	char key[STATE_KEY_MAX];
+	struct xbuf x = { buf, 0, bufsz };
+	struct sink k = { NULL, NULL, &x };
+
+	if (!state_object_key(obj, key, sizeof(key)) || reads_state(cfg, obj))
+		return 0;
+	xbuf_put(&x, key);
+	/* Tenant objects configure tenants; they hold no claims themselves. */
+	if (!tenantobj_is_tenant(obj))
+		(void)visit_object(cfg, obj, &k);   /* writing out cannot fail */
+	return x.len;
+}
+
 int
-state_add_object(struct state *st, const struct config *cfg, const json_t *obj, char *err,
+state_add_extract(struct state *st, const char *buf, size_t len, char *err, size_t errsz)
+{
+	const char *key = buf, *p = buf + strlen(buf) + 1, *end = buf + len;
+	struct filing f;
+
+	filing_init(&f);
+	while (p < end) {
+		const char *owner = p, *pattern = owner + strlen(owner) + 1;
+		p = pattern + strlen(pattern) + 1;
+		if (claim_add(st, &f, pattern, owner) != 0) {
+			for (size_t i = 0; i < f.n; i++)
+				(void)claims_remove(st->claims, f.text + f.v[i].off, f.v[i].owner);
+			filing_release(&f);
+			snprintf(err, errsz, "out of memory while indexing claims");
+			return -1;
+		}
+	}
+	return file_record(st, key, &f, err, errsz);
+}
+
+/* The objects that read the state as they are filed: their claims go in one by one. */
+static int
+add_reading(struct state *st, const struct config *cfg, const json_t *obj, char *err,
     size_t errsz)
 {
 	char key[STATE_KEY_MAX];
-	struct state_record *rec;
+	struct filing f;
+	struct sink k = { st, &f, NULL };
 
 	if (!state_object_key(obj, key, sizeof(key))) {
 		snprintf(err, errsz, "the object's kind, namespace and name are too long");
 		return -1;
 	}
-	if ((rec = calloc(1, sizeof(*rec))) == NULL)
-		goto nomem;
-	rec->v = &rec->one;
-	rec->cap = 1;
-	/* Tenant objects configure tenants; they hold no claims themselves. */
-	if (!tenantobj_is_tenant(obj) && visit_object(st, cfg, obj, rec) != 0)
-		goto undo;
-	if (rec->n == 0)
-		record_free(rec);
-	else if (record_link(st, key, rec) != 0)
-		goto undo;
-	st->n_objects++;
-	return 0;
-undo:
-	record_unfile(st, rec);
-	record_free(rec);
-nomem:
-	snprintf(err, errsz, "out of memory while indexing claims");
-	return -1;
+	filing_init(&f);
+	if (visit_object(cfg, obj, &k) != 0) {
+		for (size_t i = 0; i < f.n; i++)
+			(void)claims_remove(st->claims, f.text + f.v[i].off, f.v[i].owner);
+		filing_release(&f);
+		snprintf(err, errsz, "out of memory while indexing claims");
+		return -1;
+	}
+	return file_record(st, key, &f, err, errsz);
+}
+
+#define STATE_EXTRACT_INLINE 2048
+
+int
+state_add_object(struct state *st, const struct config *cfg, const json_t *obj, char *err,
+    size_t errsz)
+{
+	char buf[STATE_EXTRACT_INLINE], *big;
+	size_t n = state_extract(cfg, obj, buf, sizeof(buf));
+	int rc;
+
+	if (n == 0)
+		return add_reading(st, cfg, obj, err, errsz);
+	if (n <= sizeof(buf))
+		return state_add_extract(st, buf, n, err, errsz);
+	if ((big = malloc(n)) == NULL) {
+		snprintf(err, errsz, "out of memory while indexing claims");
+		return -1;
+	}
+	(void)state_extract(cfg, obj, big, n);
+	rc = state_add_extract(st, big, n, err, errsz);
+	free(big);
+	return rc;
 }
 
 int
@@ -424,9 +612,11 @@ state_remove_object(struct state *st, const struct config *cfg, const json_t *ob
 		st->n_objects--;
 	if (!state_object_key(obj, key, sizeof(key)) || (rec = strmap_get(st->records, key)) == NULL)
 		return 0;   /* it filed no claims */
-	rc = record_unfile(st, rec);
-	record_unlink(st, key, rec);
-	record_free(rec);
+	for (size_t i = 0; i < rec->n; i++)
+		if (claims_remove(st->claims, rec->v[i].pattern, rec->v[i].owner) != 0)
+			rc = -1;
+	record_unlink(st, rec);
+	free(rec);
 	return rc;
 }
 

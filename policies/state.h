@@ -57,6 +57,21 @@ bool state_object_key(const json_t *obj, char *out, size_t outsz);
 int state_add_object(struct state *st, const struct config *cfg, const json_t *obj,
     char *err, size_t errsz);
 /*
+ * What state_add_object would file for obj, worked out from the config alone and written to
+ * buf (bufsz bytes): its key and each claim's pattern and owner, for state_add_extract to
+ * file later (on another thread, say, while this one reads the next object). Returns the
+ * size it needs: when that is more than bufsz, buf holds nothing usable (call again with
+ * that much). 0 for an object only state_add_object can file: one whose key does not fit, or
+ * an Ingress of the entry namespace, whose rules are attributed against the claims filed
+ * before them.
+ */
+size_t state_extract(const struct config *cfg, const json_t *obj, char *buf, size_t bufsz);
+/*
+ * Files what state_extract wrote (len bytes of it), exactly as state_add_object files the
+ * object. 0, or -1 with err (then nothing was filed).
+ */
+int state_add_extract(struct state *st, const char *buf, size_t len, char *err, size_t errsz);
+/*
  * Every member of an object that state_add_object reads (and what a state file's loader needs
  * to name an object): an object reduced to these files exactly the claims the whole one does.
  */

@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 24 bytes: the slot tables of the big maps are a fair share of the index's memory. */
 struct slot {
 	char     *key;     /* NULL: empty; TOMBSTONE: deleted */
-	size_t    len;
-	uint64_t  hash;
 	void     *value;
+	uint32_t  hash;    /* the low half of the key's hash: the slot and a cheap compare */
+	uint32_t  len;     /* keys are far below 4 GiB */
 };
 
 struct strmap {
@@ -72,7 +73,7 @@ strmap_free(struct strmap *m)
 }
 
 static struct slot *
-find(const struct strmap *m, const char *key, size_t len, uint64_t h)
+find(const struct strmap *m, const char *key, size_t len, uint32_t h)
 {
 	size_t mask = m->cap - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
@@ -88,7 +89,7 @@ find(const struct strmap *m, const char *key, size_t len, uint64_t h)
 void *
 strmap_getn(const struct strmap *m, const char *key, size_t len)
 {
-	struct slot *s = find(m, key, len, strmap_hash(key, len));
+	struct slot *s = find(m, key, len, (uint32_t)strmap_hash(key, len));
 	return s ? s->value : NULL;
 }
 
@@ -98,10 +99,32 @@ strmap_get(const struct strmap *m, const char *key)
 	return strmap_getn(m, key, strlen(key));
 }
 
+/*
+ * A zeroed slot table. One of 2 MiB or more starts on a 2 MiB boundary, so that the kernel
+ * can back it with transparent huge pages: a 100k-entry map otherwise takes a page fault
+ * per 4 KiB as it fills, which dominated loading a big state (as calloc gives it, its
+ * mapping starts anywhere).
+ */
+#define SLOTS_HUGE ((size_t)2 << 20)
+
+static struct slot *
+slots_new(size_t n)
+{
+	size_t bytes = n * sizeof(struct slot);
+	struct slot *s;
+
+	if (bytes < SLOTS_HUGE)
+		return calloc(n, sizeof(struct slot));
+	bytes = (bytes + SLOTS_HUGE - 1) / SLOTS_HUGE * SLOTS_HUGE;   /* as aligned_alloc wants */
+	if ((s = aligned_alloc(SLOTS_HUGE, bytes)) != NULL)
+		memset(s, 0, bytes);
+	return s;
+}
+
 static int
 rehash(struct strmap *m, size_t ncap)
 {
-	struct slot *ns = calloc(ncap, sizeof(*ns));
+	struct slot *ns = slots_new(ncap);
 	if (ns == NULL)
 		return -1;
 	for (size_t i = 0; i < m->cap; i++) {
@@ -136,32 +159,84 @@ strmap_reserve(struct strmap *m, size_t n)
 	return ncap == m->cap ? 0 : rehash(m, ncap);
 }
 
-int
-strmap_setn(struct strmap *m, const char *key, size_t len, void *value)
+/*
+ * The slot key[0..len) (hash h) is in, or the one it goes to (a tombstone on its chain, else
+ * the empty slot ending it): one probe sequence for a get-or-insert.
+ */
+static struct slot *
+place(struct strmap *m, const char *key, size_t len, uint32_t h, bool *found)
 {
-	uint64_t h = strmap_hash(key, len);
-	struct slot *s = find(m, key, len, h);
-	if (s != NULL) {
-		s->value = value;
-		return 0;
+	size_t mask = m->cap - 1;
+	struct slot *free_slot = NULL;
+
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct slot *s = &m->slots[i];
+		if (s->key == NULL) {
+			*found = false;
+			return free_slot != NULL ? free_slot : s;
+		}
+		if (s->key == TOMBSTONE) {
+			if (free_slot == NULL)
+				free_slot = s;
+		} else if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) {
+			*found = true;
+			return s;
+		}
 	}
-	if ((m->used + m->dead + 1) * 10 > m->cap * 7 && grow(m) != 0)
-		return -1;
+}
+
+void **
+strmap_upsertn(struct strmap *m, const char *key, size_t len, bool *created)
+{
+	uint32_t h = (uint32_t)strmap_hash(key, len);
+	bool found;
+	struct slot *s = place(m, key, len, h, &found);
+
+	if (found) {
+		*created = false;
+		return &s->value;
+	}
+	if ((m->used + m->dead + 1) * 10 > m->cap * 7) {
+		if (grow(m) != 0)
+			return NULL;
+		s = place(m, key, len, h, &found);
+	}
 	char *copy = (char *)key;
 	if (!m->borrowed) {
 		if ((copy = malloc(len + 1)) == NULL)
-			return -1;
+			return NULL;
 		memcpy(copy, key, len);
 		copy[len] = '\0';
 	}
-	size_t mask = m->cap - 1;
-	size_t i = h & mask;
-	while (m->slots[i].key != NULL && m->slots[i].key != TOMBSTONE)
-		i = (i + 1) & mask;
-	if (m->slots[i].key == TOMBSTONE)
+	if (s->key == TOMBSTONE)
 		m->dead--;
-	m->slots[i] = (struct slot){ copy, len, h, value };
+	*s = (struct slot){ copy, NULL, h, (uint32_t)len };
 	m->used++;
+	*created = true;
+	return &s->value;
+}
+
+int
+strmap_setn(struct strmap *m, const char *key, size_t len, void *value)
+{
+	bool created;
+	void **v = strmap_upsertn(m, key, len, &created);
+
+	if (v == NULL)
+		return -1;
+	*v = value;
+	return 0;
+}
+
+int
+strmap_rekey(struct strmap *m, const char *key)
+{
+	size_t len = strlen(key);
+	struct slot *s = find(m, key, len, (uint32_t)strmap_hash(key, len));
+
+	if (s == NULL || !m->borrowed)
+		return -1;
+	s->key = (char *)key;
 	return 0;
 }
 
@@ -175,7 +250,7 @@ void *
 strmap_del(struct strmap *m, const char *key)
 {
 	size_t len = strlen(key);
-	struct slot *s = find(m, key, len, strmap_hash(key, len));
+	struct slot *s = find(m, key, len, (uint32_t)strmap_hash(key, len));
 	if (s == NULL)
 		return NULL;
 	void *v = s->value;

@@ -2,6 +2,7 @@
 /* strmap: open-addressing hash map from strings to pointers (keys copied, values borrowed). */
 #ifndef TG_STRMAP_H
 #define TG_STRMAP_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,17 @@ void *strmap_get(const struct strmap *m, const char *key);
 /* Sets key (copied) to value; replaces an existing value. May reallocate. 0 or -1 (ENOMEM). */
 int strmap_setn(struct strmap *m, const char *key, size_t len, void *value);
 int strmap_set(struct strmap *m, const char *key, void *value);
+/*
+ * The value slot of key[0..len), made (holding NULL, *created true) when the key is not
+ * there: a get-or-insert in one probe. The pointer is good until the map next changes.
+ * NULL (ENOMEM, the map unchanged).
+ */
+void **strmap_upsertn(struct strmap *m, const char *key, size_t len, bool *created);
+/*
+ * In a borrowed map, makes the entry whose key equals `key` keep `key` itself from now on
+ * (when the string it borrowed is about to go). 0, or -1 when absent or the map is not borrowed.
+ */
+int strmap_rekey(struct strmap *m, const char *key);
 /*
  * Makes room for n entries in all (growing the table once, to the size n insertions would
  * reach anyway). May reallocate. 0 or -1 (ENOMEM, the map unchanged).

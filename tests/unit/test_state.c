@@ -39,6 +39,14 @@ count_claim(const char *object, const char *pattern, void *arg)
 	snprintf(s->last, sizeof(s->last), "%s %s", object, pattern);
 }
 
+static void
+filed_claim(const char *pattern, uint32_t owner_id, void *arg)
+{
+	(void)pattern;
+	(void)owner_id;
+	((struct seen *)arg)->n++;
+}
+
 /* An entry rule attributed by a first-come claim that has gone when it is removed. */
 static void
 test_entry_owner_changed(void)
@@ -111,6 +119,13 @@ test_config_changed(void)
 	    claims_count(st->claims) == 1 && !claims_holds(st->claims, "www.newco.com",
 	    owner(st, "tenant/tenant3")) && claims_holds(st->claims, "*.newco.com",
 	    owner(st, "tenant/tenant3")));
+	/* The maps borrowed the removed record's key: they now read the newer one's. */
+	struct seen s = { 0 };
+	test_cond("the newer record is still the owner's object, under its key",
+	    state_owner_objects(st, owner(st, "tenant/tenant3"), count_claim, &s) == 1 &&
+	    strcmp(s.last, "Ingress/tenant3-gateway/shop *.newco.com") == 0);
+	test_cond("and the key's claims are the newer record's",
+	    state_object_claims(st, "Ingress/tenant3-gateway/shop", filed_claim, &s) == 1);
 	test_cond("second removal the newer", state_remove_object(st, after, a) == 0 &&
 	    claims_count(st->claims) == 0);
 	json_decref(a);
