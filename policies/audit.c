@@ -133,7 +133,6 @@ audit_run_each(const struct config *cfg, const struct audit_source *src, time_t 
 
 		if ((o = get_object(src, items[i].index, NULL, err, errsz)) == NULL)
 			goto out;
-
 		request_for(o, &req, group, sizeof(group));
 		/* Against the rest: its own claims must not vouch for it (entry routes). */
 		if (state_remove_object(all, cfg, o) != 0) {

@@ -202,7 +202,7 @@ audit_main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	/* A file is not held whole: its objects are decoded one at a time as they are judged. */
+	/* A file's objects are never held as one tree: each is decoded from its text when needed. */
 	if (state_path != NULL)
 		sf = statefile_open(state_path, true, err, sizeof(err));
 	else
