@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_auditfile: audit --state's objects decoded one at a time report what the whole array does. */
+/* test_auditfile: a state file's objects, audited one at a time, report what the array does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

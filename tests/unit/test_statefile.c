@@ -198,7 +198,8 @@ expect_open_same(const struct config *cfg, const char *descr, const char *text)
 
 #define TENANT(name, more) "{\"apiVersion\":\"tenantguard.io/v1alpha1\",\"kind\":\"Tenant\"," \
 	"\"metadata\":{\"name\":\"" name "\",\"creationTimestamp\":\"2024-01-0" name "\"" more "}," \
-	"\"spec\":{\"customDomains\":[\"*." name ".example.net\"],\"x\":[1,2.5e3,true,null,{\"y\":\"}]\\\"\\u00e9\"}]}}"
+	"\"spec\":{\"customDomains\":[\"*." name ".example.net\"]," \
+	"\"x\":[1,2.5e3,true,null,{\"y\":\"}]\\\"\\u00e9\"}]}}"
 #define INGRESS(name) "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\"," \
 	"\"metadata\":{\"name\":\"" name "\",\"namespace\":\"team-a\"},\"spec\":{\"rules\":" \
 	"[{\"host\":\"" name ".newco.com\"}]}}"
