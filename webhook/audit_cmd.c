@@ -156,19 +156,6 @@ print_json(const struct audit_report *r)
 	return text != NULL ? 0 : -1;
 }
 
-/* audit_source over a state file: each object decoded from its text when asked for. */
-static const char *
-file_created(void *arg, size_t i)
-{
-	return statefile_created(arg, i);
-}
-
-static json_t *
-file_object(void *arg, size_t i, const struct jsonget_fields *keep)
-{
-	return statefile_object(arg, i, keep);
-}
-
 int
 audit_main(int argc, char **argv)
 {
@@ -227,8 +214,9 @@ audit_main(int argc, char **argv)
 	json_object_foreach(rejected, key, why)
 		fprintf(stderr, "tenantguard: audit: Tenant %s left out of the config: %s\n", key,
 		    json_string_value(why));
-	struct audit_source src = { sf != NULL ? statefile_count(sf) : 0, file_created,
-	    file_object, sf };
+	struct audit_source src;
+	if (sf != NULL)
+		statefile_audit_source(sf, &src);
 	if ((sf != NULL ? audit_run_each(cfg, &src, time(NULL), &r, err, sizeof(err)) :
 	    audit_run(cfg, objects, time(NULL), &r, err, sizeof(err))) != 0) {
 		fprintf(stderr, "tenantguard: audit: %s\n", err);

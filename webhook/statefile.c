@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "audit.h"
 #include "fileio.h"
 #include "jsonskim.h"
 #include "state.h"
@@ -462,24 +463,22 @@ statefile_index(const struct statefile *sf, const struct config *cfg, char *err,
 	return st;
 }
 
-size_t
-statefile_count(const struct statefile *sf)
+/* audit_source's callbacks over a statefile (arg). */
+static const char *
+source_created(void *arg, size_t i)
 {
-	return sf->text != NULL ? sf->n_places : json_array_size(sf->objects);
-}
+	const struct statefile *sf = arg;
 
-const char *
-statefile_created(const struct statefile *sf, size_t i)
-{
 	if (sf->text != NULL)
 		return sf->places[i].created;
 	return jsonget_str(json_object_get(json_array_get(sf->objects, i), "metadata"),
 	    "creationTimestamp");
 }
 
-json_t *
-statefile_object(const struct statefile *sf, size_t i, const struct jsonget_fields *keep)
+static json_t *
+source_object(void *arg, size_t i, const struct jsonget_fields *keep)
 {
+	const struct statefile *sf = arg;
 	struct jsonskim c;
 	json_t *obj;
 
@@ -490,6 +489,15 @@ statefile_object(const struct statefile *sf, size_t i, const struct jsonget_fiel
 	obj = jsonskim_value(&c, keep);
 	jsonskim_release(&c);
 	return obj;
+}
+
+void
+statefile_audit_source(struct statefile *sf, struct audit_source *src)
+{
+	src->n = sf->text != NULL ? sf->n_places : json_array_size(sf->objects);
+	src->created = source_created;
+	src->object = source_object;
+	src->arg = sf;
 }
 
 void

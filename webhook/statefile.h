@@ -6,8 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "jsonget.h"
-
+struct audit_source;
 struct config;
 struct state;
 
@@ -45,7 +44,7 @@ struct statefile;
 /*
  * Reads path and finds its Tenant objects: a new statefile (statefile_close), or NULL with
  * the "path: reason" statefile_read_objects would give. With places, it also notes where each
- * object is, for statefile_count, statefile_created and statefile_object.
+ * object is and when it was created, for statefile_audit_source.
  */
 struct statefile *statefile_open(const char *path, bool places, char *err, size_t errsz);
 /* Its Tenant objects (borrowed: valid until statefile_close), for config_load_*_tenants. */
@@ -53,14 +52,12 @@ const json_t *statefile_tenants(const struct statefile *sf);
 /* A new state (state_free) of its objects against cfg, or NULL with "path: reason" in err. */
 struct state *statefile_index(const struct statefile *sf, const struct config *cfg, char *err,
     size_t errsz);
-/* With places: how many objects, and object i's metadata.creationTimestamp (or NULL). */
-size_t statefile_count(const struct statefile *sf);
-const char *statefile_created(const struct statefile *sf, size_t i);
 /*
- * With places: object i, in the file's order, as a new reference: whole when keep is NULL,
- * else of a JSON file only the members keep names (jsonskim); NULL when out of memory.
+ * Of a statefile opened with places: fills *src with its objects in the file's order, each
+ * decoded from its text when audit_run_each asks (a JSON file: only the members keep names,
+ * by jsonskim), so the audit never holds the file as one tree. Valid while sf is open.
  */
-json_t *statefile_object(const struct statefile *sf, size_t i, const struct jsonget_fields *keep);
+void statefile_audit_source(struct statefile *sf, struct audit_source *src);
 void statefile_close(struct statefile *sf);
 
 /*

@@ -13,18 +13,6 @@
 
 static char err[1024];
 
-static const char *
-file_created(void *arg, size_t i)
-{
-	return statefile_created(arg, i);
-}
-
-static json_t *
-file_object(void *arg, size_t i, const struct jsonget_fields *keep)
-{
-	return statefile_object(arg, i, keep);
-}
-
 /* Whether two reports list the same violations in the same order. */
 static bool
 same_report(const struct audit_report *a, const struct audit_report *b)
@@ -69,7 +57,8 @@ expect_same(const struct config *cfg, const char *descr, const char *text, size_
 	sf = statefile_open(path, true, err, sizeof(err));
 	unlink(path);
 	if (objs != NULL && sf != NULL) {
-		struct audit_source src = { statefile_count(sf), file_created, file_object, sf };
+		struct audit_source src;
+		statefile_audit_source(sf, &src);
 		rc_whole = audit_run(cfg, objs, 1700000000, &whole, err, sizeof(err));
 		rc_each = audit_run_each(cfg, &src, 1700000000, &each, err, sizeof(err));
 	}

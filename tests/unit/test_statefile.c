@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "claims.h"
 #include "config.h"
 #include "config_load.h"
@@ -171,12 +172,14 @@ expect_open_same(const struct config *cfg, const char *descr, const char *text)
 		snprintf(d, sizeof(d), "%s: the same Tenant objects, whole (%zu)", descr,
 		    json_array_size(tenants));
 		test_cond(d, json_equal(tenants, statefile_tenants(sf)));
-		bool same = statefile_count(sf) == json_array_size(objs);
+		struct audit_source src;
+		statefile_audit_source(sf, &src);
+		bool same = src.n == json_array_size(objs);
 		for (size_t i = 0; same && i < json_array_size(objs); i++) {
 			const json_t *o = json_array_get(objs, i);
 			const char *c = jsonget_str(json_object_get(o, "metadata"), "creationTimestamp");
-			const char *sc = statefile_created(sf, i);
-			json_t *one = statefile_object(sf, i, NULL);
+			const char *sc = src.created(src.arg, i);
+			json_t *one = src.object(src.arg, i, NULL);
 			same = json_equal(one, o) && (c == NULL ? sc == NULL : sc != NULL &&
 			    strcmp(c, sc) == 0);
 			json_decref(one);
