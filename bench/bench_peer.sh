@@ -13,7 +13,9 @@
 #     every expression (num_eval), which stays the same whatever N;
 #   - cold start: from exec to the first correct verdict of the collision review (tenant1
 #     asking for a host of the state: denied [host-collision]; allowed when N is 0), polled
-#     every 5 ms, one server at a time;
+#     every 5 ms, one server at a time; BENCH_PEER_STARTS paired starts, the order swapped
+#     every pair (ABBA), each server's median counts (a single start on this machine varies
+#     by up to 2x from one second to the next, for either server);
 #   - both servers' verdicts on the allowed review (tenant1's own system host, with TLS) and on
 #     the collision review, before and after the load;
 #   - load: wrk, TLS keep-alive, the allowed review; per round tenantguard and OPA back to
@@ -29,6 +31,7 @@
 # Everything is on loopback and bounded in time; no process is left behind.
 #
 # Knobs (environment): BENCH_PEER_CLAIMS ("0 10000 100000"), BENCH_PEER_ROUNDS (2),
+# BENCH_PEER_STARTS (5),
 # BENCH_THREADS (wrk -t, 2), BENCH_CONNS (wrk -c, 32), BENCH_SECS (per measured run, 10),
 # BENCH_WARMUP_SECS (per server, 2), BENCH_PEER_TG_ENV (tenantguard's environment: the image's
 # GLIBC_TUNABLES).
@@ -42,6 +45,7 @@ PEER=$HERE/peer.py
 REGO=$HERE/peer/tenantguard.rego
 CLAIMS=${BENCH_PEER_CLAIMS:-0 10000 100000}
 ROUNDS=${BENCH_PEER_ROUNDS:-2}
+STARTS=${BENCH_PEER_STARTS:-5}
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNS:-32}
 SECS=${BENCH_SECS:-10}
@@ -93,6 +97,9 @@ start() {
 	START_MS=$(cat "$TMP/$name.ms")
 }
 
+# median MS...: the median of the numbers given
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 # check NAME URL DIR WANT_COLLIDE WHEN: both reviews get the expected verdicts; prints them.
 check() {
 	local a c
@@ -139,18 +146,35 @@ for N in $CLAIMS; do
 	[ "$N" -gt 0 ] || WANT=allow
 	EV_ALLOW=$(evals "$DIR" allow) EV_COLLIDE=$(evals "$DIR" collide)
 
-	TG_PORT=$(free_port)
-	TG_URL=https://127.0.0.1:$TG_PORT/validate
-	start "tg$N" "$TG_URL" "$DIR" "${WANT%%:*}" env "$TG_ENV" "$BIN" serve --listen "127.0.0.1:$TG_PORT" \
-		--tls-cert "$CRT" --tls-key "$KEY" --state "$DIR/state.json"
-	TG_PID=$START_PID TG_COLD=$START_MS
-	OPA_PORT=$(free_port)
-	OPA_URL=https://127.0.0.1:$OPA_PORT/
-	start "opa$N" "$OPA_URL" "$DIR" "${WANT%%:*}" "$OPA" run --server \
-		--addr "127.0.0.1:$OPA_PORT" --tls-cert-file "$CRT" --tls-private-key-file "$KEY" \
-		--log-level error --skip-version-check --set default_decision=tg/review \
-		"$REGO" "$DIR/data.json"
-	OPA_PID=$START_PID OPA_COLD=$START_MS
+	# start_tg / start_opa: one server on a fresh port (START_PID, START_MS, *_URL).
+	start_tg() {
+		TG_PORT=$(free_port)
+		TG_URL=https://127.0.0.1:$TG_PORT/validate
+		start "tg$N" "$TG_URL" "$DIR" "${WANT%%:*}" env "$TG_ENV" "$BIN" serve \
+			--listen "127.0.0.1:$TG_PORT" --tls-cert "$CRT" --tls-key "$KEY" --state "$DIR/state.json"
+		TG_PID=$START_PID
+		TG_STARTS="$TG_STARTS $START_MS"
+	}
+	start_opa() {
+		OPA_PORT=$(free_port)
+		OPA_URL=https://127.0.0.1:$OPA_PORT/
+		start "opa$N" "$OPA_URL" "$DIR" "${WANT%%:*}" "$OPA" run --server \
+			--addr "127.0.0.1:$OPA_PORT" --tls-cert-file "$CRT" --tls-private-key-file "$KEY" \
+			--log-level error --skip-version-check --set default_decision=tg/review \
+			"$REGO" "$DIR/data.json"
+		OPA_PID=$START_PID
+		OPA_STARTS="$OPA_STARTS $START_MS"
+	}
+	# Paired starts, ABBA; the servers of the last pair stay up for the load.
+	TG_STARTS="" OPA_STARTS=""
+	for k in $(seq "$STARTS"); do
+		if [ $((k % 2)) = 1 ]; then start_tg; start_opa; else start_opa; start_tg; fi
+		[ "$k" = "$STARTS" ] && break
+		stop_pid "$TG_PID"
+		stop_pid "$OPA_PID"
+	done
+	# shellcheck disable=SC2086 # the lists are numbers
+	TG_COLD=$(median $TG_STARTS) OPA_COLD=$(median $OPA_STARTS)
 	TG_BEFORE=$(check tenantguard "$TG_URL" "$DIR" "$WANT" before)
 	OPA_BEFORE=$(check opa "$OPA_URL" "$DIR" "$WANT" before)
 
@@ -184,6 +208,8 @@ for N in $CLAIMS; do
 		"tenantguard_rss_mb=$TG_RSS opa_rss_mb=$OPA_RSS tenantguard_cold_start_ms=$TG_COLD" \
 		"opa_cold_start_ms=$OPA_COLD tenantguard_state_mb=$(mb "$DIR/state.json")" \
 		"opa_data_mb=$(mb "$DIR/data.json")"
+	echo "bench: peer=opa claims=$N cold_starts_ms tenantguard:$(printf '%s' "${TG_STARTS# }" | tr ' ' ',')" \
+		"opa:$(printf '%s' "${OPA_STARTS# }" | tr ' ' ',') # each server's median is the figure above"
 	echo "bench: peer=opa claims=$N verdicts tenantguard before: $TG_BEFORE after: $TG_AFTER;" \
 		"opa before: $OPA_BEFORE after: $OPA_AFTER; opa_evals allow=$EV_ALLOW collide=$EV_COLLIDE" \
 		"# opa eval --profile num_eval: flat in N means no scan"

@@ -45,8 +45,12 @@ claimfields_kind_of(const json_t *obj)
 
 	if (av == NULL || kind == NULL)
 		return CLAIM_KIND_NONE;
-	/* "group/version", or "v1" for the core group */
-	snprintf(group, sizeof(group), "%.*s", slash ? (int)(slash - av) : 0, av);
+	/* "group/version", or "v1" for the core group (copied, not formatted: it runs per object) */
+	size_t n = slash ? (size_t)(slash - av) : 0;
+	if (n >= sizeof(group))
+		n = sizeof(group) - 1;
+	memcpy(group, av, n);
+	group[n] = '\0';
 	return claimfields_kind(group, kind);
 }
 

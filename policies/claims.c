@@ -31,9 +31,14 @@ struct node {
 	char            name[]; /* the node's key in nodes (which borrows it) */
 };
 
+/* The ancestors of the name claims_add filed last, parent first: the next name's are often the same. */
+#define CHAIN_MAX 16
+
 struct claims {
 	struct strmap *nodes;   /* suffix -> struct node */
 	size_t         count;
+	struct node   *chain[CHAIN_MAX];
+	size_t         chain_n;   /* 0: none kept (a node was dropped, or a deeper name) */
 };
 
 #define EMPTY CLAIMS_NO_OWNER
@@ -245,6 +250,7 @@ static void
 node_drop_if_empty(struct claims *c, const char *name, struct node *nd)
 {
 	if (node_empty(nd)) {
+		c->chain_n = 0;   /* it may be one of them */
 		strmap_del(c->nodes, name);
 		node_free(name, nd, NULL);
 	}
@@ -264,6 +270,50 @@ name_of(const char *pattern)
 	return host_is_wildcard(pattern) ? pattern + 2 : pattern;
 }
 
+/*
+ * Counts owner below every ancestor of name: through the ancestors kept from the last call
+ * when name has the same parent (a List of one tenant's hosts does, one after another),
+ * else looked up, and kept. 0, or -1 (then none of them counts it).
+ */
+static int
+ancestors_add(struct claims *c, const char *name, uint32_t owner)
+{
+	const char *parent = parent_of(name);
+	size_t n = 0;
+
+	if (parent == NULL)
+		return 0;
+	if (c->chain_n == 0 || strcmp(c->chain[0]->name, parent) != 0) {
+		c->chain_n = 0;
+		for (const char *p = parent; p != NULL; p = parent_of(p)) {
+			struct node *anc = node_get(c, p, true);
+			if (anc == NULL)
+				return -1;
+			if (n < CHAIN_MAX)
+				c->chain[n] = anc;
+			n++;
+		}
+		c->chain_n = n <= CHAIN_MAX ? n : 0;
+		if (c->chain_n == 0) {
+			/* Too deep to keep: counted by lookup. */
+			for (const char *p = parent; p != NULL; p = parent_of(p))
+				if (ownerset_add(&node_get(c, p, false)->below, owner) != 0) {
+					for (const char *q = parent; q != p; q = parent_of(q))
+						ownerset_remove(&node_get(c, q, false)->below, owner);
+					return -1;
+				}
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < c->chain_n; i++)
+		if (ownerset_add(&c->chain[i]->below, owner) != 0) {
+			while (i-- > 0)
+				ownerset_remove(&c->chain[i]->below, owner);
+			return -1;
+		}
+	return 0;
+}
+
 int
 claims_add(struct claims *c, const char *pattern, uint32_t owner)
 {
@@ -273,16 +323,11 @@ claims_add(struct claims *c, const char *pattern, uint32_t owner)
 		return -1;
 	if (ownerset_add(host_is_wildcard(pattern) ? &nd->wild : &nd->exact, owner) != 0)
 		return -1;
-	for (const char *p = parent_of(name); p != NULL; p = parent_of(p)) {
-		struct node *anc = node_get(c, p, true);
-		if (anc == NULL || ownerset_add(&anc->below, owner) != 0) {
-			/* Undo the part already counted so the index stays consistent. */
-			for (const char *q = parent_of(name); q != p; q = parent_of(q))
-				ownerset_remove(&node_get(c, q, false)->below, owner);
-			ownerset_remove(host_is_wildcard(pattern) ? &nd->wild : &nd->exact, owner);
-			node_drop_if_empty(c, name, nd);
-			return -1;
-		}
+	if (ancestors_add(c, name, owner) != 0) {
+		/* Undo the part already counted so the index stays consistent. */
+		ownerset_remove(host_is_wildcard(pattern) ? &nd->wild : &nd->exact, owner);
+		node_drop_if_empty(c, name, nd);
+		return -1;
 	}
 	c->count++;
 	return 0;

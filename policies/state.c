@@ -104,14 +104,44 @@ state_free(struct state *st)
 	free(st);
 }
 
+/*
+ * The strings of parts[0..n), separated by sep (when not '\0'), into out; false (out holds a
+ * truncated copy) when they do not fit. Every object's keys are made this way: snprintf's
+ * format parsing was a visible part of walking a big state file.
+ */
+static bool
+join(char *out, size_t outsz, char sep, const char *const *parts, size_t n)
+{
+	size_t len = 0;
+	bool fits = outsz > 0;
+
+	for (size_t i = 0; i < n && fits; i++) {
+		size_t plen = strlen(parts[i]);
+		if (i > 0 && sep != '\0') {
+			if (len + 1 >= outsz)
+				fits = false;
+			else
+				out[len++] = sep;
+		}
+		if (fits && len + plen >= outsz) {
+			plen = outsz - 1 - len;
+			fits = false;
+		}
+		memcpy(out + len, parts[i], plen);
+		len += plen;
+	}
+	if (outsz > 0)
+		out[len] = '\0';
+	return fits;
+}
+
 void
 state_owner_key(const struct config *cfg, const char *ns, char *out, size_t outsz)
 {
 	const struct tenant *t = config_namespace_tenant(cfg, ns);
-	if (t != NULL)
-		snprintf(out, outsz, "tenant/%s", t->name);
-	else
-		snprintf(out, outsz, "namespace/%s", ns);
+	const char *parts[2] = { t != NULL ? "tenant/" : "namespace/", t != NULL ? t->name : ns };
+
+	(void)join(out, outsz, '\0', parts, 2);
 }
 
 uint32_t
@@ -421,7 +451,8 @@ visit_object(const struct config *cfg, const json_t *obj, struct sink *k)
 	state_owner_key(cfg, ns, owner, sizeof(owner));
 
 	if (strcmp(kind, "Ingress") == 0) {
-		json_array_foreach(jsonget_path(obj, "spec.rules"), i, e) {
+		const json_t *spec = json_object_get(obj, "spec");
+		json_array_foreach(json_object_get(spec, "rules"), i, e) {
 			const json_t *host = json_object_get(e, "host");
 			if (entry) {
 				char norm[HOST_MAX];
@@ -437,7 +468,7 @@ visit_object(const struct config *cfg, const json_t *obj, struct sink *k)
 		}
 		/* TLS hosts choose certificates at the entry; elsewhere they claim the host too. */
 		if (!entry)
-			json_array_foreach(jsonget_path(obj, "spec.tls"), i, e)
+			json_array_foreach(json_object_get(spec, "tls"), i, e)
 				json_array_foreach(json_object_get(e, "hosts"), j, h)
 					if (visit_host(k, h, owner) != 0)
 						return -1;
@@ -488,9 +519,9 @@ state_object_key(const json_t *obj, char *out, size_t outsz)
 	const json_t *meta = json_object_get(obj, "metadata");
 	const char *kind = claimfields_key_kind(obj), *ns = jsonget_str(meta, "namespace");
 	const char *name = jsonget_str(meta, "name");
-	int n = snprintf(out, outsz, "%s/%s/%s", kind ? kind : "", ns ? ns : "",
-	    name ? name : "");
-	return n >= 0 && (size_t)n < outsz;
+	const char *parts[3] = { kind ? kind : "", ns ? ns : "", name ? name : "" };
+
+	return join(out, outsz, '/', parts, 3);
 }
 
 /*

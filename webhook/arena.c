@@ -130,3 +130,11 @@ arena_resume(bool was)
 {
 	arena.active = was;
 }
+
+void
+arena_release(void)
+{
+	arena_end();
+	free(arena.head);
+	arena.head = NULL;
+}

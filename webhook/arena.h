@@ -27,4 +27,7 @@ void arena_end(void);
 bool arena_pause(void);
 void arena_resume(bool was);
 
+/* Frees the chunk this thread's arena keeps between scopes: for a thread about to end. */
+void arena_release(void);
+
 #endif

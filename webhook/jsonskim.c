@@ -10,7 +10,6 @@
  * that overflow, duplicate keys at every level, and nesting deeper than jansson's 2048.
  */
 #include "jsonskim.h"
-#include "strmap.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -21,7 +20,6 @@
 
 /* A key of an object being read: its decoded bytes are in the text, or in kbuf when escaped. */
 struct jsonskim_key {
-	uint64_t    hash;
 	const char *p;     /* NULL: at kbuf + off */
 	size_t      off, len;
 };
@@ -235,7 +233,7 @@ key_bytes(const struct jsonskim *s, size_t k)
 static int
 key_push(struct jsonskim *s, size_t base, size_t start, size_t raw, bool esc, size_t *k)
 {
-	struct jsonskim_key key = { 0, s->p + start, 0, raw };
+	struct jsonskim_key key = { s->p + start, 0, raw };
 
 	if (s->n_keys == s->cap_keys) {
 		size_t ncap = s->cap_keys ? s->cap_keys * 2 : 64;
@@ -261,12 +259,14 @@ key_push(struct jsonskim *s, size_t base, size_t start, size_t raw, bool esc, si
 		key.len = unescape(s->p + start, raw, s->kbuf + s->n_kbuf);
 		s->n_kbuf += key.len;
 	}
-	key.hash = strmap_hash(key.p != NULL ? key.p : s->kbuf + key.off, key.len);
 	s->keys[s->n_keys] = key;
+	/*
+	 * Compared without a hash: an object has a handful of keys, and hashing each one cost
+	 * more than the comparisons it saved (the lengths differ first).
+	 */
 	const char *kb = key_bytes(s, s->n_keys);
 	for (size_t i = base; i < s->n_keys; i++)
-		if (s->keys[i].hash == key.hash && s->keys[i].len == key.len &&
-		    memcmp(key_bytes(s, i), kb, key.len) == 0)
+		if (s->keys[i].len == key.len && memcmp(key_bytes(s, i), kb, key.len) == 0)
 			return -1;   /* a duplicate key */
 	*k = s->n_keys++;
 	return 0;
@@ -275,8 +275,10 @@ key_push(struct jsonskim *s, size_t base, size_t start, size_t raw, bool esc, si
 static const struct jsonget_fields *
 field_find(const struct jsonget_fields *keep, const char *key, size_t len)
 {
+	/* Once per member of every item: the first byte settles most names without a strlen. */
 	for (; keep->key != NULL; keep++)
-		if (strlen(keep->key) == len && memcmp(keep->key, key, len) == 0)
+		if (len > 0 && keep->key[0] == key[0] && strlen(keep->key) == len &&
+		    memcmp(keep->key, key, len) == 0)
 			return keep;
 	return NULL;
 }

@@ -38,7 +38,10 @@ each_element(struct jsonskim *c, const struct jsonget_fields *keep, bool scratch
 		size_t start = c->pos;
 		json_t *v = jsonskim_value(c, keep);
 		int rc = v == NULL ? STATEJSON_NOT_JSON : fn(v, (*n)++, start, c->pos, arg);
-		json_decref(v);
+		/* In the arena, freeing the tree node by node would only walk it: arena_end frees. */
+		bool was = scratch && arena_pause();
+		if (!was)
+			json_decref(v);
 		if (scratch)
 			arena_end();
 		if (rc != 0)

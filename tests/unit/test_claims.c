@@ -121,5 +121,21 @@ main(void)
 	}
 	test_cond("index agrees with a brute-force scan (600 queries)", mismatches == 0);
 	claims_free(c);
+
+	/*
+	 * claims_add keeps the last name's ancestors for the next name with the same parent; a
+	 * removal that drops them must not leave the next add counting into freed nodes (ASan).
+	 */
+	c = claims_new();
+	test_cond("siblings share the kept ancestors", claims_add(c, "a.kept.com", 1) == 0 &&
+	    claims_add(c, "b.kept.com", 2) == 0 &&
+	    claims_find(c, "*.kept.com", CLAIMS_OVERLAP, CLAIMS_NO_OWNER, out, 4) == 2);
+	test_cond("removing both drops the ancestors", claims_remove(c, "a.kept.com", 1) == 0 &&
+	    claims_remove(c, "b.kept.com", 2) == 0 && claims_count(c) == 0 &&
+	    claims_find(c, "*.kept.com", CLAIMS_OVERLAP, CLAIMS_NO_OWNER, out, 4) == 0);
+	test_cond("a sibling after that counts in new ancestors", claims_add(c, "c.kept.com", 3) == 0 &&
+	    claims_find(c, "*.kept.com", CLAIMS_OVERLAP, CLAIMS_NO_OWNER, out, 4) == 1 &&
+	    out[0] == 3 && claims_find(c, "*.com", CLAIMS_OVERLAP, 3, out, 4) == 0);
+	claims_free(c);
 	return test_report();
 }
