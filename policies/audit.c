@@ -14,9 +14,8 @@
 #include "state.h"
 
 struct item {
-	const json_t *obj;
-	const char   *created;   /* metadata.creationTimestamp, "" when absent */
-	size_t        index;     /* position in the input: the tie-break */
+	const char *created;   /* metadata.creationTimestamp, "" when absent */
+	size_t      index;     /* position in the input: the tie-break */
 };
 
 /* RFC 3339 in UTC sorts as text; equal times keep the input's order. */
@@ -81,24 +80,39 @@ request_for(const json_t *obj, struct request *req, char *group, size_t groupsz)
 	req->object = obj;
 }
 
+/* An object of src, or NULL with err said. */
+static json_t *
+get_object(const struct audit_source *src, size_t i, const struct jsonget_fields *keep,
+    char *err, size_t errsz)
+{
+	json_t *o = src->object(src->arg, i, keep);
+
+	if (o == NULL)
+		snprintf(err, errsz, "out of memory");
+	return o;
+}
+
 int
-audit_run(const struct config *cfg, const json_t *objects, time_t now,
+audit_run_each(const struct config *cfg, const struct audit_source *src, time_t now,
     struct audit_report *r, char *err, size_t errsz)
 {
-	size_t n = json_array_size(objects), i;
+	size_t n = src->n, i;
 	struct item *items = calloc(n ? n : 1, sizeof(*items));
 	struct violations *vs = malloc(sizeof(*vs));
 	struct state *all = state_new(), *older = state_new();
+	json_t *o = NULL;
 	int rc = -1;
 
 	if (items == NULL || vs == NULL || all == NULL || older == NULL) {
 		snprintf(err, errsz, "out of memory");
 		goto out;
 	}
+	/* Both indexes sized once for all n (a hint: state_reserve's failure changes nothing). */
+	(void)state_reserve(all, n);
+	(void)state_reserve(older, n);
 	for (i = 0; i < n; i++) {
-		const json_t *o = json_array_get(objects, i);
-		const char *c = jsonget_str(json_object_get(o, "metadata"), "creationTimestamp");
-		items[i] = (struct item){ o, c ? c : "", i };
+		const char *c = src->created(src->arg, i);
+		items[i] = (struct item){ c ? c : "", i };
 	}
 	qsort(items, n, sizeof(*items), item_order);
 	/*
@@ -106,14 +120,19 @@ audit_run(const struct config *cfg, const json_t *objects, time_t now,
 	 * `older` grows object by object and answers the first-come question with the same ids
 	 * the rule context takes from `all`.
 	 */
-	for (i = 0; i < n; i++)
-		if (state_add_object(all, cfg, items[i].obj, err, errsz) != 0)
-			goto out;
 	for (i = 0; i < n; i++) {
-		const json_t *o = items[i].obj;
+		if ((o = get_object(src, items[i].index, state_object_fields, err, errsz)) == NULL ||
+		    state_add_object(all, cfg, o, err, errsz) != 0)
+			goto out;
+		json_decref(o);
+		o = NULL;
+	}
+	for (i = 0; i < n; i++) {
 		struct request req;
 		char group[128], desc[600];
 
+		if ((o = get_object(src, items[i].index, NULL, err, errsz)) == NULL)
+			goto out;
 		request_for(o, &req, group, sizeof(group));
 		/* Against the rest: its own claims must not vouch for it (entry routes). */
 		if (state_remove_object(all, cfg, o) != 0) {
@@ -142,13 +161,42 @@ audit_run(const struct config *cfg, const json_t *objects, time_t now,
 		 */
 		if (!collided && state_add_object(older, cfg, o, err, errsz) != 0)
 			goto out;
+		json_decref(o);
+		o = NULL;
 	}
 	r->objects = n;
 	rc = 0;
 out:
+	json_decref(o);
 	state_free(all);
 	state_free(older);
 	free(vs);
 	free(items);
 	return rc;
+}
+
+/* audit_source over a JSON array of objects: each borrowed from it whole. */
+static const char *
+array_created(void *arg, size_t i)
+{
+	return jsonget_str(json_object_get(json_array_get(arg, i), "metadata"),
+	    "creationTimestamp");
+}
+
+static json_t *
+array_object(void *arg, size_t i, const struct jsonget_fields *keep)
+{
+	(void)keep;
+	return json_incref(json_array_get(arg, i));
+}
+
+int
+audit_run(const struct config *cfg, const json_t *objects, time_t now,
+    struct audit_report *r, char *err, size_t errsz)
+{
+	/* The array is only read: the source's arg is not const for the callbacks' sake. */
+	struct audit_source src = { json_array_size(objects), array_created, array_object,
+	    (json_t *)objects };
+
+	return audit_run_each(cfg, &src, now, r, err, errsz);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "jsonget.h"
 #include "ruleid.h"
 
 struct config;
@@ -37,6 +38,26 @@ struct audit_report {
  * 0, or -1 with err (out of memory, an object the state cannot file).
  */
 int audit_run(const struct config *cfg, const json_t *objects, time_t now,
+    struct audit_report *r, char *err, size_t errsz);
+
+/*
+ * The objects audit_run_each audits, handed out one at a time so that a caller reading them
+ * from a file need not hold them all: n of them, by their position in the input.
+ */
+struct audit_source {
+	size_t n;
+	/* Object i's metadata.creationTimestamp (borrowed, valid until the audit ends), or NULL. */
+	const char *(*created)(void *arg, size_t i);
+	/*
+	 * Object i as a new reference: whole when keep is NULL, else at least the members keep
+	 * names (what the index reads); NULL when out of memory. Let go of once used.
+	 */
+	json_t *(*object)(void *arg, size_t i, const struct jsonget_fields *keep);
+	void   *arg;
+};
+
+/* audit_run over src's objects; every object is asked for twice (indexed, then judged). */
+int audit_run_each(const struct config *cfg, const struct audit_source *src, time_t now,
     struct audit_report *r, char *err, size_t errsz);
 
 /* Frees what r holds and zeroes it. */

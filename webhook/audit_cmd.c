@@ -169,6 +169,7 @@ audit_main(int argc, char **argv)
 	const char *config_path = NULL, *state_path = NULL, *kubeconfig = NULL, *output = "table";
 	const char *key;
 	json_t *objects = NULL, *tenants = NULL, *rejected = NULL, *why;
+	struct statefile *sf = NULL;
 	struct config *cfg = NULL;
 	struct audit_report r = { 0 };
 	char err[1024];
@@ -188,20 +189,24 @@ audit_main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	objects = state_path ? statefile_read_objects(state_path, err, sizeof(err)) :
-	    list_cluster(kubeconfig, err, sizeof(err));
-	if (objects == NULL) {
+	/* A file's objects are never held as one tree: each is decoded from its text when needed. */
+	if (state_path != NULL)
+		sf = statefile_open(state_path, true, err, sizeof(err));
+	else
+		objects = list_cluster(kubeconfig, err, sizeof(err));
+	if (sf == NULL && objects == NULL) {
 		fprintf(stderr, "tenantguard: audit: %s\n", err);
 		goto out;
 	}
 	/* Tenant objects add tenants, as the server merges them. */
-	if ((tenants = statefile_select_tenants(objects)) == NULL ||
+	if ((objects != NULL && (tenants = statefile_select_tenants(objects)) == NULL) ||
 	    (rejected = json_object()) == NULL) {
 		fprintf(stderr, "tenantguard: audit: out of memory\n");
 		goto out;
 	}
-	cfg = config_path ? config_load_file_tenants(config_path, tenants, rejected, err,
-	    sizeof(err)) : config_load_default_tenants(tenants, rejected, err, sizeof(err));
+	const json_t *merged = sf != NULL ? statefile_tenants(sf) : tenants;
+	cfg = config_path ? config_load_file_tenants(config_path, merged, rejected, err,
+	    sizeof(err)) : config_load_default_tenants(merged, rejected, err, sizeof(err));
 	if (cfg == NULL) {
 		fprintf(stderr, "tenantguard: config: %s\n", err);
 		goto out;
@@ -209,7 +214,11 @@ audit_main(int argc, char **argv)
 	json_object_foreach(rejected, key, why)
 		fprintf(stderr, "tenantguard: audit: Tenant %s left out of the config: %s\n", key,
 		    json_string_value(why));
-	if (audit_run(cfg, objects, time(NULL), &r, err, sizeof(err)) != 0) {
+	struct audit_source src;
+	if (sf != NULL)
+		statefile_audit_source(sf, &src);
+	if ((sf != NULL ? audit_run_each(cfg, &src, time(NULL), &r, err, sizeof(err)) :
+	    audit_run(cfg, objects, time(NULL), &r, err, sizeof(err))) != 0) {
 		fprintf(stderr, "tenantguard: audit: %s\n", err);
 		goto out;
 	}
@@ -221,6 +230,7 @@ audit_main(int argc, char **argv)
 out:
 	audit_report_clear(&r);
 	config_free(cfg);
+	statefile_close(sf);
 	json_decref(objects);
 	json_decref(tenants);
 	json_decref(rejected);

@@ -27,10 +27,9 @@ struct connlimit {
 
 /*
  * Per worker thread (libmicrohttpd keeps a connection on the thread that accepted it, and
- * calls every hook of it there): its connections, and how long it has been busy in access
- * callbacks, which deadlines do not count.
+ * calls every hook of it there): how long it has been busy in access callbacks, which
+ * deadlines do not count.
  */
-static _Thread_local struct connlimit_conn *thread_conns;
 static _Thread_local int64_t thread_stall_ms, thread_work_start;
 
 static int64_t
@@ -341,10 +340,6 @@ connlimit_conn_start(struct connlimit *cl, struct connlimit_conn *c, struct MHD_
 		return -1;
 	}
 	c->counted = true;
-	c->next = thread_conns;
-	if (thread_conns != NULL)
-		thread_conns->prev = c;
-	thread_conns = c;
 	/* The receiving side; tlspush_attach takes the sending side after this. */
 	gnutls_transport_set_ptr(c->session, c);
 	gnutls_transport_set_pull_function(c->session, tl_pull);
@@ -366,15 +361,8 @@ connlimit_conn_end(struct connlimit_conn *c)
 	 */
 	if (!c->refused && overdue(c, mono_ms() + CONNLIMIT_CLOCK_SLACK_MS))
 		cut(c, phase_reason(c));
-	if (c->counted) {
+	if (c->counted)
 		slot_give(c->cl, c->addr);
-		if (c->prev != NULL)
-			c->prev->next = c->next;
-		else
-			thread_conns = c->next;
-		if (c->next != NULL)
-			c->next->prev = c->prev;
-	}
 	c->counted = false;
 }
 

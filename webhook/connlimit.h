@@ -45,7 +45,6 @@ struct connlimit_conn {
 	int64_t                 start_ms;    /* when the current deadline started */
 	int64_t                 stall_ms;    /* the worker's stalls before it (connlimit_work_*) */
 	int64_t                 io_ms;       /* libmicrohttpd's last activity, as it counts it */
-	struct connlimit_conn  *prev, *next; /* the worker thread's connections */
 	bool                    counted;     /* holds one of its address's slots */
 	bool                    refused;     /* refused or cut: every read fails */
 	char                    addr[48];    /* numeric address, the per-address key */

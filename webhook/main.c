@@ -72,9 +72,10 @@ cmd_review(int argc, char **argv)
 	const char *config_path = NULL, *state_path = NULL, *input = "-", *key;
 	bool mutate = false;
 	char err[1024], serr[1024];
-	json_t *objects = NULL, *tenants = NULL, *rejected = NULL, *why;
+	json_t *rejected = NULL, *why;
 	int c, rc = 2;
 	struct config *cfg = NULL;
+	struct statefile *sf = NULL;
 	struct state *st = NULL;
 	char *body = NULL, *out = NULL;
 	size_t len, outlen;
@@ -98,27 +99,27 @@ cmd_review(int argc, char **argv)
 		fprintf(stderr, "tenantguard: out of memory\n");
 		goto out;
 	}
-	if (state_path != NULL && (objects = statefile_read_objects(state_path, serr,
-	    sizeof(serr))) != NULL && (tenants = statefile_select_tenants(objects)) == NULL) {
-		fprintf(stderr, "tenantguard: out of memory\n");
-		goto out;
-	}
-	if ((cfg = load_config_tenants(config_path, tenants, rejected, err, sizeof(err))) == NULL) {
+	if (state_path != NULL)
+		sf = statefile_open(state_path, false, serr, sizeof(serr));
+	if ((cfg = load_config_tenants(config_path, sf != NULL ? statefile_tenants(sf) : NULL,
+	    rejected, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "tenantguard: config: %s\n", err);
 		goto out;
 	}
 	json_object_foreach(rejected, key, why)
 		fprintf(stderr, "tenantguard: state: Tenant %s left out: %s\n", key,
 		    json_string_value(why));
-	if (state_path != NULL && objects == NULL) {
+	if (state_path != NULL && sf == NULL) {
 		fprintf(stderr, "tenantguard: state: %s\n", serr);
 		goto out;
 	}
-	if (state_path != NULL && (st = statefile_from_objects(cfg, objects, serr,
-	    sizeof(serr))) == NULL)
-		fprintf(stderr, "tenantguard: state: %s: %s\n", state_path, serr);
-	else if (state_path == NULL && (st = state_new()) == NULL)
+	if (sf != NULL && (st = statefile_index(sf, cfg, serr, sizeof(serr))) == NULL)
+		fprintf(stderr, "tenantguard: state: %s\n", serr);
+	else if (sf == NULL && (st = state_new()) == NULL)
 		fprintf(stderr, "tenantguard: state: out of memory\n");
+	/* The file's text and Tenant objects are done with: the review holds only the index. */
+	statefile_close(sf);
+	sf = NULL;
 	if (st == NULL)
 		goto out;
 	body = strcmp(input, "-") == 0 ?
@@ -147,9 +148,8 @@ out:
 	free(body);
 	free(out);
 	state_free(st);
+	statefile_close(sf);
 	config_free(cfg);
-	json_decref(objects);
-	json_decref(tenants);
 	json_decref(rejected);
 	return rc;
 }

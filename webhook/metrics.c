@@ -352,6 +352,14 @@ metrics_default_entry_class(size_t n)
 	atomic_store(&default_entry_classes, (uint64_t)n);
 }
 
+static _Atomic int64_t fallback_failed = -1;   /* -1: no apply yet */
+
+void
+metrics_fallback_failed(size_t n)
+{
+	atomic_store(&fallback_failed, (int64_t)n);
+}
+
 static _Atomic uint64_t api_requests;
 static atomic_int       leading = -1;   /* -1: no reconciler */
 
@@ -383,6 +391,11 @@ render_live(struct dynbuf *t)
 		    "1 while this replica holds the reconciler's Lease (and writes).");
 		dynbuf_addf(t, "tenantguard_reconciler_leader %d\n", atomic_load(&leading));
 	}
+	if (atomic_load(&fallback_failed) >= 0)
+		text_metric(t, "tenantguard_fallback_policies_failed", "gauge", "Fallback policy "
+		    "objects (ValidatingAdmissionPolicies and bindings) the last apply could not write "
+		    "or prune: while this is not 0 the apiserver's fallback rules may be stale or "
+		    "missing.", (long long)atomic_load(&fallback_failed));
 	text_metric(t, "tenantguard_ingressclass_default_entry", "gauge", "Cluster-default "
 	    "IngressClasses that are the unified entry's (by name or controller): class-less "
 	    "Ingresses go to the shared entry controller while this is not 0.",

@@ -68,6 +68,11 @@ void metrics_live_kind(const char *kind, size_t objects, uint64_t restarts, int6
 void metrics_live_claims(size_t claims, bool ready);
 /* How many cluster-default IngressClasses are the entry's (defaultclass.h). */
 void metrics_default_entry_class(size_t n);
+/*
+ * How many fallback policy objects the reconciler's last apply could not write or prune
+ * (serve --fallback-policies); tenantguard_fallback_policies_failed is left out until then.
+ */
+void metrics_fallback_failed(size_t n);
 /* The API client's requests so far, and whether this replica leads the reconciler (1/0, or
  * -1 when none runs: tenantguard_reconciler_leader is then left out). */
 void metrics_live_client(uint64_t requests, int leader);

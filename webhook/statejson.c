@@ -34,8 +34,10 @@ each_element(struct jsonskim *c, const struct jsonget_fields *keep, bool scratch
 	for (;;) {
 		if (scratch)
 			arena_begin();
+		jsonskim_ws(c);
+		size_t start = c->pos;
 		json_t *v = jsonskim_value(c, keep);
-		int rc = v == NULL ? STATEJSON_NOT_JSON : fn(v, (*n)++, c->pos, arg);
+		int rc = v == NULL ? STATEJSON_NOT_JSON : fn(v, (*n)++, start, c->pos, arg);
 		/* In the arena, freeing the tree node by node would only walk it: arena_end frees. */
 		bool was = scratch && arena_pause();
 		if (!was)
@@ -123,7 +125,7 @@ static int
 walk(struct jsonskim *c, const struct jsonget_fields *keep, bool scratch, statejson_fn fn,
     void *arg)
 {
-	size_t n = 0;
+	size_t n = 0, start;
 	bool streamed = false;
 	json_t *top;
 	int rc;
@@ -139,6 +141,7 @@ walk(struct jsonskim *c, const struct jsonget_fields *keep, bool scratch, statej
 	}
 	if ((top = json_object()) == NULL)
 		return STATEJSON_NOT_JSON;
+	start = c->pos;
 	rc = each_member(c, top, &streamed, keep, scratch, fn, arg, &n);
 	if (rc == 0 && !at_end(c))
 		rc = STATEJSON_NOT_JSON;   /* text after the document */
@@ -151,7 +154,7 @@ walk(struct jsonskim *c, const struct jsonget_fields *keep, bool scratch, statej
 		else if (!list && streamed)
 			rc = STATEJSON_NOT_JSON;   /* an object that merely has an items array */
 		else if (!list)
-			rc = fn(top, 0, c->pos, arg);
+			rc = fn(top, 0, start, c->pos, arg);
 	}
 	json_decref(top);
 	return rc;

@@ -15,11 +15,12 @@
 bool statejson_list_kind(const json_t *kind);
 
 /*
- * Called with each object (borrowed: valid during the call only), its index from 0 and the
- * offset in the text just past it (how far the walk has come); 0 goes on, anything else stops
- * the walk and is what statejson_each returns.
+ * Called with each object (borrowed: valid during the call only), its index from 0 and where
+ * its text is: from start (its first byte) to end, just past it (how far the walk has come),
+ * so a reader that skimmed it can decode that text whole; 0 goes on, anything else stops the
+ * walk and is what statejson_each returns.
  */
-typedef int (*statejson_fn)(json_t *obj, size_t i, size_t end, void *arg);
+typedef int (*statejson_fn)(json_t *obj, size_t i, size_t start, size_t end, void *arg);
 
 /*
  * Walks the objects of the JSON document in buf (len bytes): the items of a List (kind

@@ -41,6 +41,18 @@ fi
 if grep -q "Tenant tenant3 left out" "$tmp/err"; then ok "a Tenant left out of the config is said on stderr"
 else ko "Tenant left out" "$(cat "$tmp/err")"; fi
 
+# The same objects as YAML (read whole) give the report the JSON file (decoded one object at a
+# time) gave.
+cp "$tmp/out" "$tmp/json-state.out"
+if python3 -c 'import json, sys, yaml; yaml.safe_dump(json.load(open(sys.argv[1])), open(sys.argv[2], "w"))' \
+    "$tmp/state.json" "$tmp/state.yaml"; then
+	check "YAML state: exit 1" 1 "$TG" audit --config "$CFG" --state "$tmp/state.yaml"
+	if cmp -s "$tmp/out" "$tmp/json-state.out"; then ok "YAML state: the same report as the JSON one"
+	else ko "YAML state" "$(diff "$tmp/json-state.out" "$tmp/out" | head -5)"; fi
+else
+	ko "YAML state" "could not write it"
+fi
+
 check "json: exit 1" 1 "$TG" audit --config "$CFG" --state "$tmp/state.json" --output json
 if python3 - "$tmp/out" "$tmp/expected.txt" <<'PY'
 import json, sys

@@ -214,6 +214,33 @@ expect_out "review: ... as host-ownership" "$tmp/out" '\[host-ownership\]'
 expect_out "review: a Tenant left out of the merge is reported" "$tmp/err" 'Tenant tenant4 left out: .*overlaps'
 review tenant3-gateway shop.newco.com >"$tmp/tenant3.json"
 check "review: the merged tenant may use its domain in its namespace" 0 "$TG" review --state "$tmp/state-tenants.yaml" "$tmp/tenant3.json"
+# The same through JSON, as kubectl get -o json writes it (items before kind), which review
+# streams: the Tenants gathered first, the rest indexed against the config they make.
+cat >"$tmp/state-tenants.json" <<'JSON'
+{"apiVersion": "v1", "items": [
+ {"apiVersion": "tenantguard.io/v1alpha1", "kind": "Tenant",
+  "metadata": {"name": "tenant4", "creationTimestamp": "2024-02-01T00:00:00Z"},
+  "spec": {"customDomains": ["api.newco.com"]}},
+ {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+  "metadata": {"name": "shop", "namespace": "tenant3-gateway"}, "spec": {"rules": [{"host": "www.newco.com"}]}},
+ {"apiVersion": "tenantguard.io/v1alpha1", "kind": "Tenant",
+  "metadata": {"name": "tenant3", "creationTimestamp": "2024-01-01T00:00:00Z", "labels": {"a": "\"}"}},
+  "spec": {"customDomains": ["*.newco.com"], "backendNamespaces": ["default"]}}],
+ "kind": "List", "metadata": {"resourceVersion": ""}}
+JSON
+check "review: a Tenant object in a JSON --state reserves its domain" 1 "$TG" review --state "$tmp/state-tenants.json" "$tmp/newco.json"
+expect_out "review: ... as host-ownership (JSON)" "$tmp/out" '\[host-ownership\]'
+expect_out "review: a Tenant left out of the merge is reported (JSON)" "$tmp/err" 'Tenant tenant4 left out: .*overlaps'
+check "review: the merged tenant may use its domain in its namespace (JSON)" 0 "$TG" review --state "$tmp/state-tenants.json" "$tmp/tenant3.json"
+review tenant3-gateway www.newco.com >"$tmp/tenant3-www.json"
+check "review: the JSON state's Ingress is indexed against the merged tenants" 0 "$TG" review --state "$tmp/state-tenants.json" "$tmp/tenant3-www.json"
+echo '[{"apiVersion":"tenantguard.io/v1alpha1","kind":"Tenant","metadata":{"name":"tenant3"},"spec":{"customDomains":["*.newco.com"]}},{"metadata":{"name":"x"}}]' >"$tmp/state-nokind.json"
+check "review: a JSON --state object without a kind exits 2" 2 "$TG" review --state "$tmp/state-nokind.json" "$tmp/newco.json"
+expect_out "review: ... named by its position" "$tmp/err" "state: $tmp/state-nokind.json: object \\[1\\] has no kind"
+if grep -q 'left out' "$tmp/err"; then fail=$((fail + 1)); echo "FAIL a refused state merged its Tenants"; else pass=$((pass + 1)); echo "ok a refused state merges none of its Tenants"; fi
+echo 'tenants: [' >"$tmp/broken-config.yaml"
+check "review: a broken config is said before a bad --state" 2 "$TG" review --config "$tmp/broken-config.yaml" --state "$tmp/state-nokind.json" "$tmp/newco.json"
+expect_out "review: ... as a config error" "$tmp/err" '^tenantguard: config: '
 
 # The manifests: the Tenant CRD is structural and wired into kustomize, the webhook and RBAC.
 check "manifests: CRD, webhook rule and RBAC for Tenants" 0 python3 - manifests <<'PY'

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "claims.h"
 #include "config.h"
 #include "config_load.h"
@@ -146,11 +147,112 @@ test_build(void)
 	config_free(cfg);
 }
 
+/*
+ * statefile_open + statefile_index (review's streamed read) against statefile_read_objects +
+ * statefile_select_tenants + statefile_from_objects (everything decoded and kept): the same
+ * refusals word for word, the same Tenant objects whole, the same index.
+ */
+static void
+expect_open_same(const struct config *cfg, const char *descr, const char *text)
+{
+	char d[2600], oerr[1024], nerr[1024];
+	json_t *objs, *tenants = NULL;
+	struct statefile *sf;
+	struct state *old = NULL, *neu = NULL;
+
+	test_write_tmp(path, sizeof(path), "tg-state", text);
+	objs = statefile_read_objects(path, oerr, sizeof(oerr));
+	sf = statefile_open(path, true, nerr, sizeof(nerr));
+	unlink(path);
+	snprintf(d, sizeof(d), "%s: read alike (%s | %s)", descr, objs ? "ok" : oerr,
+	    sf ? "ok" : nerr);
+	test_cond(d, (objs == NULL) == (sf == NULL) && (objs != NULL || strcmp(oerr, nerr) == 0));
+	if (objs != NULL && sf != NULL) {
+		tenants = statefile_select_tenants(objs);
+		snprintf(d, sizeof(d), "%s: the same Tenant objects, whole (%zu)", descr,
+		    json_array_size(tenants));
+		test_cond(d, json_equal(tenants, statefile_tenants(sf)));
+		struct audit_source src;
+		statefile_audit_source(sf, &src);
+		bool same = src.n == json_array_size(objs);
+		for (size_t i = 0; same && i < json_array_size(objs); i++) {
+			const json_t *o = json_array_get(objs, i);
+			const char *c = jsonget_str(json_object_get(o, "metadata"), "creationTimestamp");
+			const char *sc = src.created(src.arg, i);
+			json_t *one = src.object(src.arg, i, NULL);
+			same = json_equal(one, o) && (c == NULL ? sc == NULL : sc != NULL &&
+			    strcmp(c, sc) == 0);
+			json_decref(one);
+		}
+		snprintf(d, sizeof(d), "%s: object by object, the same objects and times", descr);
+		test_cond(d, same);
+		old = statefile_from_objects(cfg, objs, oerr, sizeof(oerr));
+		neu = statefile_index(sf, cfg, nerr, sizeof(nerr));
+		snprintf(d, sizeof(d), "%s: indexed alike", descr);
+		test_cond(d, old != NULL && neu != NULL && old->n_objects == neu->n_objects &&
+		    claims_count(old->claims) == claims_count(neu->claims));
+	}
+	state_free(old);
+	state_free(neu);
+	statefile_close(sf);
+	json_decref(tenants);
+	json_decref(objs);
+}
+
+#define TENANT(name, more) "{\"apiVersion\":\"tenantguard.io/v1alpha1\",\"kind\":\"Tenant\"," \
+	"\"metadata\":{\"name\":\"" name "\",\"creationTimestamp\":\"2024-01-0" name "\"" more "}," \
+	"\"spec\":{\"customDomains\":[\"*." name ".example.net\"]," \
+	"\"x\":[1,2.5e3,true,null,{\"y\":\"}]\\\"\\u00e9\"}]}}"
+#define INGRESS(name) "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"Ingress\"," \
+	"\"metadata\":{\"name\":\"" name "\",\"namespace\":\"team-a\"},\"spec\":{\"rules\":" \
+	"[{\"host\":\"" name ".newco.com\"}]}}"
+
+static void
+test_open(void)
+{
+	struct config *cfg = config_load_default(err, sizeof(err));
+	char nerr[1024];
+
+	if (cfg == NULL)
+		return;
+	expect_open_same(cfg, "List, Tenants first, between and last", "{\"kind\":\"List\","
+	    "\"items\":[" TENANT("ta", "") "," INGRESS("a") ", " TENANT("tb", ",\"uid\":\"u\"") ","
+	    INGRESS("b") "," TENANT("tc", "") "]}");
+	expect_open_same(cfg, "kind after items", "{\"apiVersion\":\"v1\",\"items\":[ "
+	    TENANT("ta", "") " ,\n " INGRESS("a") "],\"kind\":\"List\",\"metadata\":{}}");
+	expect_open_same(cfg, "array", " [\n" INGRESS("a") ",\n\t" TENANT("ta", "") "\n]\n");
+	expect_open_same(cfg, "one Tenant object", "\n" TENANT("ta", "") "\n");
+	expect_open_same(cfg, "no Tenants", "[" INGRESS("a") "," INGRESS("b") "]");
+	expect_open_same(cfg, "empty List", "{\"kind\":\"List\",\"items\":null}");
+	expect_open_same(cfg, "YAML stream", "apiVersion: tenantguard.io/v1alpha1\nkind: Tenant\n"
+	    "metadata: {name: ta}\nspec: {customDomains: ['*.ta.example.net']}\n---\n"
+	    "kind: List\nitems:\n- " INGRESS("a") "\n");
+	expect_open_same(cfg, "a JSON object without a kind", "[" TENANT("ta", "") ","
+	    "{\"metadata\":{\"name\":\"b\"}}," INGRESS("a") "]");
+	expect_open_same(cfg, "a JSON object that is not a mapping", "{\"kind\":\"List\","
+	    "\"items\":[" INGRESS("a") ",[1]]}");
+	expect_open_same(cfg, "without a name, kind after items", "{\"items\":[{\"kind\":\"A\","
+	    "\"metadata\":{}}],\"kind\":\"List\"}");
+	/* JSON until a syntax error: the YAML reader's message, not the bad object's */
+	expect_open_same(cfg, "a bad object, then broken text", "{\"kind\":\"List\",\"items\":["
+	    "{\"kind\":\"A\"}, {\"kind\": ");
+	expect_open_same(cfg, "duplicate key", "[{\"kind\":\"A\",\"kind\":\"B\",\"metadata\":"
+	    "{\"name\":\"a\"}}]");
+	expect_open_same(cfg, "YAML refusal", "- kind: A\n  metadata: {name: a}\n- 5\n");
+	expect_open_same(cfg, "YAML error", "kind: A\nmetadata: {name: [\n");
+
+	struct statefile *sf = statefile_open("/nonexistent/state.json", false, nerr, sizeof(nerr));
+	test_cond("open: missing file", sf == NULL &&
+	    strstr(nerr, "/nonexistent/state.json: ") != NULL);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
 	test_shapes();
 	test_refusals();
 	test_build();
+	test_open();
 	return test_report();
 }

@@ -15,29 +15,44 @@
 
 static char err[1024];
 
+/* What keep collects: the objects, and whether each one's text is where the walk said. */
+struct kept {
+	const char *text;
+	json_t     *out;
+	bool        spans;
+};
+
 static int
-keep(json_t *obj, size_t i, size_t end, void *arg)
+keep(json_t *obj, size_t i, size_t start, size_t end, void *arg)
 {
-	(void)end;
-	json_t *out = arg;
+	struct kept *k = arg;
+	/* text[start, end) is the object alone, nothing before or after it */
+	json_t *again = start < end ? json_loadb(k->text + start, end - start,
+	    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL) : NULL;
+
+	k->spans &= again != NULL && json_equal(again, obj) && k->text[start] != ' ';
+	json_decref(again);
 	/* the index counts every object the walk saw, in order */
-	if (i != json_array_size(out))
+	if (i != json_array_size(k->out))
 		return -1;
-	return json_array_append(out, obj) == 0 ? 0 : -1;
+	return json_array_append(k->out, obj) == 0 ? 0 : -1;
 }
 
-/* The objects statejson_each hands out for text, as an array; *rc its answer. */
+/* The objects statejson_each hands out for text, as an array; *rc its answer, *spans
+ * whether each one's start and end bound its text. */
 static json_t *
-walk(const char *text, bool scratch, int *rc)
+walk(const char *text, bool scratch, int *rc, bool *spans)
 {
-	json_t *out = json_array();
-	*rc = statejson_each(text, strlen(text), NULL, scratch, keep, out);
-	return out;
+	struct kept k = { text, json_array(), true };
+	*rc = statejson_each(text, strlen(text), NULL, scratch, keep, &k);
+	*spans = k.spans;
+	return k.out;
 }
 
 static int
-count_only(json_t *obj, size_t i, size_t end, void *arg)
+count_only(json_t *obj, size_t i, size_t start, size_t end, void *arg)
 {
+	(void)start;
 	(void)end;
 	(void)i;
 	size_t *n = arg;
@@ -50,12 +65,15 @@ expect_objects(const char *descr, const char *text, const char *want_json)
 {
 	char d[512];
 	int rc;
-	json_t *got = walk(text, false, &rc), *want = json_loads(want_json, 0, NULL);
+	bool spans;
+	json_t *got = walk(text, false, &rc, &spans), *want = json_loads(want_json, 0, NULL);
 
 	snprintf(d, sizeof(d), "%s: walked", descr);
 	test_cond(d, rc == 0);
 	snprintf(d, sizeof(d), "%s: the objects, in order", descr);
 	test_cond(d, want != NULL && json_equal(got, want));
+	snprintf(d, sizeof(d), "%s: each object's text where the walk says", descr);
+	test_cond(d, spans);
 	json_decref(got);
 	json_decref(want);
 
@@ -75,7 +93,8 @@ expect_declined(const char *descr, const char *text)
 {
 	char d[512];
 	int rc;
-	json_t *got = walk(text, false, &rc);
+	bool spans;
+	json_t *got = walk(text, false, &rc, &spans);
 
 	snprintf(d, sizeof(d), "%s: left to the YAML reader", descr);
 	test_cond(d, rc == STATEJSON_NOT_JSON);
@@ -128,8 +147,9 @@ test_declined(void)
 
 /* A stop from the callback comes back as it was. */
 static int
-stop_second(json_t *obj, size_t i, size_t end, void *arg)
+stop_second(json_t *obj, size_t i, size_t start, size_t end, void *arg)
 {
+	(void)start;
 	(void)end;
 	(void)obj;
 	(void)arg;

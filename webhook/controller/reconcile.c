@@ -19,6 +19,7 @@
 #include "leader.h"
 #include "live.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "state.h"
 #include "strmap.h"
@@ -348,6 +349,7 @@ apply_fallback(struct reconciler *r, const char *const *excluded, size_t n_exclu
 	live_read_end(r->lv, &v);
 	if (objs == NULL) {
 		log_warnx("reconcile: fallback policies: out of memory");
+		metrics_fallback_failed(1);
 		return;
 	}
 	own_fallback(r, objs);
@@ -370,6 +372,7 @@ apply_fallback(struct reconciler *r, const char *const *excluded, size_t n_exclu
 	}
 	if (failed == 0)
 		log_info("reconcile: fallback policies applied (%zu objects)", json_array_size(objs));
+	metrics_fallback_failed(failed);
 	json_decref(objs);
 }
 
