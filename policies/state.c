@@ -513,6 +513,25 @@ const struct jsonget_fields state_object_fields[] = {
 	{ NULL, NULL },
 };
 
+/* The same without a rule's paths: only an entry Ingress's rules read them (entry_rule_owner). */
+static const struct jsonget_fields extract_rule_fields[] = { { "host", NULL }, { NULL, NULL } };
+static const struct jsonget_fields extract_spec_fields[] = {
+	{ "rules", extract_rule_fields },
+	{ "tls", hosts_fields },
+	{ "hostnames", NULL },
+	{ "listeners", listener_fields },
+	{ "hosts", NULL },
+	{ "servers", hosts_fields },
+	{ NULL, NULL },
+};
+const struct jsonget_fields state_extract_fields[] = {
+	{ "apiVersion", NULL },
+	{ "kind", NULL },
+	{ "metadata", metadata_fields },
+	{ "spec", extract_spec_fields },
+	{ NULL, NULL },
+};
+
 bool
 state_object_key(const json_t *obj, char *out, size_t outsz)
 {

@@ -384,7 +384,6 @@ walk_object(json_t *obj, size_t i, size_t start, size_t end, void *arg)
 	struct batch *b;
 	size_t n;
 
-	(void)start;
 	if (check_object(obj, i, p->err, p->errsz) != 0)
 		return -1;
 	if (p->cur == NULL && (p->cur = pipe_batch(p)) == NULL)
@@ -405,9 +404,15 @@ walk_object(json_t *obj, size_t i, size_t start, size_t end, void *arg)
 		return -1;
 	}
 	if (n == 0) {
-		/* Copied out of the arena (which goes when this item is done) for the indexer. */
+		/*
+		 * An entry Ingress, filed whole: decoded again from its text with the fields the
+		 * extract leaves out, outside the arena (which goes when this item is done).
+		 */
+		struct jsonskim js;
 		bool was = arena_pause();
-		it->obj = json_deep_copy(obj);
+		jsonskim_init(&js, p->buf + start, end - start);
+		it->obj = jsonskim_value(&js, state_object_fields);
+		jsonskim_release(&js);
 		arena_resume(was);
 		if (it->obj == NULL)
 			goto nomem;
@@ -432,7 +437,7 @@ static void *
 walker_main(void *arg)
 {
 	struct pipe *p = arg;
-	int rc = statejson_each(p->buf, p->len, state_object_fields, true, walk_object, p);
+	int rc = statejson_each(p->buf, p->len, state_extract_fields, true, walk_object, p);
 
 	/* The last batch goes too (even after a refusal of the item after it: it was checked). */
 	if (p->cur != NULL && pipe_push(p) != 0 && rc == 0)
