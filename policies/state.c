@@ -543,6 +543,17 @@ state_object_key(const json_t *obj, char *out, size_t outsz)
 	return join(out, outsz, '/', parts, 3);
 }
 
+/* Takes the claims f holds back out of the index and releases f; -1 with err. */
+static int
+filing_undo(struct state *st, struct filing *f, char *err, size_t errsz)
+{
+	for (size_t i = 0; i < f->n; i++)
+		(void)claims_remove(st->claims, f->text + f->v[i].off, f->v[i].owner);
+	filing_release(f);
+	snprintf(err, errsz, "out of memory while indexing claims");
+	return -1;
+}
+
 /*
  * Builds the record of what f holds (filed already) under key and links it; on failure takes
  * the claims back out. Releases f. 0, or -1 with err.
@@ -553,12 +564,8 @@ file_record(struct state *st, const char *key, struct filing *f, char *err, size
 	struct state_record *rec = NULL;
 
 	if (f->n > 0 && ((rec = record_new(key, f)) == NULL || record_link(st, rec) != 0)) {
-		for (size_t i = 0; i < f->n; i++)
-			(void)claims_remove(st->claims, f->text + f->v[i].off, f->v[i].owner);
-		filing_release(f);
 		free(rec);
-		snprintf(err, errsz, "out of memory while indexing claims");
-		return -1;
+		return filing_undo(st, f, err, errsz);
 	}
 	filing_release(f);
 	st->n_objects++;
@@ -591,13 +598,8 @@ state_add_extract(struct state *st, const char *buf, size_t len, char *err, size
 	while (p < end) {
 		const char *owner = p, *pattern = owner + strlen(owner) + 1;
 		p = pattern + strlen(pattern) + 1;
-		if (claim_add(st, &f, pattern, owner) != 0) {
-			for (size_t i = 0; i < f.n; i++)
-				(void)claims_remove(st->claims, f.text + f.v[i].off, f.v[i].owner);
-			filing_release(&f);
-			snprintf(err, errsz, "out of memory while indexing claims");
-			return -1;
-		}
+		if (claim_add(st, &f, pattern, owner) != 0)
+			return filing_undo(st, &f, err, errsz);
 	}
 	return file_record(st, key, &f, err, errsz);
 }
@@ -616,13 +618,8 @@ add_reading(struct state *st, const struct config *cfg, const json_t *obj, char 
 		return -1;
 	}
 	filing_init(&f);
-	if (visit_object(cfg, obj, &k) != 0) {
-		for (size_t i = 0; i < f.n; i++)
-			(void)claims_remove(st->claims, f.text + f.v[i].off, f.v[i].owner);
-		filing_release(&f);
-		snprintf(err, errsz, "out of memory while indexing claims");
-		return -1;
-	}
+	if (visit_object(cfg, obj, &k) != 0)
+		return filing_undo(st, &f, err, errsz);
 	return file_record(st, key, &f, err, errsz);
 }
 
