@@ -513,6 +513,25 @@ const struct jsonget_fields state_object_fields[] = {
 	{ NULL, NULL },
 };
 
+/* The same without a rule's paths: only an entry Ingress's rules read them (entry_rule_owner). */
+static const struct jsonget_fields extract_rule_fields[] = { { "host", NULL }, { NULL, NULL } };
+static const struct jsonget_fields extract_spec_fields[] = {
+	{ "rules", extract_rule_fields },
+	{ "tls", hosts_fields },
+	{ "hostnames", NULL },
+	{ "listeners", listener_fields },
+	{ "hosts", NULL },
+	{ "servers", hosts_fields },
+	{ NULL, NULL },
+};
+const struct jsonget_fields state_extract_fields[] = {
+	{ "apiVersion", NULL },
+	{ "kind", NULL },
+	{ "metadata", metadata_fields },
+	{ "spec", extract_spec_fields },
+	{ NULL, NULL },
+};
+
 bool
 state_object_key(const json_t *obj, char *out, size_t outsz)
 {
@@ -522,6 +541,17 @@ state_object_key(const json_t *obj, char *out, size_t outsz)
 	const char *parts[3] = { kind ? kind : "", ns ? ns : "", name ? name : "" };
 
 	return join(out, outsz, '/', parts, 3);
+}
+
+/* Takes the claims f holds back out of the index and releases f; -1 with err. */
+static int
+filing_undo(struct state *st, struct filing *f, char *err, size_t errsz)
+{
+	for (size_t i = 0; i < f->n; i++)
+		(void)claims_remove(st->claims, f->text + f->v[i].off, f->v[i].owner);
+	filing_release(f);
+	snprintf(err, errsz, "out of memory while indexing claims");
+	return -1;
 }
 
 /*
@@ -534,12 +564,8 @@ file_record(struct state *st, const char *key, struct filing *f, char *err, size
 	struct state_record *rec = NULL;
 
 	if (f->n > 0 && ((rec = record_new(key, f)) == NULL || record_link(st, rec) != 0)) {
-		for (size_t i = 0; i < f->n; i++)
-			(void)claims_remove(st->claims, f->text + f->v[i].off, f->v[i].owner);
-		filing_release(f);
 		free(rec);
-		snprintf(err, errsz, "out of memory while indexing claims");
-		return -1;
+		return filing_undo(st, f, err, errsz);
 	}
 	filing_release(f);
 	st->n_objects++;
@@ -572,13 +598,8 @@ state_add_extract(struct state *st, const char *buf, size_t len, char *err, size
 	while (p < end) {
 		const char *owner = p, *pattern = owner + strlen(owner) + 1;
 		p = pattern + strlen(pattern) + 1;
-		if (claim_add(st, &f, pattern, owner) != 0) {
-			for (size_t i = 0; i < f.n; i++)
-				(void)claims_remove(st->claims, f.text + f.v[i].off, f.v[i].owner);
-			filing_release(&f);
-			snprintf(err, errsz, "out of memory while indexing claims");
-			return -1;
-		}
+		if (claim_add(st, &f, pattern, owner) != 0)
+			return filing_undo(st, &f, err, errsz);
 	}
 	return file_record(st, key, &f, err, errsz);
 }
@@ -597,13 +618,8 @@ add_reading(struct state *st, const struct config *cfg, const json_t *obj, char 
 		return -1;
 	}
 	filing_init(&f);
-	if (visit_object(cfg, obj, &k) != 0) {
-		for (size_t i = 0; i < f.n; i++)
-			(void)claims_remove(st->claims, f.text + f.v[i].off, f.v[i].owner);
-		filing_release(&f);
-		snprintf(err, errsz, "out of memory while indexing claims");
-		return -1;
-	}
+	if (visit_object(cfg, obj, &k) != 0)
+		return filing_undo(st, &f, err, errsz);
 	return file_record(st, key, &f, err, errsz);
 }
 

@@ -77,6 +77,11 @@ int state_add_extract(struct state *st, const char *buf, size_t len, char *err, 
  */
 extern const struct jsonget_fields state_object_fields[];
 /*
+ * What state_extract reads: state_object_fields without a rule's paths. An object reduced to
+ * these gives the extract the whole one does, whenever state_extract gives one (not 0).
+ */
+extern const struct jsonget_fields state_extract_fields[];
+/*
  * Removes exactly the claims state_add_object recorded for the object with obj's key, even
  * when the config or the object's content has changed since (an object added twice under
  * one key is removed oldest first). `cfg` is unused and kept for callers. 0, or -1 when the
