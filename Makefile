@@ -104,7 +104,7 @@ SOAK_SECS ?= 600
 soak: all
 	@python3 tests/https/soak.py $(BUILD) $(SOAK_SECS)
 
-$(BENCH_BIN): bench/bench_review.c $(BUILD)/libtenantguard.a
+$(BENCH_BIN): bench/bench_review.c bench/bench.h $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
 
@@ -112,7 +112,7 @@ $(AUDIT_BENCH): bench/bench_audit.c $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
 
-$(LIVE_BENCH): bench/bench_live.c $(BUILD)/libtenantguard.a
+$(LIVE_BENCH): bench/bench_live.c bench/bench.h $(BUILD)/libtenantguard.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libtenantguard.a -o $@ $(LDLIBS)
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "config.h"
 #include "config_load.h"
 #include "live.h"
@@ -82,26 +83,10 @@ heap_bytes(void)
 	return mi.uordblks + mi.hblkhd;
 }
 
-static long
-rss_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = 0;
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	if (f != NULL)
-		fclose(f);
-	return kb;
-}
-
 static double
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return bench_now_us() / 1e3;
 }
 
 static void
@@ -263,7 +248,7 @@ main(int argc, char **argv)
 	t_parse = now_ms() - t0;
 	malloc_trim(0);
 	h0 = heap_bytes();
-	r0 = rss_kb();
+	r0 = bench_rss_kb();
 	if ((lv = live_new()) == NULL || live_set_config(lv, cfg, NULL, NULL) != 0)
 		die("live", "out of memory");
 	t0 = now_ms();
@@ -276,7 +261,7 @@ main(int argc, char **argv)
 	live_relist_free(items);
 	malloc_trim(0);
 	h_live = heap_bytes() - h0;
-	r1 = rss_kb();
+	r1 = bench_rss_kb();
 	page_texts_free(texts);
 	if (live_objects(lv, "Ingress") != n || live_claims(lv) != 3 * n)
 		die("live", "the cache does not hold every Ingress and claim");

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "arena.h"
 #include "claims.h"
 #include "config.h"
@@ -37,27 +38,6 @@ static const char review_body[] =
     "\"backend\":{\"service\":{\"name\":\"tenant1-gateway\",\"port\":{\"number\":80}}}}]}}]}},"
     "\"oldObject\":null,\"dryRun\":false}}";
 
-static double
-now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static long
-rss_mb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = 0;
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	if (f != NULL)
-		fclose(f);
-	return kb / 1024;
-}
 
 /* Adds Ingresses until the state holds `target` claims, spread over 1000 outside namespaces. */
 static int
@@ -96,7 +76,7 @@ measure_json_floor(const char *body, size_t len, int iters)
 {
 	double best = 1e18;
 	for (int round = 0; round < 5; round++) {
-		double t0 = now_us();
+		double t0 = bench_now_us();
 		for (int i = 0; i < iters; i++) {
 			arena_begin();
 			json_t *root = json_loadb(body, len, 0, NULL);
@@ -107,7 +87,7 @@ measure_json_floor(const char *body, size_t len, int iters)
 			}
 			arena_end();
 		}
-		double us = (now_us() - t0) / iters;
+		double us = (bench_now_us() - t0) / iters;
 		if (us < best)
 			best = us;
 	}
@@ -128,7 +108,7 @@ measure_decision(const struct config *cfg, const struct state *st, int iters)
 		exit(1);
 	}
 	for (int round = 0; round < 5; round++) {
-		double t0 = now_us();
+		double t0 = bench_now_us();
 		for (int i = 0; i < iters; i++) {
 			policy_validate(cfg, st, &req, 1767225600, &d);
 			if (!d.allowed) {
@@ -136,7 +116,7 @@ measure_decision(const struct config *cfg, const struct state *st, int iters)
 				exit(1);
 			}
 		}
-		double us = (now_us() - t0) / iters;
+		double us = (bench_now_us() - t0) / iters;
 		if (us < best)
 			best = us;
 	}
@@ -155,7 +135,7 @@ measure(const struct config *cfg, const struct state *st, const char *body, size
 	double best = 1e18;
 	/* Best of 5 rounds: the cost of the code, not of whatever else the machine did. */
 	for (int round = 0; round < 5; round++) {
-		double t0 = now_us();
+		double t0 = bench_now_us();
 		for (int i = 0; i < iters; i++) {
 			char *out;
 			size_t outlen;
@@ -166,7 +146,7 @@ measure(const struct config *cfg, const struct state *st, const char *body, size
 			}
 			free(out);
 		}
-		double us = (now_us() - t0) / iters;
+		double us = (bench_now_us() - t0) / iters;
 		if (us < best)
 			best = us;
 	}
@@ -240,7 +220,7 @@ main(int argc, char **argv)
 			base = us;
 		printf("bench: claims=%zu us_per_review=%.2f rss_mb=%ld ratio_vs_0=%.2f "
 		    "ratio_vs_json_baseline=%.2f us_per_decision=%.2f\n",
-		    sizes[s], us, rss_mb(), us / base, us / floor_us, dec);
+		    sizes[s], us, bench_rss_kb() / 1024, us / base, us / floor_us, dec);
 		fflush(stdout);
 	}
 	int rc = measure_fixtures(cfg, st, iters);
